@@ -1,1 +1,5 @@
-fn main() {}
+//! The `icn` command: see `icn --help`.
+
+fn main() -> std::process::ExitCode {
+    icn_gateway::cli::main()
+}
