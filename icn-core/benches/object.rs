@@ -37,7 +37,9 @@ fn objects(c: &mut Criterion) {
     g.bench_function("decode", |b| {
         b.iter(|| SignedObject::decode_unverified(black_box(&bytes)).unwrap())
     });
-    g.bench_function("verify", |b| b.iter(|| black_box(&signed).verify().unwrap()));
+    g.bench_function("verify", |b| {
+        b.iter(|| black_box(&signed).verify().unwrap())
+    });
     g.bench_function("decode_and_verify", |b| {
         b.iter(|| SignedObject::decode(black_box(&bytes)).unwrap())
     });

@@ -264,8 +264,10 @@ mod tests {
         let (m, blocks) = chunk(&data, 4096).unwrap();
         assert_eq!(m.blocks().len(), 3);
         assert_eq!(m.blocks()[2].size, 10_000 - 8192);
-        let store: HashMap<Hash, Vec<u8>> =
-            blocks.into_iter().map(|b| (b.hash(), b.into_bytes())).collect();
+        let store: HashMap<Hash, Vec<u8>> = blocks
+            .into_iter()
+            .map(|b| (b.hash(), b.into_bytes()))
+            .collect();
         assert_eq!(m.assemble(|r| store.get(&r.hash).cloned()).unwrap(), data);
         // A missing block and a corrupt block are both reported.
         let missing = m.blocks()[1].hash;
@@ -283,13 +285,25 @@ mod tests {
 
     #[test]
     fn manifest_limits() {
-        let r = BlockRef { hash: Hash::of(b"x"), size: 1 };
+        let r = BlockRef {
+            hash: Hash::of(b"x"),
+            size: 1,
+        };
         assert_eq!(Manifest::new(0, vec![]), Err(BlockError::Empty));
-        assert!(matches!(Manifest::new(2, vec![r]), Err(BlockError::SizeMismatch { .. })));
+        assert!(matches!(
+            Manifest::new(2, vec![r]),
+            Err(BlockError::SizeMismatch { .. })
+        ));
         let zero = BlockRef { size: 0, ..r };
-        assert!(matches!(Manifest::new(0, vec![zero]), Err(BlockError::BadSize { .. })));
+        assert!(matches!(
+            Manifest::new(0, vec![zero]),
+            Err(BlockError::BadSize { .. })
+        ));
         assert!(matches!(chunk(b"abc", 0), Err(BlockError::BlockSize(0))));
-        assert!(matches!(Block::verified(Hash::of(b"y"), b"x".to_vec()), Err(BlockError::Corrupt { .. })));
+        assert!(matches!(
+            Block::verified(Hash::of(b"y"), b"x".to_vec()),
+            Err(BlockError::Corrupt { .. })
+        ));
     }
 
     proptest! {

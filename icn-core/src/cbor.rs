@@ -194,7 +194,11 @@ impl Fields {
             match key {
                 Some(key) if known.iter().any(|(n, _)| *n == key) => entries.push((key, v)),
                 Some(key) => return Err(CborError::UnknownField(format!("{key} in {what}"))),
-                None => return Err(CborError::UnknownField(format!("non-integer key in {what}"))),
+                None => {
+                    return Err(CborError::UnknownField(format!(
+                        "non-integer key in {what}"
+                    )))
+                }
             }
         }
         Ok(Fields { entries })
@@ -283,7 +287,15 @@ mod tests {
 
     #[test]
     fn heads_are_shortest() {
-        for (arg, len) in [(0u64, 1), (23, 1), (24, 2), (255, 2), (256, 3), (65536, 5), (1 << 32, 9)] {
+        for (arg, len) in [
+            (0u64, 1),
+            (23, 1),
+            (24, 2),
+            (255, 2),
+            (256, 3),
+            (65536, 5),
+            (1 << 32, 9),
+        ] {
             let mut out = Vec::new();
             write_head(&mut out, 0, arg);
             assert_eq!(out.len(), len);
@@ -296,13 +308,22 @@ mod tests {
         let err = |b: &[u8]| decode_strict(b, 64).unwrap_err();
         assert_eq!(err(&[0x18, 0x05]).code(), "non-canonical");
         assert_eq!(err(&[0x5f, 0x41, 0x00, 0xff]).code(), "non-canonical");
-        assert_eq!(err(&[0xa2, 0x01, 0x00, 0x01, 0x00]), CborError::DuplicateKey);
+        assert_eq!(
+            err(&[0xa2, 0x01, 0x00, 0x01, 0x00]),
+            CborError::DuplicateKey
+        );
         assert_eq!(err(&[0xa2, 0x02, 0x00, 0x01, 0x00]).code(), "non-canonical");
         assert_eq!(err(&[0x01, 0x01]), CborError::TrailingBytes);
         assert_eq!(err(&[0xf9, 0x3c, 0x00]).code(), "unsupported");
         assert_eq!(err(&[0xc1, 0x01]).code(), "unsupported");
-        assert_eq!(err(&[0x5b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]).code(), "malformed");
-        assert_eq!(err(&[0x9b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]).code(), "malformed");
+        assert_eq!(
+            err(&[0x5b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]).code(),
+            "malformed"
+        );
+        assert_eq!(
+            err(&[0x9b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]).code(),
+            "malformed"
+        );
         assert_eq!(err(&[0x81; 40]).code(), "malformed");
         assert_eq!(decode_strict(&[0; 65], 64).unwrap_err().code(), "too-large");
     }

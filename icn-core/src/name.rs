@@ -305,7 +305,10 @@ mod tests {
     #[test]
     fn canonical_bytes_are_cbor() {
         let n = Name::parse("/a/bc").unwrap();
-        assert_eq!(n.canonical_bytes(), vec![0x82, 0x41, b'a', 0x42, b'b', b'c']);
+        assert_eq!(
+            n.canonical_bytes(),
+            vec![0x82, 0x41, b'a', 0x42, b'b', b'c']
+        );
         assert!(Name::parse("/a").unwrap().is_prefix_of(&n));
         assert!(!n.is_prefix_of(&Name::parse("/a").unwrap()));
     }

@@ -20,7 +20,7 @@ use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use crate::block::{BlockError, BlockRef, Manifest, MAX_BLOCKS};
 use crate::cbor::{self, as_array, as_bytes, as_list, as_text, as_u64, uint, CborError, Fields};
 use crate::hash::Hash;
-use crate::name::{Name, NameError, MAX_COMPONENTS, MAX_COMPONENT_LEN};
+use crate::name::{Name, NameError};
 use crate::publisher::PublisherId;
 
 /// The object format this code writes and reads.
@@ -365,7 +365,10 @@ fn body_value(o: &ContentObject, publisher: &VerifyingKey) -> Value {
         map.push((uint(K_FRESHNESS), uint(f)));
     }
     map.push((uint(K_PAYLOAD), payload));
-    map.push((uint(K_PUBLISHER), Value::Bytes(publisher.to_bytes().to_vec())));
+    map.push((
+        uint(K_PUBLISHER),
+        Value::Bytes(publisher.to_bytes().to_vec()),
+    ));
     Value::Map(map)
 }
 
@@ -377,19 +380,29 @@ fn envelope_value(body: &[u8], signature: &[u8; 64]) -> Value {
 }
 
 fn decode_body(body: &[u8]) -> Result<(ContentObject, VerifyingKey), ObjectError> {
-    let mut f = Fields::new(cbor::decode_strict(body, MAX_OBJECT_SIZE)?, "body", BODY_FIELDS)?;
+    let mut f = Fields::new(
+        cbor::decode_strict(body, MAX_OBJECT_SIZE)?,
+        "body",
+        BODY_FIELDS,
+    )?;
     let format = as_u64(f.required(K_FORMAT, "format")?, "format")?;
     if format != FORMAT_VERSION {
         return Err(ObjectError::UnsupportedFormat(format));
     }
-    let components = as_list(f.required(K_NAME, "name")?, "name", MAX_COMPONENTS)?
+    // Lengths are bounded by the object size; Name::from_components applies
+    // the name limits so that over-long names report a name error.
+    let components = as_list(f.required(K_NAME, "name")?, "name", MAX_OBJECT_SIZE)?
         .into_iter()
-        .map(|c| as_bytes(c, "name", MAX_COMPONENT_LEN))
+        .map(|c| as_bytes(c, "name", MAX_OBJECT_SIZE))
         .collect::<Result<Vec<_>, _>>()?;
     let name = Name::from_components(components)?;
     let version = as_u64(f.required(K_VERSION, "version")?, "version")?;
-    let content_type = as_text(f.required(K_TYPE, "content-type")?, "content-type", MAX_CONTENT_TYPE_LEN)
-        .map_err(|_| ObjectError::ContentType)?;
+    let content_type = as_text(
+        f.required(K_TYPE, "content-type")?,
+        "content-type",
+        MAX_CONTENT_TYPE_LEN,
+    )
+    .map_err(|_| ObjectError::ContentType)?;
     check_content_type(&content_type)?;
     let created = as_u64(f.required(K_CREATED, "created")?, "created")?;
     let freshness = f
@@ -430,7 +443,10 @@ fn decode_payload(v: Value) -> Result<Payload, ObjectError> {
                 };
                 let hash = Hash(as_array::<32>(h, "block hash")?);
                 let size = u32::try_from(as_u64(s, "block size")?).map_err(|_| {
-                    ObjectError::Manifest(BlockError::BadSize { index: blocks.len(), size: u64::MAX })
+                    ObjectError::Manifest(BlockError::BadSize {
+                        index: blocks.len(),
+                        size: u64::MAX,
+                    })
                 })?;
                 blocks.push(BlockRef { hash, size });
             }

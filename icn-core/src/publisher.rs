@@ -106,11 +106,17 @@ mod tests {
 
     #[test]
     fn rejects_malformed() {
-        let good = PublisherId::from_key(SigningKey::from_bytes(&[1u8; 32]).verifying_key())
-            .to_text();
-        assert_eq!("kabc".parse::<PublisherId>(), Err(PublisherIdError::Length(4)));
+        let good =
+            PublisherId::from_key(SigningKey::from_bytes(&[1u8; 32]).verifying_key()).to_text();
+        assert_eq!(
+            "kabc".parse::<PublisherId>(),
+            Err(PublisherIdError::Length(4))
+        );
         let wrong_prefix = format!("x{}", &good[1..]);
-        assert_eq!(wrong_prefix.parse::<PublisherId>(), Err(PublisherIdError::Prefix));
+        assert_eq!(
+            wrong_prefix.parse::<PublisherId>(),
+            Err(PublisherIdError::Prefix)
+        );
         let upper = good.to_uppercase();
         assert!(upper.parse::<PublisherId>().is_err());
     }

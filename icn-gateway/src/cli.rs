@@ -12,7 +12,9 @@ use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::{Args, Parser, Subcommand};
-use icn_core::block::{Block, BlockError, Manifest, DEFAULT_BLOCK_SIZE, MAX_BLOCKS, MAX_BLOCK_SIZE};
+use icn_core::block::{
+    Block, BlockError, Manifest, DEFAULT_BLOCK_SIZE, MAX_BLOCKS, MAX_BLOCK_SIZE,
+};
 use icn_core::object::{ObjectError, MAX_INLINE_SIZE};
 use icn_core::{ContentObject, Name, NameError, Payload, PublisherId, SignedObject};
 
@@ -210,7 +212,9 @@ pub fn run(command: Command, out: &mut dyn Write) -> Result<(), CliError> {
         Command::Verify(a) => {
             let obj = objfile::read_object(&a.obj, true)?;
             if let Payload::Manifest(m) = &obj.object().payload {
-                let dir = a.blocks.unwrap_or_else(|| objfile::default_blocks_dir(&a.obj));
+                let dir = a
+                    .blocks
+                    .unwrap_or_else(|| objfile::default_blocks_dir(&a.obj));
                 objfile::check_blocks(&dir, m)?;
             }
             say(out, obj.name().to_uri())

@@ -75,7 +75,9 @@ fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, ObjFileError> {
     if buf.len() as u64 > max {
         return Err(ObjFileError::Oversized {
             path: path.to_path_buf(),
-            len: fs::metadata(path).map(|m| m.len()).unwrap_or(buf.len() as u64),
+            len: fs::metadata(path)
+                .map(|m| m.len())
+                .unwrap_or(buf.len() as u64),
         });
     }
     Ok(buf)

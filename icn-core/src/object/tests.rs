@@ -8,7 +8,10 @@ fn key(seed: u8) -> SigningKey {
 
 fn name_for(key: &SigningKey, path: &str) -> Name {
     let publisher = PublisherId::from_key(key.verifying_key()).to_text();
-    Name::parse(path).unwrap().prefixed(publisher.as_bytes()).unwrap()
+    Name::parse(path)
+        .unwrap()
+        .prefixed(publisher.as_bytes())
+        .unwrap()
 }
 
 fn sample(key: &SigningKey, payload: Payload) -> ContentObject {
@@ -52,7 +55,10 @@ fn every_single_byte_flip_is_refused() {
         for mask in [0x01u8, 0x80, 0xff] {
             let mut bad = o.encoded().to_vec();
             bad[i] ^= mask;
-            assert!(SignedObject::decode(&bad).is_err(), "flip {mask:#x} at {i} accepted");
+            assert!(
+                SignedObject::decode(&bad).is_err(),
+                "flip {mask:#x} at {i} accepted"
+            );
         }
     }
 }
