@@ -26,6 +26,7 @@ pub mod id;
 pub mod name;
 pub mod object;
 pub mod publisher;
+pub mod wire;
 
 pub use block::{Block, BlockError, BlockRef, Manifest};
 pub use hash::Hash;
