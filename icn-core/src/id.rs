@@ -109,6 +109,14 @@ impl RingId {
         self == b || self.in_open(a, b)
     }
 
+    /// Number of leading zero bits (256 for zero).
+    pub fn leading_zeros(&self) -> u32 {
+        match self.0.iter().position(|b| *b != 0) {
+            Some(i) => i as u32 * 8 + self.0[i].leading_zeros(),
+            None => 256,
+        }
+    }
+
     /// The first 8 bytes as a number: a short, sortable summary for logs.
     pub fn prefix_u64(&self) -> u64 {
         let mut b = [0u8; 8];

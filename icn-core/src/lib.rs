@@ -24,6 +24,7 @@ mod cbor;
 pub mod hash;
 pub mod id;
 pub mod name;
+pub mod node;
 pub mod object;
 pub mod publisher;
 pub mod wire;

@@ -1,0 +1,407 @@
+//! Data on the ring: publish and get (objects and blocks), request tracking
+//! with timeouts and retries, replication to successors, and key hand-off.
+
+use crate::block::Block;
+use crate::hash::Hash;
+use crate::id::RingId;
+use crate::name::Name;
+use crate::object::SignedObject;
+use crate::wire::{Body, Dest, ItemBytes, Message, Routed, MAX_DIGEST, MAX_ITEMS};
+
+use super::{Event, Item, Node, RequestError, Store, Time};
+
+/// Bytes of items per store message (well under the message limit).
+const STORE_BATCH_BYTES: usize = 512 * 1024;
+
+/// What a get asks for.
+#[derive(Debug, Clone)]
+pub(super) enum Wanted {
+    Object(Name),
+    Block(Hash),
+}
+
+/// What a pending request is for.
+#[derive(Debug, Clone)]
+pub(super) enum Kind {
+    Join,
+    JoinLookup(RingId),
+    Finger(u32),
+    Get(Wanted),
+    Put(ItemBytes, RingId),
+    Send(RingId, Body),
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct Pending {
+    pub(super) kind: Kind,
+    pub(super) deadline: Time,
+    pub(super) attempts: u32,
+    /// First hop of the last attempt, avoided by the next one.
+    pub(super) first_hop: Option<RingId>,
+    pub(super) avoid: Option<RingId>,
+}
+
+impl Pending {
+    pub(super) fn new(kind: Kind, deadline: Time) -> Pending {
+        Pending {
+            kind,
+            deadline,
+            attempts: 1,
+            first_hop: None,
+            avoid: None,
+        }
+    }
+}
+
+impl<S: Store> Node<S> {
+    pub(super) fn start_get(&mut self, wanted: Wanted) -> super::ReqId {
+        let req = self.new_request_id();
+        if !self.joined {
+            self.fail(req, Kind::Get(wanted), RequestError::NotJoined);
+            return req;
+        }
+        let deadline = self.now + self.cfg.request_timeout_ms;
+        self.requests.insert(req, Pending::new(Kind::Get(wanted), deadline));
+        self.send_request(req);
+        req
+    }
+
+    pub(super) fn start_put(&mut self, item: Item) -> super::ReqId {
+        let req = self.new_request_id();
+        let kind = Kind::Put(item.to_bytes(), item.key());
+        if !self.joined {
+            self.fail(req, kind, RequestError::NotJoined);
+            return req;
+        }
+        let deadline = self.now + self.cfg.request_timeout_ms;
+        self.requests.insert(req, Pending::new(kind, deadline));
+        self.send_request(req);
+        req
+    }
+
+    pub(super) fn route_to_node(&mut self, to: RingId, body: Body) -> super::ReqId {
+        let req = self.new_request_id();
+        let kind = Kind::Send(to, body);
+        if !self.joined {
+            self.fail(req, kind, RequestError::NotJoined);
+            return req;
+        }
+        let deadline = self.now + self.cfg.request_timeout_ms;
+        self.requests.insert(req, Pending::new(kind, deadline));
+        self.send_request(req);
+        req
+    }
+
+    /// (Re)sends the routed message of a pending request.
+    fn send_request(&mut self, req: super::ReqId) {
+        let Some(p) = self.requests.get(&req) else {
+            return;
+        };
+        let (dest, body) = match &p.kind {
+            Kind::Get(Wanted::Object(name)) => (
+                Dest::Key(name.ring_key()),
+                Body::Get {
+                    block: false,
+                    forwarded: 0,
+                },
+            ),
+            Kind::Get(Wanted::Block(h)) => (
+                Dest::Key(RingId::from_hash(*h)),
+                Body::Get {
+                    block: true,
+                    forwarded: 0,
+                },
+            ),
+            Kind::Put(item, key) => (Dest::Key(*key), Body::Put { item: item.clone() }),
+            Kind::Send(to, body) => (Dest::Node(*to), body.clone()),
+            Kind::Finger(k) => (Dest::Key(self.id.finger_start(*k)), Body::FindSuccessor),
+            Kind::JoinLookup(joiner) => (Dest::Key(*joiner), Body::FindSuccessor),
+            Kind::Join => {
+                if let Some(via) = self.bootstrap {
+                    self.send(via, &Message::JoinRequest);
+                }
+                return;
+            }
+        };
+        if matches!(body, Body::Get { .. }) {
+            self.stats.get_messages += u64::from(!matches!(dest, Dest::Key(k) if self.is_responsible(k)));
+        }
+        self.route(Routed {
+            dest,
+            origin: self.id,
+            id: req,
+            hops: 0,
+            body,
+        });
+    }
+
+    pub(super) fn request_timers(&mut self) {
+        let now = self.now;
+        let due: Vec<super::ReqId> = self
+            .requests
+            .iter()
+            .filter(|(_, p)| p.deadline <= now)
+            .map(|(id, _)| *id)
+            .collect();
+        for req in due {
+            let Some(p) = self.requests.get_mut(&req) else {
+                continue;
+            };
+            let retry = p.attempts < self.cfg.request_attempts || matches!(p.kind, Kind::Join);
+            if retry {
+                p.attempts += 1;
+                p.deadline = now + self.cfg.request_timeout_ms * u64::from(p.attempts.min(4));
+                p.avoid = p.first_hop;
+                self.send_request(req);
+            } else if let Some(p) = self.requests.remove(&req) {
+                self.fail(req, p.kind, RequestError::Timeout);
+            }
+        }
+    }
+
+    fn fail(&mut self, req: super::ReqId, kind: Kind, error: RequestError) {
+        let event = match kind {
+            Kind::Get(Wanted::Object(_)) => Event::GetDone {
+                req,
+                result: Err(error),
+                hops: 0,
+            },
+            Kind::Get(Wanted::Block(_)) => Event::BlockDone {
+                req,
+                result: Err(error),
+                hops: 0,
+            },
+            Kind::Put(..) => Event::PublishDone {
+                req,
+                result: Err(error),
+                hops: 0,
+            },
+            Kind::Send(..) => Event::SendFailed { req, error },
+            Kind::Join | Kind::JoinLookup(_) | Kind::Finger(_) => return,
+        };
+        self.emit(event);
+    }
+
+    /// A routed message reached the node it was meant for.
+    pub(super) fn deliver(&mut self, r: Routed) {
+        match &r.body {
+            Body::FindSuccessor => {
+                let body = Body::Successor {
+                    node: self.id,
+                    successors: self.successors.clone(),
+                };
+                self.reply(&r, body);
+            }
+            Body::Get { block, forwarded } => self.on_get(&r, *block, *forwarded),
+            Body::Put { item } => {
+                let error = self.on_put(&r, item).err();
+                self.reply(
+                    &r,
+                    Body::PutReply {
+                        error: error.map(str::to_string),
+                        hops: r.hops,
+                    },
+                );
+            }
+            Body::App(b) => self.emit(Event::Message {
+                from: r.origin,
+                bytes: b.clone(),
+            }),
+            Body::Signal(b) => self.emit(Event::Signal {
+                from: r.origin,
+                bytes: b.clone(),
+            }),
+            Body::Successor { .. } | Body::GetReply { .. } | Body::PutReply { .. } | Body::Unreachable => {
+                self.on_reply(r)
+            }
+        }
+    }
+
+    fn on_get(&mut self, r: &Routed, block: bool, forwarded: u8) {
+        let Dest::Key(key) = r.dest else {
+            return;
+        };
+        let found = self.store.get(&key).filter(|i| matches!(i, Item::Block(_)) == block);
+        if let Some(item) = found {
+            let item = item.to_bytes();
+            self.stats.get_messages += u64::from(r.origin != self.id);
+            return self.reply(r, Body::GetReply { item: Some(item), hops: r.hops });
+        }
+        // The responsible node may be new and not have received its keys yet:
+        // ask the next replicas before answering "not found".
+        let limit = self.cfg.replication.saturating_sub(1);
+        if usize::from(forwarded) < limit {
+            if let Some(s) = self.successors.first().copied() {
+                let mut next = r.clone();
+                next.body = Body::Get {
+                    block,
+                    forwarded: forwarded + 1,
+                };
+                return self.forward_to(s, next);
+            }
+        }
+        self.stats.get_messages += u64::from(r.origin != self.id);
+        self.reply(r, Body::GetReply { item: None, hops: r.hops });
+    }
+
+    fn on_put(&mut self, r: &Routed, bytes: &ItemBytes) -> Result<(), &'static str> {
+        let item = Item::from_bytes(bytes).ok_or("invalid")?;
+        if Dest::Key(item.key()) != r.dest {
+            return Err("wrong-key");
+        }
+        if let Some(old) = self.store.get(&item.key()) {
+            if old.hash() == item.hash() {
+                return Ok(());
+            }
+            if !item.replaces(old) {
+                return Err("stale");
+            }
+        }
+        self.store.put(item);
+        let replicas: Vec<RingId> = self
+            .successors
+            .iter()
+            .take(self.cfg.replication.saturating_sub(1))
+            .copied()
+            .collect();
+        for s in replicas {
+            self.send(
+                s,
+                &Message::Store {
+                    items: vec![bytes.clone()],
+                },
+            );
+        }
+        Ok(())
+    }
+
+    /// A reply to one of this node's requests arrived.
+    pub(super) fn on_reply(&mut self, r: Routed) {
+        let Some(mut p) = self.requests.remove(&r.id) else {
+            return;
+        };
+        let kind = std::mem::replace(&mut p.kind, Kind::Join);
+        match (kind, r.body) {
+            (Kind::Finger(k), Body::Successor { node, .. }) => self.set_finger(k, node),
+            (Kind::JoinLookup(joiner), Body::Successor { node, successors }) => {
+                let mut list = vec![node];
+                list.extend(successors);
+                self.send(joiner, &Message::JoinReply { successors: list });
+            }
+            (Kind::Get(Wanted::Object(name)), Body::GetReply { item, hops }) => {
+                let result = match item {
+                    None => Err(RequestError::NotFound),
+                    Some(ItemBytes::Object(b)) => SignedObject::decode(&b)
+                        .ok()
+                        .filter(|o| o.name() == &name)
+                        .ok_or(RequestError::Invalid),
+                    Some(ItemBytes::Block(_)) => Err(RequestError::Invalid),
+                };
+                self.emit(Event::GetDone { req: r.id, result, hops });
+            }
+            (Kind::Get(Wanted::Block(hash)), Body::GetReply { item, hops }) => {
+                let result = match item {
+                    None => Err(RequestError::NotFound),
+                    Some(ItemBytes::Block(b)) => {
+                        Block::verified(hash, b).map_err(|_| RequestError::Invalid)
+                    }
+                    Some(ItemBytes::Object(_)) => Err(RequestError::Invalid),
+                };
+                self.emit(Event::BlockDone { req: r.id, result, hops });
+            }
+            (Kind::Put(..), Body::PutReply { error, hops }) => {
+                let result = match error {
+                    None => Ok(()),
+                    Some(e) => Err(RequestError::Refused(e)),
+                };
+                self.emit(Event::PublishDone { req: r.id, result, hops });
+            }
+            (kind, Body::Unreachable) => self.fail(r.id, kind, RequestError::Unreachable),
+            (kind, _) => {
+                // A reply of the wrong shape: keep waiting for a proper one.
+                p.kind = kind;
+                self.requests.insert(r.id, p);
+            }
+        }
+    }
+
+    /// Sends the items with keys in `(from, to]` to `peer`, in batches.
+    pub(super) fn hand_off(&mut self, peer: RingId, from: RingId, to: RingId) {
+        let keys: Vec<RingId> = self.store.range(from, to).into_iter().map(|(k, _)| k).collect();
+        self.send_items(peer, &keys);
+    }
+
+    fn send_items(&mut self, peer: RingId, keys: &[RingId]) {
+        let mut batch = Vec::new();
+        let mut bytes = 0;
+        for k in keys {
+            let Some(item) = self.store.get(k) else {
+                continue;
+            };
+            let b = item.to_bytes();
+            let size = match &b {
+                ItemBytes::Object(x) | ItemBytes::Block(x) => x.len(),
+            };
+            if !batch.is_empty() && (batch.len() == MAX_ITEMS || bytes + size > STORE_BATCH_BYTES) {
+                self.send(peer, &Message::Store { items: std::mem::take(&mut batch) });
+                bytes = 0;
+            }
+            bytes += size;
+            batch.push(b);
+        }
+        if !batch.is_empty() {
+            self.send(peer, &Message::Store { items: batch });
+        }
+    }
+
+    pub(super) fn on_store(&mut self, items: Vec<ItemBytes>) {
+        for b in &items {
+            if let Some(item) = Item::from_bytes(b) {
+                self.store.put(item);
+            }
+        }
+    }
+
+    /// Replication: tell each replica successor what this node owns.
+    pub(super) fn sync_replicas(&mut self) {
+        if !self.joined || self.successors.is_empty() {
+            return;
+        }
+        let from = self.predecessor.unwrap_or(self.id);
+        let owned: Vec<(RingId, Hash)> = self
+            .store
+            .range(from, self.id)
+            .into_iter()
+            .filter(|(k, _)| self.is_responsible(*k))
+            .collect();
+        if owned.is_empty() {
+            return;
+        }
+        let replicas: Vec<RingId> = self
+            .successors
+            .iter()
+            .take(self.cfg.replication.saturating_sub(1))
+            .copied()
+            .collect();
+        for s in replicas {
+            for chunk in owned.chunks(MAX_DIGEST) {
+                self.send(s, &Message::Digest { entries: chunk.to_vec() });
+            }
+        }
+    }
+
+    pub(super) fn on_digest(&mut self, from: RingId, entries: Vec<(RingId, Hash)>) {
+        let keys: Vec<RingId> = entries
+            .into_iter()
+            .filter(|(k, h)| self.store.get(k).map(Item::hash) != Some(*h))
+            .map(|(k, _)| k)
+            .collect();
+        if !keys.is_empty() {
+            self.send(from, &Message::Want { keys });
+        }
+    }
+
+    pub(super) fn on_want(&mut self, from: RingId, keys: Vec<RingId>) {
+        self.send_items(from, &keys);
+    }
+}

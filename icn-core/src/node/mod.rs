@@ -1,0 +1,601 @@
+//! The Chord node as a sans-IO state machine.
+//!
+//! A [`Node`] never touches a socket, a clock or an RNG. Its driver (the
+//! browser, the gateway's tokio loop, or the simulator in `tests/`) feeds it
+//! [`Input`]s stamped with the current time and then drains [`Output`]s until
+//! it gets [`Output::Timeout`], the next instant the node wants to be woken:
+//!
+//! ```
+//! use icn_core::node::{Config, Input, Node, Output};
+//! use icn_core::RingId;
+//!
+//! let mut node = Node::new(RingId([7; 32]), Config::default());
+//! node.bootstrap(0); // the first node of a new ring
+//! let wake_at = loop {
+//!     match node.poll_output() {
+//!         Output::Transmit(t) => { /* send t.bytes to t.to */ }
+//!         Output::Event(e) => { /* dial, hang up, deliver results */ }
+//!         Output::Timeout(at) => break at,
+//!     }
+//! };
+//! node.handle_input(Input::Timeout(wake_at)).unwrap();
+//! ```
+//!
+//! The ring follows Chord with Pamela Zave's corrections ("Reasoning about
+//! identifier spaces: how to make Chord correct"): stabilize asks the first
+//! live successor for its predecessor and successor list, notify replaces the
+//! predecessor only if it is dead or the notifier lies between, and a joiner is
+//! a member only once it has a successor list. Messages are routed hop by hop
+//! to the closest preceding live link (BOPlish, Figure 1). Data lives on the
+//! successor of its key and the next `replication - 1` successors.
+//!
+//! The work is split by concern: [`ring`](self) code (membership, stabilize,
+//! fingers, routing) lives in `ring.rs`, data (publish, get, replication,
+//! hand-off) in `data.rs`, links in `links.rs` and storage in `store.rs`.
+
+mod data;
+mod links;
+mod ring;
+pub mod store;
+
+use std::collections::{HashMap, VecDeque};
+
+use crate::block::Block;
+use crate::id::RingId;
+use crate::name::Name;
+use crate::object::SignedObject;
+use crate::wire::{Message, WireError};
+
+use links::{Links, SendOutcome};
+pub use store::{Item, MemoryStore, Store};
+
+/// Milliseconds on the driver's clock (any fixed origin).
+pub type Time = u64;
+
+/// Identifies a request made through the node's API.
+pub type ReqId = u64;
+
+/// Tunables. Defaults suit browsers on the public internet; the simulator
+/// uses the same defaults.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Length of the successor list (r).
+    pub successors: usize,
+    /// Copies of each item: the key's successor and the next ones.
+    pub replication: usize,
+    /// Period of stabilize.
+    pub stabilize_ms: u64,
+    /// Period of refreshing one finger.
+    pub fix_fingers_ms: u64,
+    /// Period of checking the predecessor.
+    pub check_predecessor_ms: u64,
+    /// Period of the replication digest exchange.
+    pub sync_ms: u64,
+    /// How long a neighbour may take to answer before it is presumed dead.
+    pub ping_timeout_ms: u64,
+    /// How long a routed request may take before it is retried.
+    pub request_timeout_ms: u64,
+    /// Tries per request, the first included.
+    pub request_attempts: u32,
+    /// How long a dial may take before the peer is presumed unreachable.
+    pub dial_timeout_ms: u64,
+    /// Links above which idle links that are not needed are closed.
+    pub max_links: usize,
+    /// Seed of the node's deterministic randomness (timer jitter, request ids).
+    pub seed: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            successors: 8,
+            replication: 3,
+            stabilize_ms: 1000,
+            fix_fingers_ms: 1000,
+            check_predecessor_ms: 2000,
+            sync_ms: 15_000,
+            ping_timeout_ms: 2000,
+            request_timeout_ms: 3000,
+            request_attempts: 4,
+            dial_timeout_ms: 5000,
+            max_links: 64,
+            seed: 0,
+        }
+    }
+}
+
+/// Something that happened to the node.
+#[derive(Debug, Clone, Copy)]
+pub enum Input<'a> {
+    /// The time given by the last [`Output::Timeout`] has come (or any later time).
+    Timeout(Time),
+    /// Bytes arrived from a linked peer.
+    Receive(Time, RingId, &'a [u8]),
+    /// A link to a peer opened (after a dial, or because the peer dialled).
+    LinkUp(Time, RingId),
+    /// A link closed or a dial failed.
+    LinkDown(Time, RingId),
+}
+
+/// Bytes for the driver to send on the link to `to`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transmit {
+    /// The peer.
+    pub to: RingId,
+    /// One encoded message.
+    pub bytes: Vec<u8>,
+}
+
+/// Why a request failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RequestError {
+    /// No answer after every attempt.
+    #[error("timed out")]
+    Timeout,
+    /// The responsible nodes answered that they hold nothing under that key.
+    #[error("not found")]
+    NotFound,
+    /// The responsible node refused to store the item.
+    #[error("refused: {0}")]
+    Refused(String),
+    /// What came back did not verify or was not what was asked for.
+    #[error("verification failed")]
+    Invalid,
+    /// The node is not a member of a ring yet (or any more).
+    #[error("not joined")]
+    NotJoined,
+    /// The destination node is not in the ring.
+    #[error("destination unreachable")]
+    Unreachable,
+}
+
+/// What the node reports to its driver and application.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// Open a link to this peer; answer with `LinkUp` or `LinkDown`.
+    Dial(RingId),
+    /// Close the link to this peer.
+    Hangup(RingId),
+    /// The node became a member of the ring.
+    Joined,
+    /// A `get` finished.
+    GetDone {
+        /// The request.
+        req: ReqId,
+        /// The newest valid object found, verified and under the asked name.
+        result: Result<SignedObject, RequestError>,
+        /// Hops of the request that answered.
+        hops: u8,
+    },
+    /// A `get_block` finished.
+    BlockDone {
+        /// The request.
+        req: ReqId,
+        /// The block, checked against its hash.
+        result: Result<Block, RequestError>,
+        /// Hops of the request that answered.
+        hops: u8,
+    },
+    /// A `publish` or `put_block` finished.
+    PublishDone {
+        /// The request.
+        req: ReqId,
+        /// Whether the responsible node stored it.
+        result: Result<(), RequestError>,
+        /// Hops of the request that answered.
+        hops: u8,
+    },
+    /// A `send` could not be delivered.
+    SendFailed {
+        /// The request.
+        req: ReqId,
+        /// Why.
+        error: RequestError,
+    },
+    /// An application message routed to this node.
+    Message {
+        /// The sender's node id.
+        from: RingId,
+        /// The payload.
+        bytes: Vec<u8>,
+    },
+    /// A signaling payload routed to this node (for the driver).
+    Signal {
+        /// The sender's node id.
+        from: RingId,
+        /// The payload.
+        bytes: Vec<u8>,
+    },
+}
+
+/// What the driver must do next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// Send bytes.
+    Transmit(Transmit),
+    /// Handle an event.
+    Event(Event),
+    /// Nothing more now; call `handle_input(Input::Timeout(..))` at this time.
+    Timeout(Time),
+}
+
+/// Why an input was refused. The node's state is unchanged by a refused input.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NodeError {
+    /// A peer sent bytes that are not a valid message.
+    #[error("malformed message from {peer:?}: {source}")]
+    Malformed {
+        /// The peer.
+        peer: RingId,
+        /// The cause.
+        source: WireError,
+    },
+}
+
+/// Counters for measurement.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Stats {
+    /// Messages handed to the driver.
+    pub sent: u64,
+    /// Routed get requests and replies sent or forwarded.
+    pub get_messages: u64,
+    /// Routed messages forwarded for others.
+    pub forwarded: u64,
+}
+
+/// Public view of the node's ring state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RingView {
+    /// This node.
+    pub id: RingId,
+    /// Whether it is a member.
+    pub joined: bool,
+    /// Its predecessor.
+    pub predecessor: Option<RingId>,
+    /// Its successor list.
+    pub successors: Vec<RingId>,
+    /// Distinct finger nodes.
+    pub fingers: Vec<RingId>,
+    /// Peers with an open link.
+    pub links: Vec<RingId>,
+}
+
+/// A Chord node; see the module documentation.
+pub struct Node<S: Store = MemoryStore> {
+    id: RingId,
+    cfg: Config,
+    rng: u64,
+    now: Time,
+    joined: bool,
+    left: bool,
+    bootstrap: Option<RingId>,
+    predecessor: Option<RingId>,
+    successors: Vec<RingId>,
+    /// Finger index k -> node responsible for id + 2^k.
+    fingers: HashMap<u32, RingId>,
+    next_finger: u32,
+    links: Links,
+    store: S,
+    requests: HashMap<ReqId, data::Pending>,
+    /// Peers presumed dead, and until when to ignore them.
+    dead: HashMap<RingId, Time>,
+    /// Outstanding GetState to a successor: (peer, deadline).
+    awaiting_state: Option<(RingId, Time)>,
+    /// Outstanding ping to the predecessor: (peer, nonce, deadline).
+    awaiting_pong: Option<(RingId, u64, Time)>,
+    next_stabilize: Time,
+    next_fix_fingers: Time,
+    next_check_predecessor: Time,
+    next_sync: Time,
+    sync_soon: bool,
+    out: VecDeque<Output>,
+    stats: Stats,
+}
+
+impl Node<MemoryStore> {
+    /// A node with id `id` and an in-memory store.
+    pub fn new(id: RingId, cfg: Config) -> Self {
+        Node::with_store(id, cfg, MemoryStore::default())
+    }
+}
+
+impl<S: Store> Node<S> {
+    /// A node with the given store.
+    pub fn with_store(id: RingId, cfg: Config, store: S) -> Self {
+        let seed = cfg.seed ^ id.prefix_u64() ^ 0x9e37_79b9_7f4a_7c15;
+        Node {
+            id,
+            rng: seed | 1,
+            cfg,
+            now: 0,
+            joined: false,
+            left: false,
+            bootstrap: None,
+            predecessor: None,
+            successors: Vec::new(),
+            fingers: HashMap::new(),
+            next_finger: 255,
+            links: Links::default(),
+            store,
+            requests: HashMap::new(),
+            dead: HashMap::new(),
+            awaiting_state: None,
+            awaiting_pong: None,
+            next_stabilize: Time::MAX,
+            next_fix_fingers: Time::MAX,
+            next_check_predecessor: Time::MAX,
+            next_sync: Time::MAX,
+            sync_soon: false,
+            out: VecDeque::new(),
+            stats: Stats::default(),
+        }
+    }
+
+    /// This node's id.
+    pub fn id(&self) -> RingId {
+        self.id
+    }
+
+    /// Whether the node is a member of a ring.
+    pub fn is_joined(&self) -> bool {
+        self.joined
+    }
+
+    /// The successor list.
+    pub fn successors(&self) -> &[RingId] {
+        &self.successors
+    }
+
+    /// The predecessor.
+    pub fn predecessor(&self) -> Option<RingId> {
+        self.predecessor
+    }
+
+    /// The store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    /// Number of links open or being dialled.
+    pub fn link_count(&self) -> usize {
+        self.links.len()
+    }
+
+    /// A snapshot of the ring state, for status pages and tests.
+    pub fn ring_view(&self) -> RingView {
+        let mut fingers: Vec<RingId> = self.fingers.values().copied().collect();
+        fingers.sort_by_key(|f| self.id.distance_to(*f));
+        fingers.dedup();
+        let mut links: Vec<RingId> = self
+            .links
+            .peers()
+            .filter(|(_, l)| l.up)
+            .map(|(p, _)| *p)
+            .collect();
+        links.sort();
+        RingView {
+            id: self.id,
+            joined: self.joined,
+            predecessor: self.predecessor,
+            successors: self.successors.clone(),
+            fingers,
+            links,
+        }
+    }
+
+    /// Feeds one input. Refused input (a malformed message) leaves the node
+    /// as it was; the driver may log it and close the link.
+    pub fn handle_input(&mut self, input: Input<'_>) -> Result<(), NodeError> {
+        match input {
+            Input::Timeout(now) => {
+                self.advance(now);
+                self.on_timeout();
+            }
+            Input::Receive(now, from, bytes) => {
+                let msg = Message::decode(bytes).map_err(|source| NodeError::Malformed {
+                    peer: from,
+                    source,
+                })?;
+                self.advance(now);
+                if !self.left {
+                    self.on_message(from, msg);
+                }
+            }
+            Input::LinkUp(now, peer) => {
+                self.advance(now);
+                for bytes in self.links.up(now, peer) {
+                    self.transmit(peer, bytes);
+                }
+            }
+            Input::LinkDown(now, peer) => {
+                self.advance(now);
+                if let Some(bye) = self.links.down(&peer) {
+                    if !bye {
+                        self.peer_died(peer);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The next output. Call until it returns [`Output::Timeout`].
+    pub fn poll_output(&mut self) -> Output {
+        if let Some(o) = self.out.pop_front() {
+            return o;
+        }
+        Output::Timeout(self.next_deadline())
+    }
+
+    fn advance(&mut self, now: Time) {
+        self.now = self.now.max(now);
+    }
+
+    fn next_deadline(&self) -> Time {
+        let mut t = self
+            .next_stabilize
+            .min(self.next_fix_fingers)
+            .min(self.next_check_predecessor)
+            .min(self.next_sync);
+        if let Some((_, d)) = self.awaiting_state {
+            t = t.min(d);
+        }
+        if let Some((_, _, d)) = self.awaiting_pong {
+            t = t.min(d);
+        }
+        for p in self.requests.values() {
+            t = t.min(p.deadline);
+        }
+        for (_, l) in self.links.peers() {
+            if !l.up {
+                t = t.min(l.since + self.cfg.dial_timeout_ms);
+            }
+        }
+        t
+    }
+
+    fn on_timeout(&mut self) {
+        if self.left {
+            return;
+        }
+        let now = self.now;
+        for peer in self.links.stale_dials(now.saturating_sub(self.cfg.dial_timeout_ms)) {
+            self.links.down(&peer);
+            self.emit(Event::Hangup(peer));
+            self.peer_died(peer);
+        }
+        self.dead.retain(|_, until| *until > now);
+        self.ring_timers();
+        self.request_timers();
+        if now >= self.next_sync || self.sync_soon {
+            self.sync_soon = false;
+            self.next_sync = now + self.jitter(self.cfg.sync_ms);
+            self.sync_replicas();
+        }
+    }
+
+    fn on_message(&mut self, from: RingId, msg: Message) {
+        match msg {
+            Message::JoinRequest => self.on_join_request(from),
+            Message::JoinReply { successors } => self.on_join_reply(successors),
+            Message::GetState => self.send(
+                from,
+                &Message::State {
+                    predecessor: self.predecessor,
+                    successors: self.successors.clone(),
+                },
+            ),
+            Message::State {
+                predecessor,
+                successors,
+            } => self.on_state(from, predecessor, successors),
+            Message::Notify => self.on_notify(from),
+            Message::Ping { nonce } => self.send(from, &Message::Pong { nonce }),
+            Message::Pong { nonce } => {
+                if matches!(self.awaiting_pong, Some((p, n, _)) if p == from && n == nonce) {
+                    self.awaiting_pong = None;
+                }
+            }
+            Message::Leaving {
+                predecessor,
+                successors,
+            } => self.on_leaving(from, predecessor, successors),
+            Message::Bye => self.links.bye_received(&from),
+            Message::Digest { entries } => self.on_digest(from, entries),
+            Message::Want { keys } => self.on_want(from, keys),
+            Message::Store { items } => self.on_store(items),
+            Message::Routed(r) => self.on_routed(from, r),
+        }
+    }
+
+    /// Encodes and sends a message to a peer, dialling it if needed.
+    fn send(&mut self, to: RingId, msg: &Message) {
+        if to == self.id {
+            return;
+        }
+        match self.links.send(self.now, to, msg.encode()) {
+            SendOutcome::Transmit(bytes) => self.transmit(to, bytes),
+            SendOutcome::Dial => self.emit(Event::Dial(to)),
+            SendOutcome::Queued | SendOutcome::Dropped => {}
+        }
+    }
+
+    fn transmit(&mut self, to: RingId, bytes: Vec<u8>) {
+        self.stats.sent += 1;
+        self.out.push_back(Output::Transmit(Transmit { to, bytes }));
+    }
+
+    fn emit(&mut self, e: Event) {
+        self.out.push_back(Output::Event(e));
+    }
+
+    /// Next pseudo-random number (xorshift64*): deterministic per seed and id.
+    fn random(&mut self) -> u64 {
+        self.rng ^= self.rng >> 12;
+        self.rng ^= self.rng << 25;
+        self.rng ^= self.rng >> 27;
+        self.rng.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// `period` ± 10 %, so that nodes started together do not stay in step.
+    fn jitter(&mut self, period: u64) -> u64 {
+        let spread = period / 5 + 1;
+        period - period / 10 + self.random() % spread
+    }
+
+    fn new_request_id(&mut self) -> ReqId {
+        self.random()
+    }
+
+    fn is_dead(&self, peer: &RingId) -> bool {
+        self.dead.contains_key(peer)
+    }
+
+    /// Publishes a signed object: routes it to its name's successor, which
+    /// stores it and replicates it. Completes with [`Event::PublishDone`].
+    pub fn publish(&mut self, now: Time, object: SignedObject) -> ReqId {
+        self.advance(now);
+        self.start_put(Item::Object(object))
+    }
+
+    /// Stores a block at its hash. Completes with [`Event::PublishDone`].
+    pub fn put_block(&mut self, now: Time, block: Block) -> ReqId {
+        self.advance(now);
+        self.start_put(Item::Block(block))
+    }
+
+    /// Fetches the newest valid object under `name`. Completes with
+    /// [`Event::GetDone`].
+    pub fn get(&mut self, now: Time, name: &Name) -> ReqId {
+        self.advance(now);
+        self.start_get(data::Wanted::Object(name.clone()))
+    }
+
+    /// Fetches a block by hash. Completes with [`Event::BlockDone`].
+    pub fn get_block(&mut self, now: Time, hash: crate::hash::Hash) -> ReqId {
+        self.advance(now);
+        self.start_get(data::Wanted::Block(hash))
+    }
+
+    /// Routes an application message to node `to` (delivered there as
+    /// [`Event::Message`]); failures come back as [`Event::SendFailed`].
+    pub fn send_message(&mut self, now: Time, to: RingId, bytes: Vec<u8>) -> ReqId {
+        self.advance(now);
+        self.route_to_node(to, crate::wire::Body::App(bytes))
+    }
+
+    /// Routes an opaque signaling payload to node `to` (delivered there as
+    /// [`Event::Signal`]), for setting up direct links through the ring.
+    pub fn signal(&mut self, now: Time, to: RingId, bytes: Vec<u8>) -> ReqId {
+        self.advance(now);
+        self.route_to_node(to, crate::wire::Body::Signal(bytes))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,495 @@
+//! Ring membership and routing: join, stabilize, notify, check-predecessor,
+//! fix-fingers, graceful leave, failure handling and hop-by-hop forwarding.
+
+use crate::id::RingId;
+use crate::wire::{Body, Dest, Message, Routed};
+
+use super::data::{Kind, Pending};
+use super::{Event, Node, Store};
+
+/// Routed messages are dropped after this many hops (a loop or a broken ring).
+pub(super) const MAX_HOPS: u8 = 64;
+/// Idle time after which an unneeded link may be closed.
+const IDLE_MS: u64 = 30_000;
+
+impl<S: Store> Node<S> {
+    /// Starts a new ring with this node as its only member.
+    pub fn bootstrap(&mut self, now: super::Time) {
+        self.advance(now);
+        self.become_member();
+    }
+
+    /// Joins the ring through `via`, a member this node has (or will have) a
+    /// link to. Completes with [`Event::Joined`]; retried until it succeeds.
+    pub fn join(&mut self, now: super::Time, via: RingId) {
+        self.advance(now);
+        self.bootstrap = Some(via);
+        self.send(via, &Message::JoinRequest);
+        let deadline = self.now + self.cfg.request_timeout_ms;
+        let id = self.new_request_id();
+        self.requests.insert(id, Pending::new(Kind::Join, deadline));
+    }
+
+    /// Leaves gracefully: hands owned items to the successor, tells both
+    /// neighbours, says `Bye` and hangs up every link.
+    pub fn leave(&mut self, now: super::Time) {
+        self.advance(now);
+        if !self.joined {
+            return;
+        }
+        if let Some(s) = self.successors.first().copied() {
+            let from = self.predecessor.unwrap_or(self.id);
+            self.hand_off(s, from, self.id);
+        }
+        let leaving = Message::Leaving {
+            predecessor: self.predecessor,
+            successors: self.successors.clone(),
+        };
+        let neighbours: Vec<RingId> = self.successors.first().copied().into_iter().chain(self.predecessor).collect();
+        for n in neighbours {
+            self.send(n, &leaving);
+        }
+        let peers: Vec<RingId> = self.links.peers().map(|(p, _)| *p).collect();
+        for p in peers {
+            self.send(p, &Message::Bye);
+            self.links.down(&p);
+            self.emit(Event::Hangup(p));
+        }
+        self.joined = false;
+        self.left = true;
+        self.requests.clear();
+    }
+
+    pub(super) fn become_member(&mut self) {
+        if self.joined {
+            return;
+        }
+        self.joined = true;
+        self.requests.retain(|_, p| !matches!(p.kind, Kind::Join));
+        let now = self.now;
+        self.next_stabilize = now;
+        self.next_fix_fingers = now;
+        self.next_check_predecessor = now + self.jitter(self.cfg.check_predecessor_ms);
+        self.next_sync = now + self.jitter(self.cfg.sync_ms);
+        self.emit(Event::Joined);
+    }
+
+    /// Whether this node is responsible for `key` (it is the key's successor).
+    pub fn is_responsible(&self, key: RingId) -> bool {
+        if !self.joined {
+            return false;
+        }
+        match self.predecessor {
+            Some(p) => key.in_half_open(p, self.id),
+            None if self.successors.is_empty() => true,
+            // Predecessor unknown (it just died): responsible unless some
+            // known node lies between the key and us.
+            None => !self.known_nodes().any(|n| n.in_open(key, self.id)),
+        }
+    }
+
+    fn known_nodes(&self) -> impl Iterator<Item = RingId> + '_ {
+        self.successors
+            .iter()
+            .chain(self.fingers.values())
+            .copied()
+            .filter(|n| !self.is_dead(n))
+    }
+
+    /// Replaces the successor list with `list`, keeping it ordered clockwise
+    /// from this node without duplicates, this node, or dead nodes.
+    pub(super) fn set_successors(&mut self, list: Vec<RingId>) {
+        let mut out: Vec<RingId> = Vec::with_capacity(self.cfg.successors);
+        let mut last = RingId::ZERO;
+        for n in list {
+            if n == self.id || self.is_dead(&n) {
+                continue;
+            }
+            let d = self.id.distance_to(n);
+            if !out.is_empty() && d <= last {
+                continue;
+            }
+            last = d;
+            out.push(n);
+            if out.len() == self.cfg.successors {
+                break;
+            }
+        }
+        let r = self.cfg.replication.saturating_sub(1);
+        if out.iter().take(r).ne(self.successors.iter().take(r)) {
+            self.sync_soon = true;
+        }
+        self.successors = out;
+    }
+
+    pub(super) fn ring_timers(&mut self) {
+        let now = self.now;
+        if let Some((peer, deadline)) = self.awaiting_state {
+            if now >= deadline {
+                self.peer_died(peer);
+            }
+        }
+        if let Some((peer, _, deadline)) = self.awaiting_pong {
+            if now >= deadline {
+                self.peer_died(peer);
+            }
+        }
+        if !self.joined {
+            return;
+        }
+        if now >= self.next_stabilize {
+            self.next_stabilize = now + self.jitter(self.cfg.stabilize_ms);
+            self.stabilize();
+            self.prune_links();
+        }
+        if now >= self.next_check_predecessor {
+            self.next_check_predecessor = now + self.jitter(self.cfg.check_predecessor_ms);
+            if let (Some(p), None) = (self.predecessor, self.awaiting_pong) {
+                let nonce = self.random();
+                self.awaiting_pong = Some((p, nonce, now + self.cfg.ping_timeout_ms));
+                self.send(p, &Message::Ping { nonce });
+            }
+        }
+        if now >= self.next_fix_fingers {
+            let all = self.fingers.is_empty()
+                && !self.requests.values().any(|p| matches!(p.kind, Kind::Finger(_)));
+            self.next_fix_fingers = now + self.jitter(self.cfg.fix_fingers_ms);
+            self.fix_fingers(all);
+        }
+    }
+
+    /// Zave's stabilize: ask the first live successor for its state.
+    fn stabilize(&mut self) {
+        if self.awaiting_state.is_some() {
+            return;
+        }
+        if self.successors.is_empty() {
+            // Every successor is gone: fall back on the closest known node.
+            let mut known: Vec<RingId> = self.known_nodes().chain(self.predecessor).collect();
+            known.sort_by_key(|n| self.id.distance_to(*n));
+            self.set_successors(known);
+        }
+        if let Some(s) = self.successors.first().copied() {
+            self.awaiting_state = Some((s, self.now + self.cfg.ping_timeout_ms));
+            self.send(s, &Message::GetState);
+        }
+    }
+
+    pub(super) fn on_state(
+        &mut self,
+        from: RingId,
+        predecessor: Option<RingId>,
+        successors: Vec<RingId>,
+    ) {
+        if !matches!(self.awaiting_state, Some((p, _)) if p == from) {
+            return;
+        }
+        self.awaiting_state = None;
+        let mut list = Vec::with_capacity(successors.len() + 2);
+        if let Some(p) = predecessor {
+            if p.in_open(self.id, from) && !self.is_dead(&p) {
+                list.push(p);
+            }
+        }
+        list.push(from);
+        list.extend(successors);
+        self.set_successors(list);
+        if let Some(s) = self.successors.first().copied() {
+            self.send(s, &Message::Notify);
+        }
+    }
+
+    /// Zave's notify/rectify: adopt the notifier as predecessor if there is
+    /// none, the current one is dead, or the notifier lies between.
+    pub(super) fn on_notify(&mut self, from: RingId) {
+        if !self.joined || from == self.id {
+            return;
+        }
+        let adopt = match self.predecessor {
+            None => true,
+            Some(p) if p == from => false,
+            Some(p) => self.is_dead(&p) || from.in_open(p, self.id),
+        };
+        if adopt {
+            let old = self.predecessor.unwrap_or(self.id);
+            self.predecessor = Some(from);
+            // Keys in (old, from] now belong to the new predecessor.
+            self.hand_off(from, old, from);
+        }
+        if self.successors.is_empty() {
+            self.set_successors(vec![from]);
+        }
+    }
+
+    pub(super) fn on_join_request(&mut self, from: RingId) {
+        if !self.joined {
+            return;
+        }
+        if self.is_responsible(from) {
+            let mut list = vec![self.id];
+            list.extend(self.successors.iter().copied());
+            self.send(from, &Message::JoinReply { successors: list });
+        } else if self.successors.first().is_some_and(|s| from.in_half_open(self.id, *s)) {
+            let list = self.successors.clone();
+            self.send(from, &Message::JoinReply { successors: list });
+        } else {
+            let req = self.new_request_id();
+            let deadline = self.now + self.cfg.request_timeout_ms;
+            self.requests.insert(req, Pending::new(Kind::JoinLookup(from), deadline));
+            self.route(Routed {
+                dest: Dest::Key(from),
+                origin: self.id,
+                id: req,
+                hops: 0,
+                body: Body::FindSuccessor,
+            });
+        }
+    }
+
+    pub(super) fn on_join_reply(&mut self, successors: Vec<RingId>) {
+        if self.joined || self.left {
+            return;
+        }
+        self.set_successors(successors);
+        if !self.successors.is_empty() {
+            self.become_member();
+        }
+    }
+
+    pub(super) fn on_leaving(
+        &mut self,
+        from: RingId,
+        predecessor: Option<RingId>,
+        successors: Vec<RingId>,
+    ) {
+        self.links.bye_received(&from);
+        if self.successors.first() == Some(&from) {
+            let mut list: Vec<RingId> = successors;
+            list.extend(self.successors.iter().skip(1).copied());
+            list.sort_by_key(|n| self.id.distance_to(*n));
+            self.mark_gone(from);
+            self.set_successors(list);
+        }
+        if self.predecessor == Some(from) {
+            self.mark_gone(from);
+            self.predecessor = predecessor.filter(|p| *p != self.id && !self.is_dead(p));
+            self.sync_soon = true;
+        }
+        self.mark_gone(from);
+    }
+
+    fn mark_gone(&mut self, peer: RingId) {
+        self.dead.insert(peer, self.now + 10 * self.cfg.stabilize_ms.max(1000));
+        self.successors.retain(|s| *s != peer);
+        self.fingers.retain(|_, f| *f != peer);
+        if self.predecessor == Some(peer) {
+            self.predecessor = None;
+        }
+    }
+
+    /// A peer is presumed dead: forget it everywhere and repair.
+    pub(super) fn peer_died(&mut self, peer: RingId) {
+        if peer == self.id {
+            return;
+        }
+        let was_successor = self.successors.contains(&peer);
+        let was_predecessor = self.predecessor == Some(peer);
+        self.mark_gone(peer);
+        if was_successor || was_predecessor {
+            self.sync_soon = true;
+        }
+        if matches!(self.awaiting_state, Some((p, _)) if p == peer) {
+            self.awaiting_state = None;
+            self.next_stabilize = self.now;
+        }
+        if matches!(self.awaiting_pong, Some((p, _, _)) if p == peer) {
+            self.awaiting_pong = None;
+        }
+        if self.links.down(&peer).is_some() {
+            self.emit(Event::Hangup(peer));
+        }
+    }
+
+    /// Looks up fingers: all of them right after joining, then one per tick.
+    fn fix_fingers(&mut self, all: bool) {
+        let Some(succ) = self.successors.first().copied() else {
+            return;
+        };
+        // Fingers k with 2^k <= distance(self, successor) are the successor.
+        let dist = self.id.distance_to(succ);
+        let kmin = 255 - dist.leading_zeros().min(255);
+        self.fingers.retain(|k, _| *k > kmin);
+        let ks: Vec<u32> = if all {
+            (kmin + 1..256).collect()
+        } else {
+            if self.next_finger <= kmin || self.next_finger > 255 {
+                self.next_finger = 255;
+            }
+            let k = self.next_finger;
+            self.next_finger -= 1;
+            if k > kmin { vec![k] } else { vec![] }
+        };
+        for k in ks {
+            let req = self.new_request_id();
+            let deadline = self.now + self.cfg.request_timeout_ms;
+            self.requests.insert(req, Pending::new(Kind::Finger(k), deadline));
+            self.route(Routed {
+                dest: Dest::Key(self.id.finger_start(k)),
+                origin: self.id,
+                id: req,
+                hops: 0,
+                body: Body::FindSuccessor,
+            });
+        }
+    }
+
+    pub(super) fn set_finger(&mut self, k: u32, node: RingId) {
+        if node == self.id || self.is_dead(&node) {
+            return;
+        }
+        self.fingers.insert(k, node);
+        if !self.links.is_up(&node) {
+            let nonce = self.random();
+            self.send(node, &Message::Ping { nonce });
+        }
+    }
+
+    /// Closes idle links that no ring role needs, when over the link budget.
+    fn prune_links(&mut self) {
+        if self.links.len() <= self.cfg.max_links {
+            return;
+        }
+        let target = self.cfg.max_links * 3 / 4;
+        let idle_before = self.now.saturating_sub(IDLE_MS);
+        let mut idle: Vec<(u64, RingId)> = self
+            .links
+            .peers()
+            .filter(|(p, l)| l.up && l.last_used < idle_before && !self.needs_link(p))
+            .map(|(p, l)| (l.last_used, *p))
+            .collect();
+        idle.sort();
+        for (_, p) in idle.into_iter().take(self.links.len().saturating_sub(target)) {
+            self.send(p, &Message::Bye);
+            self.links.down(&p);
+            self.emit(Event::Hangup(p));
+        }
+    }
+
+    fn needs_link(&self, p: &RingId) -> bool {
+        self.predecessor == Some(*p)
+            || self.successors.contains(p)
+            || self.fingers.values().any(|f| f == p)
+            || self.bootstrap == Some(*p)
+    }
+
+    /// The next hop towards `key`, avoiding `avoid` if another choice exists.
+    pub(super) fn next_hop(&self, key: RingId, avoid: Option<RingId>) -> Option<RingId> {
+        let usable = |n: &RingId| self.links.is_up(n) && !self.is_dead(n) && Some(*n) != avoid;
+        // The successor list knows the owners of keys just ahead exactly.
+        let mut prev = self.id;
+        for s in &self.successors {
+            if key.in_half_open(prev, *s) {
+                if usable(s) {
+                    return Some(*s);
+                }
+                break;
+            }
+            prev = *s;
+        }
+        // Otherwise the closest preceding live link (BOPlish, Figure 1).
+        let best = self
+            .successors
+            .iter()
+            .chain(self.fingers.values())
+            .chain(self.predecessor.iter())
+            .filter(|n| usable(n) && n.in_open(self.id, key))
+            .max_by_key(|n| self.id.distance_to(**n))
+            .copied();
+        best.or_else(|| self.successors.iter().find(|s| usable(s)).copied())
+            .or_else(|| self.successors.first().copied().filter(|s| Some(*s) != avoid))
+    }
+
+    /// Routes a message that starts here (or arrives here) one step on.
+    pub(super) fn route(&mut self, r: Routed) {
+        let from = self.id;
+        self.on_routed(from, r);
+    }
+
+    pub(super) fn on_routed(&mut self, _from: RingId, r: Routed) {
+        if let Body::Get { forwarded, .. } = r.body {
+            if forwarded > 0 {
+                return self.deliver(r);
+            }
+        }
+        let here = match r.dest {
+            Dest::Node(n) => n == self.id,
+            Dest::Key(k) => self.is_responsible(k),
+        };
+        if here {
+            return self.deliver(r);
+        }
+        if let Dest::Node(n) = r.dest {
+            if self.links.is_up(&n) {
+                return self.forward_to(n, r);
+            }
+            if self.is_responsible(n) {
+                return self.unreachable(r);
+            }
+        }
+        if r.hops >= MAX_HOPS || !self.joined {
+            return self.unreachable(r);
+        }
+        let key = match r.dest {
+            Dest::Key(k) | Dest::Node(k) => k,
+        };
+        let avoid = self.requests.get(&r.id).filter(|_| r.origin == self.id).and_then(|p| p.avoid);
+        match self.next_hop(key, avoid) {
+            Some(next) => {
+                if r.origin == self.id {
+                    if let Some(p) = self.requests.get_mut(&r.id) {
+                        p.first_hop = Some(next);
+                    }
+                }
+                self.forward_to(next, r)
+            }
+            None => self.unreachable(r),
+        }
+    }
+
+    pub(super) fn forward_to(&mut self, next: RingId, mut r: Routed) {
+        if r.origin != self.id {
+            self.stats.forwarded += 1;
+        }
+        if matches!(r.body, Body::Get { .. } | Body::GetReply { .. }) {
+            self.stats.get_messages += 1;
+        }
+        r.hops = r.hops.saturating_add(1);
+        self.send(next, &Message::Routed(r));
+    }
+
+    fn unreachable(&mut self, r: Routed) {
+        let is_reply = matches!(
+            r.body,
+            Body::Successor { .. } | Body::GetReply { .. } | Body::PutReply { .. } | Body::Unreachable
+        );
+        if !is_reply {
+            self.reply(&r, Body::Unreachable);
+        }
+    }
+
+    /// Sends `body` back to the origin of `r`, routed by node id.
+    pub(super) fn reply(&mut self, r: &Routed, body: Body) {
+        let msg = Routed {
+            dest: Dest::Node(r.origin),
+            origin: self.id,
+            id: r.id,
+            hops: 0,
+            body,
+        };
+        if r.origin == self.id {
+            self.on_reply(msg);
+        } else {
+            self.route(msg);
+        }
+    }
+}

@@ -1,0 +1,343 @@
+//! Scenarios on the simulator: build a ring, publish, crash, churn, look up,
+//! and measure. Used by the `icn-sim` binary and the integration tests.
+
+use std::collections::HashMap;
+
+use ed25519_dalek::SigningKey;
+use icn_core::node::{Event, RequestError, Store};
+use icn_core::{ContentObject, Name, Payload, PublisherId, RingId, SignedObject};
+
+use crate::invariants;
+use crate::sim::{NetConfig, Sim};
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct Params {
+    /// Nodes in the initial ring.
+    pub nodes: usize,
+    /// Objects to publish.
+    pub objects: usize,
+    /// Gets to perform.
+    pub lookups: usize,
+    /// Fraction of nodes crashed at once after publishing.
+    pub crash: f64,
+    /// Joins and crashes per simulated second during the churn phase.
+    pub churn: f64,
+    /// Length of the churn phase, simulated seconds.
+    pub duration_s: u64,
+    /// Replication factor.
+    pub replication: usize,
+    /// Seed of everything random.
+    pub seed: u64,
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Params {
+            nodes: 64,
+            objects: 100,
+            lookups: 200,
+            crash: 0.0,
+            churn: 0.0,
+            duration_s: 0,
+            replication: 3,
+            seed: 1,
+        }
+    }
+}
+
+/// What was measured; printed by `icn-sim` as one JSON line.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Report {
+    /// Running nodes at the end.
+    pub nodes: usize,
+    /// Objects published.
+    pub objects: usize,
+    /// Gets performed.
+    pub lookups: usize,
+    /// Fraction of gets that returned the published object.
+    pub success_rate: f64,
+    /// Mean hops of successful gets.
+    pub mean_hops: f64,
+    /// 99th percentile of hops of successful gets.
+    pub p99_hops: u32,
+    /// Objects with no live replica left.
+    pub lost_objects: usize,
+    /// Failed gets of objects that still had a live replica.
+    pub unreachable_with_live_replica: usize,
+    /// Surviving objects with fewer live copies than the replication factor.
+    pub under_replicated: usize,
+    /// Get requests and replies sent, per lookup.
+    pub messages_per_lookup: f64,
+    /// Simulated seconds.
+    pub sim_seconds: f64,
+    /// Wall-clock seconds (filled in by the caller).
+    pub wall_seconds: f64,
+}
+
+/// Builds a stable ring of `n` nodes (joining through node 0 at
+/// `rate` joins per simulated second), then lets fingers settle.
+pub fn build_ring(sim: &mut Sim, n: usize, rate: usize) -> Result<usize, String> {
+    let first = sim.assign_id();
+    let gw = sim.add_first(first);
+    let per_tick = rate.max(1).div_ceil(10);
+    let mut added = 1;
+    while added < n {
+        for _ in 0..per_tick.min(n - added) {
+            let id = sim.assign_id();
+            sim.add_joining(id, gw);
+            added += 1;
+        }
+        sim.run_for(100);
+    }
+    wait_stable(sim, 600)?;
+    // Let every node refresh its fingers against the final ring.
+    sim.run_for(20_000);
+    invariants::check_stable(sim)?;
+    Ok(gw)
+}
+
+/// Runs until the ring is stable, checking every simulated second.
+pub fn wait_stable(sim: &mut Sim, max_s: u64) -> Result<(), String> {
+    let mut last = String::new();
+    for _ in 0..max_s {
+        sim.run_for(1000);
+        match invariants::check_stable(sim) {
+            Ok(()) => return Ok(()),
+            Err(e) => last = e,
+        }
+    }
+    Err(format!("ring not stable after {max_s}s: {last}"))
+}
+
+/// Signed test objects: `count` small objects from a few publishers.
+pub fn make_objects(count: usize, seed: u64) -> Vec<SignedObject> {
+    let keys: Vec<SigningKey> = (0..8u64)
+        .map(|i| {
+            let mut b = [0u8; 32];
+            b[..8].copy_from_slice(&(seed ^ i.wrapping_mul(0x9e37_79b9)).to_le_bytes());
+            b[8] = i as u8;
+            SigningKey::from_bytes(&b)
+        })
+        .collect();
+    (0..count)
+        .map(|i| {
+            let key = &keys[i % keys.len()];
+            let publisher = PublisherId::from_key(key.verifying_key()).to_text();
+            let name = Name::parse(&format!("/sim/object/{i}"))
+                .unwrap()
+                .prefixed(publisher.as_bytes())
+                .unwrap();
+            let obj = ContentObject {
+                name,
+                version: 1,
+                content_type: "text/plain".into(),
+                created: 0,
+                freshness: None,
+                payload: Payload::Inline(format!("object {i}").into_bytes()),
+            };
+            SignedObject::sign(obj, key).unwrap()
+        })
+        .collect()
+}
+
+/// Publishes every object from random live members; returns how many were acknowledged.
+pub fn publish_all(sim: &mut Sim, objects: &[SignedObject]) -> usize {
+    let start = sim.reported.len();
+    let mut pending = 0;
+    for (i, o) in objects.iter().enumerate() {
+        let members = joined(sim);
+        let at = members[sim.rng().index(members.len())];
+        let now = sim.now;
+        sim.with_node(at, |n| n.publish(now, o.clone()));
+        pending += 1;
+        if i % 500 == 499 {
+            sim.run_for(100);
+        }
+    }
+    sim.run_for(30_000);
+    let acked = sim.reported[start..]
+        .iter()
+        .filter(|r| matches!(r.event, Event::PublishDone { result: Ok(()), .. }))
+        .count();
+    debug_assert!(acked <= pending);
+    acked
+}
+
+/// Running members of the ring.
+pub fn joined(sim: &Sim) -> Vec<usize> {
+    sim.alive()
+        .into_iter()
+        .filter(|i| sim.node(*i).is_some_and(|n| n.is_joined()))
+        .collect()
+}
+
+/// Live copies of each key across running nodes.
+pub fn copies(sim: &Sim) -> HashMap<RingId, usize> {
+    let mut c = HashMap::new();
+    for i in sim.alive() {
+        if let Some(n) = sim.node(i) {
+            for (k, _) in n.store().range(RingId::ZERO, RingId::ZERO) {
+                *c.entry(k).or_insert(0) += 1;
+            }
+        }
+    }
+    c
+}
+
+/// Outcome of the gets issued by [`lookups`].
+#[derive(Debug, Default)]
+pub struct Lookups {
+    /// Successful gets' hop counts.
+    pub hops: Vec<u32>,
+    /// Object index of each failed get, with the error.
+    pub failed: Vec<(usize, RequestError)>,
+    /// Gets issued.
+    pub issued: usize,
+}
+
+/// Issues `count` gets of random objects from random members, `per_s` per
+/// simulated second, while `each_second` runs once per simulated second (for
+/// churn); waits for all to finish.
+pub fn lookups(
+    sim: &mut Sim,
+    objects: &[SignedObject],
+    count: usize,
+    per_s: usize,
+    mut each_second: impl FnMut(&mut Sim),
+) -> Lookups {
+    let start = sim.reported.len();
+    let mut asked: HashMap<(usize, u64), usize> = HashMap::new();
+    let per_tick = per_s.max(1).div_ceil(10);
+    let mut issued = 0;
+    let mut tick = 0u64;
+    while issued < count {
+        for _ in 0..per_tick.min(count - issued) {
+            let members = joined(sim);
+            let at = members[sim.rng().index(members.len())];
+            let which = sim.rng().index(objects.len());
+            let now = sim.now;
+            if let Some(req) = sim.with_node(at, |n| n.get(now, objects[which].name())) {
+                asked.insert((at, req), which);
+                issued += 1;
+            }
+        }
+        sim.run_for(100);
+        tick += 1;
+        if tick % 10 == 0 {
+            each_second(sim);
+        }
+    }
+    // Requests time out after at most ~40 s of retries.
+    sim.run_for(45_000);
+    let mut out = Lookups {
+        issued,
+        ..Lookups::default()
+    };
+    for r in &sim.reported[start..] {
+        if let Event::GetDone { req, result, hops } = &r.event {
+            let Some(which) = asked.remove(&(r.node, *req)) else {
+                continue;
+            };
+            match result {
+                Ok(o) if o.hash() == objects[which].hash() => out.hops.push(u32::from(*hops)),
+                Ok(_) => out.failed.push((which, RequestError::Invalid)),
+                Err(e) => out.failed.push((which, e.clone())),
+            }
+        }
+    }
+    // Gets whose node crashed before answering never finish: not counted.
+    out
+}
+
+/// Runs a whole scenario and measures it.
+pub fn run(p: &Params) -> Result<Report, String> {
+    let mut net = NetConfig::default();
+    net.node.replication = p.replication;
+    let mut sim = Sim::new(p.seed, net);
+    let gw = build_ring(&mut sim, p.nodes, 200)?;
+    let objects = make_objects(p.objects, p.seed);
+    let acked = publish_all(&mut sim, &objects);
+    if acked != objects.len() {
+        return Err(format!("only {acked} of {} publishes acknowledged", objects.len()));
+    }
+    if p.crash > 0.0 {
+        let mut victims = joined(&sim);
+        victims.retain(|i| *i != gw);
+        let count = ((sim.alive().len() as f64) * p.crash).round() as usize;
+        for _ in 0..count.min(victims.len()) {
+            let k = sim.rng().index(victims.len());
+            let v = victims.swap_remove(k);
+            sim.crash(v);
+        }
+        wait_stable(&mut sim, 600)?;
+        // Let replication catch up (several digest rounds).
+        sim.run_for(60_000);
+    }
+    let messages_before = sim.get_messages();
+    let result = if p.churn > 0.0 && p.duration_s > 0 {
+        let per_s = (p.lookups as u64).div_ceil(p.duration_s).max(1) as usize;
+        let mut budget = 0.0;
+        let rate = p.churn;
+        let r = lookups(&mut sim, &objects, p.lookups, per_s, |sim| {
+            budget += rate;
+            while budget >= 1.0 {
+                budget -= 1.0;
+                let id = sim.assign_id();
+                sim.add_joining(id, gw);
+                let mut members = joined(sim);
+                members.retain(|i| *i != gw);
+                if !members.is_empty() {
+                    let k = sim.rng().index(members.len());
+                    sim.crash(members[k]);
+                }
+            }
+        });
+        wait_stable(&mut sim, 600)?;
+        sim.run_for(60_000);
+        r
+    } else {
+        lookups(&mut sim, &objects, p.lookups, 5000, |_| {})
+    };
+    let messages = sim.get_messages() - messages_before;
+    invariants::check(&sim)?;
+
+    let copies = copies(&sim);
+    let live = |o: &SignedObject| copies.get(&o.name().ring_key()).copied().unwrap_or(0);
+    let lost_objects = objects.iter().filter(|o| live(o) == 0).count();
+    let under_replicated = objects
+        .iter()
+        .filter(|o| (1..p.replication).contains(&live(o)))
+        .count();
+    let unreachable_with_live_replica = result
+        .failed
+        .iter()
+        .filter(|(i, _)| live(&objects[*i]) > 0)
+        .count();
+    let done = result.hops.len() + result.failed.len();
+    let mut hops = result.hops.clone();
+    hops.sort_unstable();
+    let mean_hops = if hops.is_empty() {
+        0.0
+    } else {
+        hops.iter().map(|h| f64::from(*h)).sum::<f64>() / hops.len() as f64
+    };
+    let p99_hops = hops
+        .get((hops.len() * 99 / 100).min(hops.len().saturating_sub(1)))
+        .copied()
+        .unwrap_or(0);
+    Ok(Report {
+        nodes: sim.alive().len(),
+        objects: objects.len(),
+        lookups: done,
+        success_rate: if done == 0 { 0.0 } else { result.hops.len() as f64 / done as f64 },
+        mean_hops,
+        p99_hops,
+        lost_objects,
+        unreachable_with_live_replica,
+        under_replicated,
+        messages_per_lookup: if done == 0 { 0.0 } else { messages as f64 / done as f64 },
+        sim_seconds: sim.now as f64 / 1000.0,
+        wall_seconds: 0.0,
+    })
+}
