@@ -222,15 +222,19 @@ impl Message {
                     entries
                         .iter()
                         .map(|(k, h)| {
-                            Value::Array(vec![Value::Bytes(k.0.to_vec()), Value::Bytes(h.0.to_vec())])
+                            Value::Array(vec![
+                                Value::Bytes(k.0.to_vec()),
+                                Value::Bytes(h.0.to_vec()),
+                            ])
                         })
                         .collect(),
                 )],
             ),
             Message::Want { keys } => t(8, vec![ids(keys)]),
-            Message::Store { items } => {
-                t(9, vec![Value::Array(items.iter().map(item_value).collect())])
-            }
+            Message::Store { items } => t(
+                9,
+                vec![Value::Array(items.iter().map(item_value).collect())],
+            ),
             Message::Leaving {
                 predecessor,
                 successors,
@@ -308,10 +312,9 @@ impl Message {
                 for e in as_list(rest.remove(0), "digest", MAX_DIGEST)? {
                     let mut pair = as_list(e, "digest entry", 2)?.into_iter();
                     match (pair.next(), pair.next()) {
-                        (Some(k), Some(h)) => entries.push((
-                            RingId(as_array(k, "key")?),
-                            Hash(as_array(h, "hash")?),
-                        )),
+                        (Some(k), Some(h)) => {
+                            entries.push((RingId(as_array(k, "key")?), Hash(as_array(h, "hash")?)))
+                        }
                         _ => return Err(WireError::Arity(tag)),
                     }
                 }

@@ -46,11 +46,18 @@ pub fn check(sim: &Sim) -> Result<(), String> {
         let n = sim.node(sim.index_of(m).unwrap()).unwrap();
         let d: Vec<RingId> = n.successors().iter().map(|s| m.distance_to(*s)).collect();
         if d.windows(2).any(|w| w[0] >= w[1]) {
-            return Err(format!("ordered successor lists: {m:?} has {:?}", n.successors()));
+            return Err(format!(
+                "ordered successor lists: {m:?} has {:?}",
+                n.successors()
+            ));
         }
         match best_successor(sim, m, &live) {
             Some(s) => next.insert(*m, s),
-            None => return Err(format!("connected appendages: member {m:?} has no live successor")),
+            None => {
+                return Err(format!(
+                    "connected appendages: member {m:?} has no live successor"
+                ))
+            }
         };
     }
     // Find cycles of the functional graph `next`.
@@ -84,7 +91,10 @@ pub fn check(sim: &Sim) -> Result<(), String> {
     for (i, n) in ring.iter().enumerate() {
         let want = ring[(i + 1) % ring.len()];
         if next[n] != want {
-            return Err(format!("ordered ring: after {n:?} comes {:?}, not {want:?}", next[n]));
+            return Err(format!(
+                "ordered ring: after {n:?} comes {:?}, not {want:?}",
+                next[n]
+            ));
         }
     }
     Ok(())
@@ -108,10 +118,16 @@ pub fn check_stable(sim: &Sim) -> Result<(), String> {
         let succ = ids[(i + 1) % ids.len()];
         let pred = ids[(i + ids.len() - 1) % ids.len()];
         if n.successors().first() != Some(&succ) {
-            return Err(format!("{id:?}: successor {:?}, should be {succ:?}", n.successors().first()));
+            return Err(format!(
+                "{id:?}: successor {:?}, should be {succ:?}",
+                n.successors().first()
+            ));
         }
         if n.predecessor() != Some(pred) {
-            return Err(format!("{id:?}: predecessor {:?}, should be {pred:?}", n.predecessor()));
+            return Err(format!(
+                "{id:?}: predecessor {:?}, should be {pred:?}",
+                n.predecessor()
+            ));
         }
     }
     Ok(())

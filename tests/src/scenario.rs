@@ -75,14 +75,16 @@ pub struct Report {
     pub wall_seconds: f64,
 }
 
-/// Builds a stable ring of `n` nodes (joining through node 0 at
-/// `rate` joins per simulated second), then lets fingers settle.
+/// Builds a stable ring of `n` nodes joining through node 0, then lets
+/// fingers settle. Joins are admitted as a gateway does: at most `rate` per
+/// simulated second, and at most a third of the current ring per second, so
+/// that each wave of joiners finds a ring that has absorbed the last one.
 pub fn build_ring(sim: &mut Sim, n: usize, rate: usize) -> Result<usize, String> {
     let first = sim.assign_id();
     let gw = sim.add_first(first);
-    let per_tick = rate.max(1).div_ceil(10);
     let mut added = 1;
     while added < n {
+        let per_tick = (rate / 10).min(added / 30).max(1);
         for _ in 0..per_tick.min(n - added) {
             let id = sim.assign_id();
             sim.add_joining(id, gw);
@@ -91,8 +93,12 @@ pub fn build_ring(sim: &mut Sim, n: usize, rate: usize) -> Result<usize, String>
         sim.run_for(100);
     }
     wait_stable(sim, 600)?;
-    // Let every node refresh its fingers against the final ring.
-    sim.run_for(20_000);
+    // Let every node look its fingers up again against the final ring.
+    for i in sim.alive() {
+        let now = sim.now;
+        sim.with_node(i, |n| n.refresh_fingers(now));
+    }
+    sim.run_for(10_000);
     invariants::check_stable(sim)?;
     Ok(gw)
 }
@@ -155,7 +161,18 @@ pub fn publish_all(sim: &mut Sim, objects: &[SignedObject]) -> usize {
             sim.run_for(100);
         }
     }
-    sim.run_for(30_000);
+    let done = |sim: &Sim| {
+        sim.reported[start..]
+            .iter()
+            .filter(|r| matches!(r.event, Event::PublishDone { .. }))
+            .count()
+    };
+    for _ in 0..300 {
+        if done(sim) == pending {
+            break;
+        }
+        sim.run_for(100);
+    }
     let acked = sim.reported[start..]
         .iter()
         .filter(|r| matches!(r.event, Event::PublishDone { result: Ok(()), .. }))
@@ -229,7 +246,19 @@ pub fn lookups(
         }
     }
     // Requests time out after at most ~40 s of retries.
-    sim.run_for(45_000);
+    let mut seen = start;
+    let mut finished = 0;
+    for _ in 0..450 {
+        finished += sim.reported[seen..]
+            .iter()
+            .filter(|r| matches!(r.event, Event::GetDone { .. }))
+            .count();
+        seen = sim.reported.len();
+        if finished >= issued {
+            break;
+        }
+        sim.run_for(100);
+    }
     let mut out = Lookups {
         issued,
         ..Lookups::default()
@@ -255,11 +284,24 @@ pub fn run(p: &Params) -> Result<Report, String> {
     let mut net = NetConfig::default();
     net.node.replication = p.replication;
     let mut sim = Sim::new(p.seed, net);
-    let gw = build_ring(&mut sim, p.nodes, 200)?;
+    let wall = std::time::Instant::now();
+    let progress = |what: &str, sim: &Sim| {
+        eprintln!(
+            "[{:7.1}s wall, {:7.1}s sim] {what}",
+            wall.elapsed().as_secs_f64(),
+            sim.now as f64 / 1000.0
+        )
+    };
+    let gw = build_ring(&mut sim, p.nodes, 1000)?;
+    progress("ring built and stable", &sim);
     let objects = make_objects(p.objects, p.seed);
     let acked = publish_all(&mut sim, &objects);
+    progress("objects published", &sim);
     if acked != objects.len() {
-        return Err(format!("only {acked} of {} publishes acknowledged", objects.len()));
+        return Err(format!(
+            "only {acked} of {} publishes acknowledged",
+            objects.len()
+        ));
     }
     if p.crash > 0.0 {
         let mut victims = joined(&sim);
@@ -299,6 +341,7 @@ pub fn run(p: &Params) -> Result<Report, String> {
     } else {
         lookups(&mut sim, &objects, p.lookups, 5000, |_| {})
     };
+    progress("lookups done", &sim);
     let messages = sim.get_messages() - messages_before;
     invariants::check(&sim)?;
 
@@ -330,13 +373,21 @@ pub fn run(p: &Params) -> Result<Report, String> {
         nodes: sim.alive().len(),
         objects: objects.len(),
         lookups: done,
-        success_rate: if done == 0 { 0.0 } else { result.hops.len() as f64 / done as f64 },
+        success_rate: if done == 0 {
+            0.0
+        } else {
+            result.hops.len() as f64 / done as f64
+        },
         mean_hops,
         p99_hops,
         lost_objects,
         unreachable_with_live_replica,
         under_replicated,
-        messages_per_lookup: if done == 0 { 0.0 } else { messages as f64 / done as f64 },
+        messages_per_lookup: if done == 0 {
+            0.0
+        } else {
+            messages as f64 / done as f64
+        },
         sim_seconds: sim.now as f64 / 1000.0,
         wall_seconds: 0.0,
     })

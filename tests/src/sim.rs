@@ -15,7 +15,9 @@
 //! between groups.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeSet, BinaryHeap, HashMap, HashSet};
+use std::collections::{BTreeSet, BinaryHeap};
+
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use icn_core::node::{Config, Event, Input, Node, Output, Time};
 use icn_core::RingId;
@@ -50,10 +52,22 @@ impl Default for NetConfig {
 }
 
 enum Ev {
-    Deliver { to: usize, from: RingId, bytes: Vec<u8> },
-    LinkUp { at: usize, peer: RingId },
-    LinkDown { at: usize, peer: RingId },
-    Wake { at: usize },
+    Deliver {
+        to: usize,
+        from: RingId,
+        bytes: Vec<u8>,
+    },
+    LinkUp {
+        at: usize,
+        peer: RingId,
+    },
+    LinkDown {
+        at: usize,
+        peer: RingId,
+    },
+    Wake {
+        at: usize,
+    },
 }
 
 struct Slot {
@@ -107,13 +121,13 @@ impl Sim {
             net,
             rng: Rng::new(seed),
             slots: Vec::new(),
-            index: HashMap::new(),
+            index: HashMap::default(),
             ids: BTreeSet::new(),
             queue: BinaryHeap::new(),
-            events: HashMap::new(),
+            events: HashMap::default(),
             seq: 0,
-            links: HashSet::new(),
-            fifo: HashMap::new(),
+            links: HashSet::default(),
+            fifo: HashMap::default(),
             reported: Vec::new(),
             messages: 0,
             retired_get_messages: 0,
@@ -133,7 +147,11 @@ impl Sim {
         for (i, a) in ids.iter().enumerate() {
             let b = ids[(i + 1) % ids.len()];
             let gap = a.distance_to(b);
-            let gap = if gap == RingId::ZERO { RingId::MAX } else { gap };
+            let gap = if gap == RingId::ZERO {
+                RingId::MAX
+            } else {
+                gap
+            };
             if best.is_none_or(|(_, g)| gap > g) {
                 best = Some((*a, gap));
             }
@@ -203,7 +221,9 @@ impl Sim {
 
     /// Indices of running nodes.
     pub fn alive(&self) -> Vec<usize> {
-        (0..self.slots.len()).filter(|i| self.is_alive(*i)).collect()
+        (0..self.slots.len())
+            .filter(|i| self.is_alive(*i))
+            .collect()
     }
 
     /// Node `i`, if running.
@@ -226,7 +246,12 @@ impl Sim {
     /// Get messages counted by all nodes, running or stopped.
     pub fn get_messages(&self) -> u64 {
         self.retired_get_messages
-            + self.slots.iter().filter_map(|s| s.node.as_ref()).map(|n| n.stats().get_messages).sum::<u64>()
+            + self
+                .slots
+                .iter()
+                .filter_map(|s| s.node.as_ref())
+                .map(|n| n.stats().get_messages)
+                .sum::<u64>()
     }
 
     /// Crashes node `i`: no goodbye; its peers notice after `detect_ms`.
@@ -277,7 +302,15 @@ impl Sim {
     fn links_of(&self, i: usize) -> Vec<usize> {
         self.links
             .iter()
-            .filter_map(|&(a, b)| if a == i { Some(b) } else if b == i { Some(a) } else { None })
+            .filter_map(|&(a, b)| {
+                if a == i {
+                    Some(b)
+                } else if b == i {
+                    Some(a)
+                } else {
+                    None
+                }
+            })
             .collect()
     }
 
@@ -308,14 +341,24 @@ impl Sim {
             match node.poll_output() {
                 Output::Transmit(t) => {
                     self.messages += 1;
-                    let Some(to) = self.index_of(&t.to) else { continue };
+                    let Some(to) = self.index_of(&t.to) else {
+                        continue;
+                    };
                     let ok = self.links.contains(&pair(i, to))
                         && self.slots[to].node.is_some()
                         && self.slots[i].group == self.slots[to].group;
                     let lost = self.net.loss > 0.0 && self.rng.chance(self.net.loss);
                     if ok && !lost {
                         let from = self.slots[i].id;
-                        self.schedule_on_link(i, to, Ev::Deliver { to, from, bytes: t.bytes });
+                        self.schedule_on_link(
+                            i,
+                            to,
+                            Ev::Deliver {
+                                to,
+                                from,
+                                bytes: t.bytes,
+                            },
+                        );
                     }
                 }
                 Output::Event(e) => self.on_event(i, e),
@@ -386,7 +429,9 @@ impl Sim {
                 });
             }
             Ev::LinkUp { at, peer } => {
-                let linked = self.index_of(&peer).is_some_and(|p| self.links.contains(&pair(at, p)));
+                let linked = self
+                    .index_of(&peer)
+                    .is_some_and(|p| self.links.contains(&pair(at, p)));
                 if linked {
                     self.with_node(at, |n| n.handle_input(Input::LinkUp(now, peer)));
                 } else {
@@ -394,7 +439,9 @@ impl Sim {
                 }
             }
             Ev::LinkDown { at, peer } => {
-                let relinked = self.index_of(&peer).is_some_and(|p| self.links.contains(&pair(at, p)));
+                let relinked = self
+                    .index_of(&peer)
+                    .is_some_and(|p| self.links.contains(&pair(at, p)));
                 if !relinked {
                     self.with_node(at, |n| n.handle_input(Input::LinkDown(now, peer)));
                 }

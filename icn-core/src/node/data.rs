@@ -61,7 +61,8 @@ impl<S: Store> Node<S> {
             return req;
         }
         let deadline = self.now + self.cfg.request_timeout_ms;
-        self.requests.insert(req, Pending::new(Kind::Get(wanted), deadline));
+        self.requests
+            .insert(req, Pending::new(Kind::Get(wanted), deadline));
         self.send_request(req);
         req
     }
@@ -124,7 +125,8 @@ impl<S: Store> Node<S> {
             }
         };
         if matches!(body, Body::Get { .. }) {
-            self.stats.get_messages += u64::from(!matches!(dest, Dest::Key(k) if self.is_responsible(k)));
+            self.stats.get_messages +=
+                u64::from(!matches!(dest, Dest::Key(k) if self.is_responsible(k)));
         }
         self.route(Routed {
             dest,
@@ -211,9 +213,10 @@ impl<S: Store> Node<S> {
                 from: r.origin,
                 bytes: b.clone(),
             }),
-            Body::Successor { .. } | Body::GetReply { .. } | Body::PutReply { .. } | Body::Unreachable => {
-                self.on_reply(r)
-            }
+            Body::Successor { .. }
+            | Body::GetReply { .. }
+            | Body::PutReply { .. }
+            | Body::Unreachable => self.on_reply(r),
         }
     }
 
@@ -221,11 +224,20 @@ impl<S: Store> Node<S> {
         let Dest::Key(key) = r.dest else {
             return;
         };
-        let found = self.store.get(&key).filter(|i| matches!(i, Item::Block(_)) == block);
+        let found = self
+            .store
+            .get(&key)
+            .filter(|i| matches!(i, Item::Block(_)) == block);
         if let Some(item) = found {
             let item = item.to_bytes();
             self.stats.get_messages += u64::from(r.origin != self.id);
-            return self.reply(r, Body::GetReply { item: Some(item), hops: r.hops });
+            return self.reply(
+                r,
+                Body::GetReply {
+                    item: Some(item),
+                    hops: r.hops,
+                },
+            );
         }
         // The responsible node may be new and not have received its keys yet:
         // ask the next replicas before answering "not found".
@@ -241,7 +253,13 @@ impl<S: Store> Node<S> {
             }
         }
         self.stats.get_messages += u64::from(r.origin != self.id);
-        self.reply(r, Body::GetReply { item: None, hops: r.hops });
+        self.reply(
+            r,
+            Body::GetReply {
+                item: None,
+                hops: r.hops,
+            },
+        );
     }
 
     fn on_put(&mut self, r: &Routed, bytes: &ItemBytes) -> Result<(), &'static str> {
@@ -297,7 +315,11 @@ impl<S: Store> Node<S> {
                         .ok_or(RequestError::Invalid),
                     Some(ItemBytes::Block(_)) => Err(RequestError::Invalid),
                 };
-                self.emit(Event::GetDone { req: r.id, result, hops });
+                self.emit(Event::GetDone {
+                    req: r.id,
+                    result,
+                    hops,
+                });
             }
             (Kind::Get(Wanted::Block(hash)), Body::GetReply { item, hops }) => {
                 let result = match item {
@@ -307,14 +329,22 @@ impl<S: Store> Node<S> {
                     }
                     Some(ItemBytes::Object(_)) => Err(RequestError::Invalid),
                 };
-                self.emit(Event::BlockDone { req: r.id, result, hops });
+                self.emit(Event::BlockDone {
+                    req: r.id,
+                    result,
+                    hops,
+                });
             }
             (Kind::Put(..), Body::PutReply { error, hops }) => {
                 let result = match error {
                     None => Ok(()),
                     Some(e) => Err(RequestError::Refused(e)),
                 };
-                self.emit(Event::PublishDone { req: r.id, result, hops });
+                self.emit(Event::PublishDone {
+                    req: r.id,
+                    result,
+                    hops,
+                });
             }
             (kind, Body::Unreachable) => self.fail(r.id, kind, RequestError::Unreachable),
             (kind, _) => {
@@ -327,7 +357,12 @@ impl<S: Store> Node<S> {
 
     /// Sends the items with keys in `(from, to]` to `peer`, in batches.
     pub(super) fn hand_off(&mut self, peer: RingId, from: RingId, to: RingId) {
-        let keys: Vec<RingId> = self.store.range(from, to).into_iter().map(|(k, _)| k).collect();
+        let keys: Vec<RingId> = self
+            .store
+            .range(from, to)
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
         self.send_items(peer, &keys);
     }
 
@@ -343,7 +378,12 @@ impl<S: Store> Node<S> {
                 ItemBytes::Object(x) | ItemBytes::Block(x) => x.len(),
             };
             if !batch.is_empty() && (batch.len() == MAX_ITEMS || bytes + size > STORE_BATCH_BYTES) {
-                self.send(peer, &Message::Store { items: std::mem::take(&mut batch) });
+                self.send(
+                    peer,
+                    &Message::Store {
+                        items: std::mem::take(&mut batch),
+                    },
+                );
                 bytes = 0;
             }
             bytes += size;
@@ -385,7 +425,12 @@ impl<S: Store> Node<S> {
             .collect();
         for s in replicas {
             for chunk in owned.chunks(MAX_DIGEST) {
-                self.send(s, &Message::Digest { entries: chunk.to_vec() });
+                self.send(
+                    s,
+                    &Message::Digest {
+                        entries: chunk.to_vec(),
+                    },
+                );
             }
         }
     }

@@ -6,7 +6,7 @@
 //! closed on purpose is announced with a `Bye` first, so the other side can
 //! tell a hang-up from a crash.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use crate::id::RingId;
 

@@ -38,7 +38,9 @@ mod links;
 mod ring;
 pub mod store;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use rustc_hash::FxHashMap as HashMap;
 
 use crate::block::Block;
 use crate::id::RingId;
@@ -91,7 +93,7 @@ impl Default for Config {
             successors: 8,
             replication: 3,
             stabilize_ms: 1000,
-            fix_fingers_ms: 1000,
+            fix_fingers_ms: 4000,
             check_predecessor_ms: 2000,
             sync_ms: 15_000,
             ping_timeout_ms: 2000,
@@ -313,12 +315,12 @@ impl<S: Store> Node<S> {
             bootstrap: None,
             predecessor: None,
             successors: Vec::new(),
-            fingers: HashMap::new(),
+            fingers: HashMap::default(),
             next_finger: 255,
             links: Links::default(),
             store,
-            requests: HashMap::new(),
-            dead: HashMap::new(),
+            requests: HashMap::default(),
+            dead: HashMap::default(),
             awaiting_state: None,
             awaiting_pong: None,
             next_stabilize: Time::MAX,
@@ -397,10 +399,8 @@ impl<S: Store> Node<S> {
                 self.on_timeout();
             }
             Input::Receive(now, from, bytes) => {
-                let msg = Message::decode(bytes).map_err(|source| NodeError::Malformed {
-                    peer: from,
-                    source,
-                })?;
+                let msg = Message::decode(bytes)
+                    .map_err(|source| NodeError::Malformed { peer: from, source })?;
                 self.advance(now);
                 if !self.left {
                     self.on_message(from, msg);
@@ -464,7 +464,10 @@ impl<S: Store> Node<S> {
             return;
         }
         let now = self.now;
-        for peer in self.links.stale_dials(now.saturating_sub(self.cfg.dial_timeout_ms)) {
+        for peer in self
+            .links
+            .stale_dials(now.saturating_sub(self.cfg.dial_timeout_ms))
+        {
             self.links.down(&peer);
             self.emit(Event::Hangup(peer));
             self.peer_died(peer);

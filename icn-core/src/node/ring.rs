@@ -45,7 +45,13 @@ impl<S: Store> Node<S> {
             predecessor: self.predecessor,
             successors: self.successors.clone(),
         };
-        let neighbours: Vec<RingId> = self.successors.first().copied().into_iter().chain(self.predecessor).collect();
+        let neighbours: Vec<RingId> = self
+            .successors
+            .first()
+            .copied()
+            .into_iter()
+            .chain(self.predecessor)
+            .collect();
         for n in neighbours {
             self.send(n, &leaving);
         }
@@ -81,10 +87,8 @@ impl<S: Store> Node<S> {
         }
         match self.predecessor {
             Some(p) => key.in_half_open(p, self.id),
-            None if self.successors.is_empty() => true,
-            // Predecessor unknown (it just died): responsible unless some
-            // known node lies between the key and us.
-            None => !self.known_nodes().any(|n| n.in_open(key, self.id)),
+            // Alone in the ring.
+            None => self.successors.is_empty(),
         }
     }
 
@@ -152,7 +156,10 @@ impl<S: Store> Node<S> {
         }
         if now >= self.next_fix_fingers {
             let all = self.fingers.is_empty()
-                && !self.requests.values().any(|p| matches!(p.kind, Kind::Finger(_)));
+                && !self
+                    .requests
+                    .values()
+                    .any(|p| matches!(p.kind, Kind::Finger(_)));
             self.next_fix_fingers = now + self.jitter(self.cfg.fix_fingers_ms);
             self.fix_fingers(all);
         }
@@ -189,6 +196,9 @@ impl<S: Store> Node<S> {
         if let Some(p) = predecessor {
             if p.in_open(self.id, from) && !self.is_dead(&p) {
                 list.push(p);
+                // A closer successor: ask it at once rather than next round,
+                // so a joiner far from its place walks back at network speed.
+                self.next_stabilize = self.now;
             }
         }
         list.push(from);
@@ -229,13 +239,18 @@ impl<S: Store> Node<S> {
             let mut list = vec![self.id];
             list.extend(self.successors.iter().copied());
             self.send(from, &Message::JoinReply { successors: list });
-        } else if self.successors.first().is_some_and(|s| from.in_half_open(self.id, *s)) {
+        } else if self
+            .successors
+            .first()
+            .is_some_and(|s| from.in_half_open(self.id, *s))
+        {
             let list = self.successors.clone();
             self.send(from, &Message::JoinReply { successors: list });
         } else {
             let req = self.new_request_id();
             let deadline = self.now + self.cfg.request_timeout_ms;
-            self.requests.insert(req, Pending::new(Kind::JoinLookup(from), deadline));
+            self.requests
+                .insert(req, Pending::new(Kind::JoinLookup(from), deadline));
             self.route(Routed {
                 dest: Dest::Key(from),
                 origin: self.id,
@@ -279,7 +294,8 @@ impl<S: Store> Node<S> {
     }
 
     fn mark_gone(&mut self, peer: RingId) {
-        self.dead.insert(peer, self.now + 10 * self.cfg.stabilize_ms.max(1000));
+        self.dead
+            .insert(peer, self.now + 10 * self.cfg.stabilize_ms.max(1000));
         self.successors.retain(|s| *s != peer);
         self.fingers.retain(|_, f| *f != peer);
         if self.predecessor == Some(peer) {
@@ -327,12 +343,17 @@ impl<S: Store> Node<S> {
             }
             let k = self.next_finger;
             self.next_finger -= 1;
-            if k > kmin { vec![k] } else { vec![] }
+            if k > kmin {
+                vec![k]
+            } else {
+                vec![]
+            }
         };
         for k in ks {
             let req = self.new_request_id();
             let deadline = self.now + self.cfg.request_timeout_ms;
-            self.requests.insert(req, Pending::new(Kind::Finger(k), deadline));
+            self.requests
+                .insert(req, Pending::new(Kind::Finger(k), deadline));
             self.route(Routed {
                 dest: Dest::Key(self.id.finger_start(k)),
                 origin: self.id,
@@ -340,6 +361,14 @@ impl<S: Store> Node<S> {
                 hops: 0,
                 body: Body::FindSuccessor,
             });
+        }
+    }
+
+    /// Looks every finger up again now (after the ring changed a lot).
+    pub fn refresh_fingers(&mut self, now: super::Time) {
+        self.advance(now);
+        if self.joined {
+            self.fix_fingers(true);
         }
     }
 
@@ -368,7 +397,10 @@ impl<S: Store> Node<S> {
             .map(|(p, l)| (l.last_used, *p))
             .collect();
         idle.sort();
-        for (_, p) in idle.into_iter().take(self.links.len().saturating_sub(target)) {
+        for (_, p) in idle
+            .into_iter()
+            .take(self.links.len().saturating_sub(target))
+        {
             self.send(p, &Message::Bye);
             self.links.down(&p);
             self.emit(Event::Hangup(p));
@@ -406,7 +438,12 @@ impl<S: Store> Node<S> {
             .max_by_key(|n| self.id.distance_to(**n))
             .copied();
         best.or_else(|| self.successors.iter().find(|s| usable(s)).copied())
-            .or_else(|| self.successors.first().copied().filter(|s| Some(*s) != avoid))
+            .or_else(|| {
+                self.successors
+                    .first()
+                    .copied()
+                    .filter(|s| Some(*s) != avoid)
+            })
     }
 
     /// Routes a message that starts here (or arrives here) one step on.
@@ -423,6 +460,9 @@ impl<S: Store> Node<S> {
         }
         let here = match r.dest {
             Dest::Node(n) => n == self.id,
+            // Without a predecessor (just joined, or it died) a node claims
+            // no keys: a wrong claim would hand joiners a wrong successor.
+            // Requests in that short window are retried.
             Dest::Key(k) => self.is_responsible(k),
         };
         if here {
@@ -442,7 +482,11 @@ impl<S: Store> Node<S> {
         let key = match r.dest {
             Dest::Key(k) | Dest::Node(k) => k,
         };
-        let avoid = self.requests.get(&r.id).filter(|_| r.origin == self.id).and_then(|p| p.avoid);
+        let avoid = self
+            .requests
+            .get(&r.id)
+            .filter(|_| r.origin == self.id)
+            .and_then(|p| p.avoid);
         match self.next_hop(key, avoid) {
             Some(next) => {
                 if r.origin == self.id {
@@ -470,7 +514,10 @@ impl<S: Store> Node<S> {
     fn unreachable(&mut self, r: Routed) {
         let is_reply = matches!(
             r.body,
-            Body::Successor { .. } | Body::GetReply { .. } | Body::PutReply { .. } | Body::Unreachable
+            Body::Successor { .. }
+                | Body::GetReply { .. }
+                | Body::PutReply { .. }
+                | Body::Unreachable
         );
         if !is_reply {
             self.reply(&r, Body::Unreachable);

@@ -39,7 +39,12 @@ struct Args {
 
 fn main() -> ExitCode {
     let a = Args::parse();
-    if a.nodes < 2 || a.nodes > 100_000 || !(0.0..=0.9).contains(&a.crash) || a.replication == 0 || a.objects == 0 {
+    if a.nodes < 2
+        || a.nodes > 100_000
+        || !(0.0..=0.9).contains(&a.crash)
+        || a.replication == 0
+        || a.objects == 0
+    {
         eprintln!("error: need 2 <= --nodes <= 100000, 0 <= --crash <= 0.9, --replication >= 1, --objects >= 1");
         return ExitCode::from(2);
     }
