@@ -99,7 +99,7 @@ pub fn build_ring(sim: &mut Sim, n: usize, rate: usize) -> Result<usize, String>
         sim.with_node(i, |n| n.refresh_fingers(now));
     }
     sim.run_for(10_000);
-    invariants::check_stable(sim)?;
+    wait_stable(sim, 60)?;
     Ok(gw)
 }
 

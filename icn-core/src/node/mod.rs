@@ -153,6 +153,9 @@ pub enum RequestError {
 
 /// What the node reports to its driver and application.
 #[derive(Debug, Clone, PartialEq, Eq)]
+// Events are moved once, from the node to the driver: boxing would cost an
+// allocation per event and make matching on them clumsier.
+#[allow(clippy::large_enum_variant)]
 pub enum Event {
     /// Open a link to this peer; answer with `LinkUp` or `LinkDown`.
     Dial(RingId),
@@ -212,6 +215,7 @@ pub enum Event {
 
 /// What the driver must do next.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(clippy::large_enum_variant)]
 pub enum Output {
     /// Send bytes.
     Transmit(Transmit),
@@ -262,6 +266,16 @@ pub struct RingView {
     pub links: Vec<RingId>,
 }
 
+/// A question to a neighbour whose answer proves it alive. One lost answer
+/// is forgiven (the question is asked again); two in a row mean dead.
+#[derive(Debug, Clone, Copy)]
+struct Probe {
+    peer: RingId,
+    nonce: u64,
+    deadline: Time,
+    retried: bool,
+}
+
 /// A Chord node; see the module documentation.
 pub struct Node<S: Store = MemoryStore> {
     id: RingId,
@@ -281,10 +295,10 @@ pub struct Node<S: Store = MemoryStore> {
     requests: HashMap<ReqId, data::Pending>,
     /// Peers presumed dead, and until when to ignore them.
     dead: HashMap<RingId, Time>,
-    /// Outstanding GetState to a successor: (peer, deadline).
-    awaiting_state: Option<(RingId, Time)>,
-    /// Outstanding ping to the predecessor: (peer, nonce, deadline).
-    awaiting_pong: Option<(RingId, u64, Time)>,
+    /// Outstanding GetState to the first successor.
+    awaiting_state: Option<Probe>,
+    /// Outstanding ping to the predecessor.
+    awaiting_pong: Option<Probe>,
     next_stabilize: Time,
     next_fix_fingers: Time,
     next_check_predecessor: Time,
@@ -442,11 +456,8 @@ impl<S: Store> Node<S> {
             .min(self.next_fix_fingers)
             .min(self.next_check_predecessor)
             .min(self.next_sync);
-        if let Some((_, d)) = self.awaiting_state {
-            t = t.min(d);
-        }
-        if let Some((_, _, d)) = self.awaiting_pong {
-            t = t.min(d);
+        for p in self.awaiting_state.iter().chain(self.awaiting_pong.iter()) {
+            t = t.min(p.deadline);
         }
         for p in self.requests.values() {
             t = t.min(p.deadline);
@@ -500,7 +511,7 @@ impl<S: Store> Node<S> {
             Message::Notify => self.on_notify(from),
             Message::Ping { nonce } => self.send(from, &Message::Pong { nonce }),
             Message::Pong { nonce } => {
-                if matches!(self.awaiting_pong, Some((p, n, _)) if p == from && n == nonce) {
+                if matches!(self.awaiting_pong, Some(p) if p.peer == from && p.nonce == nonce) {
                     self.awaiting_pong = None;
                 }
             }

@@ -128,14 +128,24 @@ impl<S: Store> Node<S> {
 
     pub(super) fn ring_timers(&mut self) {
         let now = self.now;
-        if let Some((peer, deadline)) = self.awaiting_state {
-            if now >= deadline {
-                self.peer_died(peer);
+        if let Some(mut p) = self.awaiting_state.filter(|p| now >= p.deadline) {
+            if p.retried {
+                self.peer_died(p.peer);
+            } else {
+                p.retried = true;
+                p.deadline = now + self.cfg.ping_timeout_ms;
+                self.awaiting_state = Some(p);
+                self.send(p.peer, &Message::GetState);
             }
         }
-        if let Some((peer, _, deadline)) = self.awaiting_pong {
-            if now >= deadline {
-                self.peer_died(peer);
+        if let Some(mut p) = self.awaiting_pong.filter(|p| now >= p.deadline) {
+            if p.retried {
+                self.peer_died(p.peer);
+            } else {
+                p.retried = true;
+                p.deadline = now + self.cfg.ping_timeout_ms;
+                self.awaiting_pong = Some(p);
+                self.send(p.peer, &Message::Ping { nonce: p.nonce });
             }
         }
         if !self.joined {
@@ -150,7 +160,12 @@ impl<S: Store> Node<S> {
             self.next_check_predecessor = now + self.jitter(self.cfg.check_predecessor_ms);
             if let (Some(p), None) = (self.predecessor, self.awaiting_pong) {
                 let nonce = self.random();
-                self.awaiting_pong = Some((p, nonce, now + self.cfg.ping_timeout_ms));
+                self.awaiting_pong = Some(super::Probe {
+                    peer: p,
+                    nonce,
+                    deadline: now + self.cfg.ping_timeout_ms,
+                    retried: false,
+                });
                 self.send(p, &Message::Ping { nonce });
             }
         }
@@ -177,7 +192,12 @@ impl<S: Store> Node<S> {
             self.set_successors(known);
         }
         if let Some(s) = self.successors.first().copied() {
-            self.awaiting_state = Some((s, self.now + self.cfg.ping_timeout_ms));
+            self.awaiting_state = Some(super::Probe {
+                peer: s,
+                nonce: 0,
+                deadline: self.now + self.cfg.ping_timeout_ms,
+                retried: false,
+            });
             self.send(s, &Message::GetState);
         }
     }
@@ -188,7 +208,7 @@ impl<S: Store> Node<S> {
         predecessor: Option<RingId>,
         successors: Vec<RingId>,
     ) {
-        if !matches!(self.awaiting_state, Some((p, _)) if p == from) {
+        if !matches!(self.awaiting_state, Some(p) if p.peer == from) {
             return;
         }
         self.awaiting_state = None;
@@ -314,12 +334,17 @@ impl<S: Store> Node<S> {
         if was_successor || was_predecessor {
             self.sync_soon = true;
         }
-        if matches!(self.awaiting_state, Some((p, _)) if p == peer) {
+        if matches!(self.awaiting_state, Some(p) if p.peer == peer) {
             self.awaiting_state = None;
             self.next_stabilize = self.now;
         }
-        if matches!(self.awaiting_pong, Some((p, _, _)) if p == peer) {
+        if matches!(self.awaiting_pong, Some(p) if p.peer == peer) {
             self.awaiting_pong = None;
+        }
+        if self.links.is_up(&peer) {
+            // Presumed dead but the link is open: say Bye first, so that if
+            // it is alive after all it does not presume us dead in turn.
+            self.send(peer, &Message::Bye);
         }
         if self.links.down(&peer).is_some() {
             self.emit(Event::Hangup(peer));

@@ -17,6 +17,9 @@ use crate::wire::ItemBytes;
 
 /// A verified item.
 #[derive(Debug, Clone, PartialEq, Eq)]
+// Items are stored and moved whole; boxing the object would add an allocation
+// per item for no saving.
+#[allow(clippy::large_enum_variant)]
 pub enum Item {
     /// A signed object, stored at the ring key of its name.
     Object(SignedObject),

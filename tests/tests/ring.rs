@@ -1,0 +1,264 @@
+//! The Chord ring on the deterministic simulator. Every failure message
+//! carries the seed, so a failing case replays with the same seed.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use icn_core::node::{Event, RequestError};
+use icn_tests::invariants;
+use icn_tests::scenario::{self, Params};
+use icn_tests::sim::{NetConfig, Sim};
+
+fn ring(seed: u64, n: usize) -> (Sim, usize) {
+    let mut sim = Sim::new(seed, NetConfig::default());
+    let gw = scenario::build_ring(&mut sim, n, 1000).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+    (sim, gw)
+}
+
+#[test]
+fn stable_ring_answers_every_lookup() {
+    for seed in [1, 2] {
+        let r = scenario::run(&Params {
+            nodes: 128,
+            objects: 100,
+            lookups: 500,
+            seed,
+            ..Params::default()
+        })
+        .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+        assert_eq!(r.success_rate, 1.0, "seed {seed}: {r:?}");
+        assert!(r.mean_hops <= 0.5 * 7.0 + 0.5, "seed {seed}: {r:?}");
+        assert_eq!(r.lost_objects, 0);
+    }
+}
+
+#[test]
+fn crash_of_a_third_keeps_every_object_with_a_live_replica_reachable() {
+    let seed = 5;
+    let r = scenario::run(&Params {
+        nodes: 150,
+        objects: 300,
+        lookups: 600,
+        crash: 0.3,
+        seed,
+        ..Params::default()
+    })
+    .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+    assert_eq!(r.unreachable_with_live_replica, 0, "seed {seed}: {r:?}");
+    assert_eq!(r.under_replicated, 0, "seed {seed}: {r:?}");
+    // Expectation 300 * 0.3^3 = 8.1; allow a wide margin.
+    assert!(r.lost_objects <= 25, "seed {seed}: {r:?}");
+}
+
+#[test]
+fn graceful_leaves_lose_nothing() {
+    let seed = 7;
+    let (mut sim, gw) = ring(seed, 40);
+    let objects = scenario::make_objects(200, seed);
+    assert_eq!(scenario::publish_all(&mut sim, &objects), 200);
+    sim.run_for(5_000);
+    // Ten nodes leave one after another, each with a goodbye.
+    for _ in 0..10 {
+        let mut members = scenario::joined(&sim);
+        members.retain(|i| *i != gw);
+        let k = sim.rng().index(members.len());
+        sim.leave(members[k]);
+        sim.run_for(3_000);
+    }
+    scenario::wait_stable(&mut sim, 120).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+    sim.run_for(30_000);
+    let copies = scenario::copies(&sim);
+    for o in &objects {
+        let c = copies.get(&o.name().ring_key()).copied().unwrap_or(0);
+        assert!(c >= 3, "seed {seed}: {} has {c} copies", o.name());
+    }
+    let res = scenario::lookups(&mut sim, &objects, 300, 1000, |_| {});
+    assert_eq!(
+        res.hops.len(),
+        300,
+        "seed {seed}: failures {:?}",
+        res.failed
+    );
+}
+
+#[test]
+fn publish_refuses_older_versions_and_get_returns_the_newest() {
+    use ed25519_dalek::SigningKey;
+    use icn_core::{ContentObject, Name, Payload, PublisherId, SignedObject};
+    let seed = 11;
+    let (mut sim, _) = ring(seed, 20);
+    let key = SigningKey::from_bytes(&[3; 32]);
+    let publisher = PublisherId::from_key(key.verifying_key()).to_text();
+    let name = Name::parse("/v")
+        .unwrap()
+        .prefixed(publisher.as_bytes())
+        .unwrap();
+    let make = |version| {
+        SignedObject::sign(
+            ContentObject {
+                name: name.clone(),
+                version,
+                content_type: "text/plain".into(),
+                created: 0,
+                freshness: None,
+                payload: Payload::Inline(format!("v{version}").into_bytes()),
+            },
+            &key,
+        )
+        .unwrap()
+    };
+    let members = scenario::joined(&sim);
+    let (a, b) = (members[1], members[7]);
+    let now = sim.now;
+    sim.with_node(a, |n| n.publish(now, make(2)));
+    sim.run_for(5_000);
+    let now = sim.now;
+    sim.with_node(b, |n| n.publish(now, make(1)));
+    sim.run_for(5_000);
+    let refused = sim.reported.iter().any(|r| {
+        r.node == b
+            && matches!(&r.event, Event::PublishDone { result: Err(RequestError::Refused(c)), .. } if c == "stale")
+    });
+    assert!(refused, "seed {seed}: the older version was not refused");
+    let now = sim.now;
+    let req = sim.with_node(members[3], |n| n.get(now, &name)).unwrap();
+    sim.run_for(5_000);
+    let got = sim.reported.iter().find_map(|r| match &r.event {
+        Event::GetDone { req: q, result, .. } if *q == req => Some(result.clone()),
+        _ => None,
+    });
+    assert_eq!(got.unwrap().unwrap().version(), 2, "seed {seed}");
+    // A name nobody published: not found.
+    let other = Name::parse("/nobody")
+        .unwrap()
+        .prefixed(publisher.as_bytes())
+        .unwrap();
+    let now = sim.now;
+    let req = sim.with_node(members[5], |n| n.get(now, &other)).unwrap();
+    sim.run_for(10_000);
+    let got = sim.reported.iter().find_map(|r| match &r.event {
+        Event::GetDone { req: q, result, .. } if *q == req => Some(result.clone()),
+        _ => None,
+    });
+    assert_eq!(got, Some(Err(RequestError::NotFound)), "seed {seed}");
+}
+
+#[test]
+fn messages_and_signals_are_routed_to_node_ids() {
+    let seed = 13;
+    let (mut sim, _) = ring(seed, 30);
+    let members = scenario::joined(&sim);
+    let (a, b) = (members[2], members[20]);
+    let to = sim.node(b).unwrap().id();
+    let now = sim.now;
+    sim.with_node(a, |n| n.send_message(now, to, b"hello".to_vec()));
+    sim.with_node(a, |n| n.signal(now, to, b"offer".to_vec()));
+    sim.run_for(5_000);
+    let from = sim.node(a).unwrap().id();
+    let got: Vec<&Event> = sim
+        .reported
+        .iter()
+        .filter(|r| r.node == b)
+        .map(|r| &r.event)
+        .collect();
+    assert!(
+        got.contains(&&Event::Message {
+            from,
+            bytes: b"hello".to_vec()
+        }),
+        "seed {seed}"
+    );
+    assert!(
+        got.contains(&&Event::Signal {
+            from,
+            bytes: b"offer".to_vec()
+        }),
+        "seed {seed}"
+    );
+    // A node id that is not in the ring: unreachable.
+    let now = sim.now;
+    let req = sim
+        .with_node(a, |n| {
+            n.send_message(now, icn_core::RingId([0x42; 32]), vec![1])
+        })
+        .unwrap();
+    sim.run_for(20_000);
+    let failed = sim
+        .reported
+        .iter()
+        .any(|r| matches!(&r.event, Event::SendFailed { req: q, .. } if *q == req));
+    assert!(failed, "seed {seed}: send to a missing node did not fail");
+}
+
+#[test]
+fn short_partition_heals_without_loss() {
+    let seed = 17;
+    let (mut sim, _) = ring(seed, 24);
+    let objects = scenario::make_objects(50, seed);
+    assert_eq!(scenario::publish_all(&mut sim, &objects), 50);
+    // Shorter than the failure-detection timeouts: nobody is declared dead.
+    sim.partition(|i| (i % 2) as u8);
+    sim.run_for(1_000);
+    sim.heal();
+    scenario::wait_stable(&mut sim, 120).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+    let res = scenario::lookups(&mut sim, &objects, 100, 1000, |_| {});
+    assert_eq!(res.hops.len(), 100, "seed {seed}: {:?}", res.failed);
+}
+
+#[test]
+fn lossy_links_still_converge() {
+    let seed = 19;
+    let net = NetConfig {
+        loss: 0.01,
+        ..NetConfig::default()
+    };
+    let mut sim = Sim::new(seed, net);
+    scenario::build_ring(&mut sim, 48, 1000).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+    let objects = scenario::make_objects(50, seed);
+    scenario::publish_all(&mut sim, &objects);
+    let res = scenario::lookups(&mut sim, &objects, 200, 1000, |_| {});
+    // Retries over alternative routes absorb 1 % message loss.
+    assert!(res.hops.len() >= 198, "seed {seed}: {:?}", res.failed);
+}
+
+/// Random join / crash / leave schedules over 200 seeds: once the ring is
+/// quiet, every invariant holds and the ring is exactly the live members.
+#[test]
+fn invariants_hold_after_random_schedules() {
+    for seed in 0..200u64 {
+        let mut sim = Sim::new(seed, NetConfig::default());
+        let first = sim_id(&mut sim);
+        let gw = sim.add_first(first);
+        for _ in 0..6 {
+            let id = sim_id(&mut sim);
+            sim.add_joining(id, gw);
+        }
+        sim.run_for(5_000);
+        for _ in 0..25 {
+            let members = scenario::joined(&sim);
+            let others: Vec<usize> = members.iter().copied().filter(|i| *i != gw).collect();
+            match sim.rng().below(4) {
+                0 | 1 => {
+                    let id = sim_id(&mut sim);
+                    sim.add_joining(id, gw);
+                }
+                2 if others.len() > 3 => {
+                    let v = others[sim.rng().index(others.len())];
+                    sim.crash(v);
+                }
+                3 if others.len() > 3 => {
+                    let v = others[sim.rng().index(others.len())];
+                    sim.leave(v);
+                }
+                _ => {}
+            }
+            let wait = sim.rng().below(3000);
+            sim.run_for(wait);
+        }
+        scenario::wait_stable(&mut sim, 300).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+        invariants::check(&sim).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+    }
+}
+
+fn sim_id(sim: &mut Sim) -> icn_core::RingId {
+    icn_core::RingId(sim.rng().bytes32())
+}
