@@ -155,8 +155,14 @@ pub enum Message {
         /// The ping's nonce.
         nonce: u64,
     },
-    /// Replication: the items the sender holds for keys the receiver replicates.
+    /// Anti-entropy between a key range's owner and its replicas: every item
+    /// the sender holds with a key in `(start, end]`. The receiver asks for
+    /// what it lacks ([`Message::Want`]) and sends what the sender lacks.
     Digest {
+        /// Start of the range (exclusive).
+        start: RingId,
+        /// End of the range (inclusive).
+        end: RingId,
         /// `(key, hash of item)` pairs.
         entries: Vec<(RingId, Hash)>,
     },
@@ -216,19 +222,27 @@ impl Message {
             Message::Notify => t(4, vec![]),
             Message::Ping { nonce } => t(5, vec![uint(*nonce)]),
             Message::Pong { nonce } => t(6, vec![uint(*nonce)]),
-            Message::Digest { entries } => t(
+            Message::Digest {
+                start,
+                end,
+                entries,
+            } => t(
                 7,
-                vec![Value::Array(
-                    entries
-                        .iter()
-                        .map(|(k, h)| {
-                            Value::Array(vec![
-                                Value::Bytes(k.0.to_vec()),
-                                Value::Bytes(h.0.to_vec()),
-                            ])
-                        })
-                        .collect(),
-                )],
+                vec![
+                    Value::Bytes(start.0.to_vec()),
+                    Value::Bytes(end.0.to_vec()),
+                    Value::Array(
+                        entries
+                            .iter()
+                            .map(|(k, h)| {
+                                Value::Array(vec![
+                                    Value::Bytes(k.0.to_vec()),
+                                    Value::Bytes(h.0.to_vec()),
+                                ])
+                            })
+                            .collect(),
+                    ),
+                ],
             ),
             Message::Want { keys } => t(8, vec![ids(keys)]),
             Message::Store { items } => t(
@@ -307,9 +321,12 @@ impl Message {
                 }
             }
             7 => {
-                arity(1, &rest)?;
+                arity(3, &rest)?;
+                let list = rest.remove(2);
+                let end = RingId(as_array(rest.remove(1), "end")?);
+                let start = RingId(as_array(rest.remove(0), "start")?);
                 let mut entries = Vec::new();
-                for e in as_list(rest.remove(0), "digest", MAX_DIGEST)? {
+                for e in as_list(list, "digest", MAX_DIGEST)? {
                     let mut pair = as_list(e, "digest entry", 2)?.into_iter();
                     match (pair.next(), pair.next()) {
                         (Some(k), Some(h)) => {
@@ -318,7 +335,11 @@ impl Message {
                         _ => return Err(WireError::Arity(tag)),
                     }
                 }
-                Message::Digest { entries }
+                Message::Digest {
+                    start,
+                    end,
+                    entries,
+                }
             }
             9 => {
                 arity(1, &rest)?;

@@ -73,6 +73,8 @@ pub struct Report {
     pub sim_seconds: f64,
     /// Wall-clock seconds (filled in by the caller).
     pub wall_seconds: f64,
+    /// Failed gets by reason.
+    pub failures: std::collections::BTreeMap<String, usize>,
 }
 
 /// Builds a stable ring of `n` nodes joining through node 0, then lets
@@ -335,7 +337,12 @@ pub fn run(p: &Params) -> Result<Report, String> {
                 }
             }
         });
-        wait_stable(&mut sim, 600)?;
+        if let Err(e) = wait_stable(&mut sim, 600) {
+            if std::env::var("ICN_SIM_DEBUG").is_ok() {
+                dump(&sim);
+            }
+            return Err(e);
+        }
         sim.run_for(60_000);
         r
     } else {
@@ -390,5 +397,38 @@ pub fn run(p: &Params) -> Result<Report, String> {
         },
         sim_seconds: sim.now as f64 / 1000.0,
         wall_seconds: 0.0,
+        failures: result
+            .failed
+            .iter()
+            .fold(Default::default(), |mut m, (_, e)| {
+                *m.entry(e.to_string()).or_insert(0) += 1;
+                m
+            }),
     })
+}
+
+/// Prints the state of members whose successor list holds no live member.
+pub fn dump(sim: &Sim) {
+    let live: std::collections::HashSet<RingId> = joined(sim)
+        .into_iter()
+        .map(|i| sim.node(i).unwrap().id())
+        .collect();
+    for i in sim.alive() {
+        let n = sim.node(i).unwrap();
+        let v = n.ring_view();
+        if v.joined && !v.successors.iter().any(|s| live.contains(s)) {
+            eprintln!(
+                "stuck {:?} pred={:?} links={:?}",
+                v.id,
+                v.predecessor,
+                v.links.len()
+            );
+            for s in &v.successors {
+                let st = sim
+                    .index_of(s)
+                    .map(|j| (sim.is_alive(j), sim.node(j).map(|n| n.is_joined())));
+                eprintln!("  succ {s:?} alive/joined={st:?}");
+            }
+        }
+    }
 }

@@ -346,7 +346,18 @@ impl<S: Store> Node<S> {
                     hops,
                 });
             }
-            (kind, Body::Unreachable) => self.fail(r.id, kind, RequestError::Unreachable),
+            (kind, Body::Unreachable) => {
+                // Usually transient (a node on the way lost its neighbours, or
+                // the destination's neighbourhood is repairing): try again
+                // after a stabilization round, over another first hop.
+                if p.attempts < self.cfg.request_attempts {
+                    p.kind = kind;
+                    p.deadline = self.now + self.cfg.stabilize_ms;
+                    self.requests.insert(r.id, p);
+                } else {
+                    self.fail(r.id, kind, RequestError::Unreachable);
+                }
+            }
             (kind, _) => {
                 // A reply of the wrong shape: keep waiting for a proper one.
                 p.kind = kind;
@@ -402,20 +413,38 @@ impl<S: Store> Node<S> {
         }
     }
 
-    /// Replication: tell each replica successor what this node owns.
+    /// Anti-entropy: tell each replica successor what this node holds of
+    /// the range it owns; each answers with what it lacks and sends what
+    /// this node lacks (see [`Message::Digest`]).
     pub(super) fn sync_replicas(&mut self) {
+        let Some(pred) = self.predecessor else {
+            return;
+        };
         if !self.joined || self.successors.is_empty() {
             return;
         }
-        let from = self.predecessor.unwrap_or(self.id);
-        let owned: Vec<(RingId, Hash)> = self
-            .store
-            .range(from, self.id)
-            .into_iter()
-            .filter(|(k, _)| self.is_responsible(*k))
-            .collect();
-        if owned.is_empty() {
-            return;
+        let owned = self.store.range(pred, self.id);
+        let mut digests = Vec::new();
+        let mut start = pred;
+        for chunk in owned.chunks(MAX_DIGEST) {
+            let end = if digests.len() + 1 == owned.len().div_ceil(MAX_DIGEST) {
+                self.id
+            } else {
+                chunk[chunk.len() - 1].0
+            };
+            digests.push(Message::Digest {
+                start,
+                end,
+                entries: chunk.to_vec(),
+            });
+            start = end;
+        }
+        if digests.is_empty() {
+            digests.push(Message::Digest {
+                start: pred,
+                end: self.id,
+                entries: Vec::new(),
+            });
         }
         let replicas: Vec<RingId> = self
             .successors
@@ -424,25 +453,39 @@ impl<S: Store> Node<S> {
             .copied()
             .collect();
         for s in replicas {
-            for chunk in owned.chunks(MAX_DIGEST) {
-                self.send(
-                    s,
-                    &Message::Digest {
-                        entries: chunk.to_vec(),
-                    },
-                );
+            for d in &digests {
+                self.send(s, d);
             }
         }
     }
 
-    pub(super) fn on_digest(&mut self, from: RingId, entries: Vec<(RingId, Hash)>) {
-        let keys: Vec<RingId> = entries
+    pub(super) fn on_digest(
+        &mut self,
+        from: RingId,
+        start: RingId,
+        end: RingId,
+        entries: Vec<(RingId, Hash)>,
+    ) {
+        let theirs: rustc_hash::FxHashSet<RingId> = entries.iter().map(|(k, _)| *k).collect();
+        let want: Vec<RingId> = entries
             .into_iter()
-            .filter(|(k, h)| self.store.get(k).map(Item::hash) != Some(*h))
+            .filter(|(k, h)| {
+                k.in_half_open(start, end) && self.store.get(k).map(Item::hash) != Some(*h)
+            })
             .map(|(k, _)| k)
             .collect();
-        if !keys.is_empty() {
-            self.send(from, &Message::Want { keys });
+        if !want.is_empty() {
+            self.send(from, &Message::Want { keys: want });
+        }
+        if start != end {
+            let missing: Vec<RingId> = self
+                .store
+                .range(start, end)
+                .into_iter()
+                .filter(|(k, _)| !theirs.contains(k))
+                .map(|(k, _)| k)
+                .collect();
+            self.send_items(from, &missing);
         }
     }
 

@@ -494,6 +494,11 @@ impl<S: Store> Node<S> {
     }
 
     fn on_message(&mut self, from: RingId, msg: Message) {
+        // A node that is not (or no longer) a member answers no liveness
+        // questions, so that its neighbours drop it instead of routing to it.
+        if !self.joined && matches!(msg, Message::GetState | Message::Ping { .. }) {
+            return;
+        }
         match msg {
             Message::JoinRequest => self.on_join_request(from),
             Message::JoinReply { successors } => self.on_join_reply(successors),
@@ -520,7 +525,11 @@ impl<S: Store> Node<S> {
                 successors,
             } => self.on_leaving(from, predecessor, successors),
             Message::Bye => self.links.bye_received(&from),
-            Message::Digest { entries } => self.on_digest(from, entries),
+            Message::Digest {
+                start,
+                end,
+                entries,
+            } => self.on_digest(from, start, end, entries),
             Message::Want { keys } => self.on_want(from, keys),
             Message::Store { items } => self.on_store(items),
             Message::Routed(r) => self.on_routed(from, r),

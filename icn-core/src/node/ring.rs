@@ -190,6 +190,17 @@ impl<S: Store> Node<S> {
             let mut known: Vec<RingId> = self.known_nodes().chain(self.predecessor).collect();
             known.sort_by_key(|n| self.id.distance_to(*n));
             self.set_successors(known);
+            // Nobody left that we know of: join again through the bootstrap
+            // node (a node that started the ring has none and stays alone).
+            if self.successors.is_empty() {
+                if let Some(via) = self.bootstrap {
+                    self.joined = false;
+                    self.predecessor = None;
+                    let now = self.now;
+                    self.join(now, via);
+                    return;
+                }
+            }
         }
         if let Some(s) = self.successors.first().copied() {
             self.awaiting_state = Some(super::Probe {

@@ -33,6 +33,8 @@ fn samples() -> Vec<Message> {
         Message::Ping { nonce: 7 },
         Message::Pong { nonce: 1 << 40 },
         Message::Digest {
+            start: id(7),
+            end: id(8),
             entries: vec![(id(1), Hash([2; 32]))],
         },
         Message::Want { keys: vec![id(3)] },
