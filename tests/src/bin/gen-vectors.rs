@@ -28,6 +28,7 @@ fn main() {
     let (objects, base) = objects(&root);
     write_json(&root.join("objects.json"), &objects);
     write_json(&root.join("invalid.json"), &invalid(&root, &base));
+    write_json(&root.join("messages.json"), &messages());
     println!("wrote {}", root.display());
 }
 
@@ -545,4 +546,23 @@ fn invalid(root: &Path, base: &SignedObject) -> Json {
         index.push(json!({"file": file, "error": code, "reason": reason}));
     }
     Json::Array(index)
+}
+
+fn messages() -> Json {
+    use icn_core::wire::Message;
+    let valid: Vec<Json> = icn_tests::vectors::sample_messages()
+        .into_iter()
+        .map(|(name, m)| json!({"name": name, "hex": hex::encode(m.encode())}))
+        .collect();
+    let invalid: Vec<Json> = icn_tests::vectors::invalid_messages()
+        .into_iter()
+        .map(|(name, hex, reason)| {
+            assert!(
+                Message::decode(&hex::decode(&hex).unwrap()).is_err(),
+                "{name}"
+            );
+            json!({"name": name, "hex": hex, "reason": reason})
+        })
+        .collect();
+    json!({"valid": valid, "invalid": invalid})
 }
