@@ -63,6 +63,9 @@ pub struct Report {
     pub p99_hops: u32,
     /// Objects with no live replica left.
     pub lost_objects: usize,
+    /// Objects expected to lose every replica when the crashed nodes are
+    /// chosen independently of where objects live (hypergeometric).
+    pub lost_expected: f64,
     /// Failed gets of objects that still had a live replica.
     pub unreachable_with_live_replica: usize,
     /// Surviving objects with fewer live copies than the replication factor.
@@ -215,35 +218,34 @@ pub struct Lookups {
     pub issued: usize,
 }
 
-/// Issues `count` gets of random objects from random members, `per_s` per
-/// simulated second, while `each_second` runs once per simulated second (for
-/// churn); waits for all to finish.
+/// Issues `count` gets of random objects from random members, spread evenly
+/// over `duration_ms` of simulated time, while `each_second` runs once per
+/// simulated second (for churn); then waits for all to finish.
 pub fn lookups(
     sim: &mut Sim,
     objects: &[SignedObject],
     count: usize,
-    per_s: usize,
+    duration_ms: u64,
     mut each_second: impl FnMut(&mut Sim),
 ) -> Lookups {
     let start = sim.reported.len();
     let mut asked: HashMap<(usize, u64), usize> = HashMap::new();
-    let per_tick = per_s.max(1).div_ceil(10);
+    let ticks = (duration_ms / 100).max(1);
     let mut issued = 0;
-    let mut tick = 0u64;
-    while issued < count {
-        for _ in 0..per_tick.min(count - issued) {
-            let members = joined(sim);
+    for tick in 0..ticks {
+        let due = ((tick + 1) * count as u64 / ticks) as usize;
+        let members = joined(sim);
+        while issued < due {
             let at = members[sim.rng().index(members.len())];
             let which = sim.rng().index(objects.len());
             let now = sim.now;
             if let Some(req) = sim.with_node(at, |n| n.get(now, objects[which].name())) {
                 asked.insert((at, req), which);
-                issued += 1;
             }
+            issued += 1;
         }
         sim.run_for(100);
-        tick += 1;
-        if tick % 10 == 0 {
+        if tick % 10 == 9 {
             each_second(sim);
         }
     }
@@ -305,10 +307,16 @@ pub fn run(p: &Params) -> Result<Report, String> {
             objects.len()
         ));
     }
+    let mut lost_expected = 0.0;
     if p.crash > 0.0 {
         let mut victims = joined(&sim);
         victims.retain(|i| *i != gw);
         let count = ((sim.alive().len() as f64) * p.crash).round() as usize;
+        let (n, c) = (victims.len() as f64, count.min(victims.len()) as f64);
+        lost_expected = objects.len() as f64
+            * (0..p.replication)
+                .map(|i| (c - i as f64).max(0.0) / (n - i as f64))
+                .product::<f64>();
         for _ in 0..count.min(victims.len()) {
             let k = sim.rng().index(victims.len());
             let v = victims.swap_remove(k);
@@ -320,10 +328,9 @@ pub fn run(p: &Params) -> Result<Report, String> {
     }
     let messages_before = sim.get_messages();
     let result = if p.churn > 0.0 && p.duration_s > 0 {
-        let per_s = (p.lookups as u64).div_ceil(p.duration_s).max(1) as usize;
         let mut budget = 0.0;
         let rate = p.churn;
-        let r = lookups(&mut sim, &objects, p.lookups, per_s, |sim| {
+        let r = lookups(&mut sim, &objects, p.lookups, p.duration_s * 1000, |sim| {
             budget += rate;
             while budget >= 1.0 {
                 budget -= 1.0;
@@ -346,7 +353,9 @@ pub fn run(p: &Params) -> Result<Report, String> {
         sim.run_for(60_000);
         r
     } else {
-        lookups(&mut sim, &objects, p.lookups, 5000, |_| {})
+        // 5,000 lookups per simulated second.
+        let ms = (p.lookups as u64).div_ceil(5).max(100);
+        lookups(&mut sim, &objects, p.lookups, ms, |_| {})
     };
     progress("lookups done", &sim);
     let messages = sim.get_messages() - messages_before;
@@ -388,6 +397,7 @@ pub fn run(p: &Params) -> Result<Report, String> {
         mean_hops,
         p99_hops,
         lost_objects,
+        lost_expected: (lost_expected * 10.0).round() / 10.0,
         unreachable_with_live_replica,
         under_replicated,
         messages_per_lookup: if done == 0 {
