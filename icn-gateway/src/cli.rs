@@ -45,6 +45,12 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Write an object's verified content to stdout or a file.
     Cat(CatArgs),
+    /// Run the HTTP gateway and ring node (logs: RUST_LOG=info|debug).
+    Gateway(GatewayArgs),
+    /// Sign a file locally and upload it (blocks first) to a gateway.
+    Publish(PublishArgs),
+    /// Fetch a name from a gateway, verify it locally, and write its content.
+    Get(GetArgs),
 }
 
 /// `icn keygen`.
@@ -66,9 +72,9 @@ pub struct IdArgs {
     pub key: PathBuf,
 }
 
-/// `icn sign`.
+/// What to sign: shared by `icn sign` and `icn publish`.
 #[derive(Debug, Args)]
-pub struct SignArgs {
+pub struct ContentArgs {
     /// PKCS#8 PEM ed25519 key of the publisher.
     #[arg(long, value_name = "KEY.pem")]
     pub key: PathBuf,
@@ -87,16 +93,66 @@ pub struct SignArgs {
     /// Seconds caches may serve this version without checking for a newer one.
     #[arg(long, value_name = "SECONDS")]
     pub freshness: Option<u64>,
+    /// Block size in bytes for large files (content up to this size, and at most 256 KiB, is stored inline).
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_BLOCK_SIZE as u32,
+          value_parser = clap::value_parser!(u32).range(1..=MAX_BLOCK_SIZE as i64))]
+    pub block_size: u32,
+}
+
+/// `icn sign`.
+#[derive(Debug, Args)]
+pub struct SignArgs {
+    /// What to sign.
+    #[command(flatten)]
+    pub content: ContentArgs,
     /// Where to write the signed object.
     #[arg(long, value_name = "OBJ")]
     pub out: PathBuf,
     /// Where to write the blocks of large files [default: OBJ.blocks].
     #[arg(long, value_name = "DIR")]
     pub blocks: Option<PathBuf>,
-    /// Block size in bytes for large files (content up to this size, and at most 256 KiB, is stored inline).
-    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_BLOCK_SIZE as u32,
-          value_parser = clap::value_parser!(u32).range(1..=MAX_BLOCK_SIZE as i64))]
-    pub block_size: u32,
+}
+
+/// `icn publish`.
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    /// The gateway, e.g. http://127.0.0.1:8080.
+    #[arg(long, value_name = "URL")]
+    pub gateway: String,
+    /// What to sign and publish.
+    #[command(flatten)]
+    pub content: ContentArgs,
+}
+
+/// `icn get`.
+#[derive(Debug, Args)]
+pub struct GetArgs {
+    /// The gateway, e.g. http://127.0.0.1:8080.
+    #[arg(long, value_name = "URL")]
+    pub gateway: String,
+    /// Full name, /<publisher-id>/...
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// Write the content here instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+/// `icn gateway`.
+#[derive(Debug, Args)]
+pub struct GatewayArgs {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
+    /// Data directory: the embedded store and the generated gateway key.
+    #[arg(long, value_name = "DIR", default_value = "./icn-data")]
+    pub data: PathBuf,
+    /// Gateway key (PKCS#8 PEM); generated in the data directory when omitted.
+    #[arg(long, value_name = "KEY.pem")]
+    pub key: Option<PathBuf>,
+    /// Seconds a ring lookup may take before HTTP answers 504.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    pub lookup_timeout: u64,
 }
 
 /// `icn verify`.
@@ -165,6 +221,12 @@ pub enum CliError {
         /// The cause.
         source: BlockError,
     },
+    /// Talking to a gateway failed.
+    #[error(transparent)]
+    Client(#[from] crate::client::ClientError),
+    /// The gateway failed.
+    #[error(transparent)]
+    Gateway(#[from] crate::gateway::GatewayError),
     /// Reading input or writing output failed.
     #[error("{}: {source}", path.display())]
     Io {
@@ -209,6 +271,13 @@ pub fn run(command: Command, out: &mut dyn Write) -> Result<(), CliError> {
             say(out, PublisherId::from_key(key.verifying_key()).to_text())
         }
         Command::Sign(a) => say(out, sign(&a)?.to_uri()),
+        Command::Publish(a) => {
+            let (name, url) = publish(&a)?;
+            say(out, name.to_uri())?;
+            say(out, url)
+        }
+        Command::Get(a) => get(&a, out),
+        Command::Gateway(a) => gateway(a),
         Command::Verify(a) => {
             let obj = objfile::read_object(&a.obj, true)?;
             if let Payload::Manifest(m) = &obj.object().payload {
@@ -264,74 +333,155 @@ fn full_name(arg: &str, publisher: &str) -> Result<Name, CliError> {
     rel.prefixed(publisher.as_bytes()).map_err(err)
 }
 
-fn sign(a: &SignArgs) -> Result<Name, CliError> {
-    let key = keyfile::read_key(&a.key)?;
+/// Builds and signs the object for `c`, passing each block of large content
+/// to `sink` before the object is signed.
+fn build(
+    c: &ContentArgs,
+    sink: &mut dyn FnMut(Block) -> Result<(), CliError>,
+) -> Result<SignedObject, CliError> {
+    let key = keyfile::read_key(&c.key)?;
     let publisher = PublisherId::from_key(key.verifying_key()).to_text();
-    let name = full_name(&a.name, &publisher)?;
-    let content_type = a.content_type.clone().unwrap_or_else(|| {
-        mime_guess::from_path(&a.input)
+    let name = full_name(&c.name, &publisher)?;
+    let content_type = c.content_type.clone().unwrap_or_else(|| {
+        mime_guess::from_path(&c.input)
             .first_raw()
             .unwrap_or("application/octet-stream")
             .to_string()
     });
-    let payload = read_payload(a)?;
+    let payload = read_payload(c, sink)?;
     let object = ContentObject {
         name,
-        version: a.version.unwrap_or_else(now_ms),
+        version: c.version.unwrap_or_else(now_ms),
         content_type,
         created: now_ms(),
-        freshness: a.freshness,
+        freshness: c.freshness,
         payload,
     };
-    let signed = SignedObject::sign(object, &key).map_err(|source| CliError::Sign {
-        path: a.input.clone(),
+    SignedObject::sign(object, &key).map_err(|source| CliError::Sign {
+        path: c.input.clone(),
         source,
+    })
+}
+
+fn sign(a: &SignArgs) -> Result<Name, CliError> {
+    let dir = a
+        .blocks
+        .clone()
+        .unwrap_or_else(|| objfile::default_blocks_dir(&a.out));
+    let mut created = false;
+    let signed = build(&a.content, &mut |block| {
+        if !created {
+            fs::create_dir_all(&dir).map_err(|source| CliError::Io {
+                path: dir.clone(),
+                source,
+            })?;
+            created = true;
+        }
+        Ok(objfile::write_block(&dir, &block)?)
     })?;
     objfile::write_atomic(&a.out, signed.encoded())?;
     Ok(signed.name().clone())
 }
 
-/// Reads the input: inline if it fits, otherwise written out as blocks.
-fn read_payload(a: &SignArgs) -> Result<Payload, CliError> {
-    let io = |source| CliError::Io {
-        path: a.input.clone(),
-        source,
-    };
-    let mut reader: Box<dyn Read> = if a.input.as_os_str() == "-" {
-        Box::new(io::stdin().lock())
-    } else {
-        Box::new(File::open(&a.input).map_err(io)?)
-    };
-    let mut first = vec![0u8; a.block_size as usize];
-    let n = objfile::read_full(&mut reader, &mut first).map_err(io)?;
-    first.truncate(n);
-    let mut next = vec![0u8; a.block_size as usize];
-    let m = objfile::read_full(&mut reader, &mut next).map_err(io)?;
-    if m == 0 && n <= MAX_INLINE_SIZE.min(a.block_size as usize) {
-        return Ok(Payload::Inline(first));
+fn publish(a: &PublishArgs) -> Result<(Name, String), CliError> {
+    let client = crate::client::Client::new(&a.gateway);
+    let mut sent = 0;
+    let signed = build(&a.content, &mut |block| {
+        client.put_block(&block)?;
+        sent += 1;
+        client.show(sent, sent + 1, "uploaded");
+        Ok(())
+    })?;
+    let url = client.put_object(&signed)?;
+    if sent > 0 && client_progress() {
+        eprintln!();
     }
-    let dir = a
-        .blocks
-        .clone()
-        .unwrap_or_else(|| objfile::default_blocks_dir(&a.out));
-    fs::create_dir_all(&dir).map_err(|source| CliError::Io {
-        path: dir.clone(),
+    Ok((signed.name().clone(), url))
+}
+
+fn client_progress() -> bool {
+    use std::io::IsTerminal;
+    io::stderr().is_terminal()
+}
+
+fn get(a: &GetArgs, out: &mut dyn Write) -> Result<(), CliError> {
+    let name = Name::parse(&a.name).map_err(|source| CliError::Name {
+        name: a.name.clone(),
         source,
     })?;
+    let client = crate::client::Client::new(&a.gateway);
+    let obj = client.get_object(&name)?;
+    match &a.out {
+        None => Ok(client.write_content(&obj, out, Path::new("<stdout>"))?),
+        Some(path) => {
+            let mut buf = Vec::with_capacity(obj.object().payload.len() as usize);
+            client.write_content(&obj, &mut buf, path)?;
+            objfile::write_atomic(path, &buf)?;
+            Ok(())
+        }
+    }
+}
+
+fn gateway(a: GatewayArgs) -> Result<(), CliError> {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(io::stderr)
+        .try_init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|source| CliError::Io {
+            path: "<tokio runtime>".into(),
+            source,
+        })?;
+    let cfg = crate::gateway::GatewayConfig {
+        listen: a.listen,
+        data: a.data,
+        key: a.key,
+        lookup_timeout: std::time::Duration::from_secs(a.lookup_timeout.max(1)),
+    };
+    Ok(runtime.block_on(crate::gateway::run(cfg))?)
+}
+
+/// Reads the input: inline if it fits, otherwise split into blocks, each
+/// handed to `sink`.
+fn read_payload(
+    c: &ContentArgs,
+    sink: &mut dyn FnMut(Block) -> Result<(), CliError>,
+) -> Result<Payload, CliError> {
+    let io = |source| CliError::Io {
+        path: c.input.clone(),
+        source,
+    };
+    let mut reader: Box<dyn Read> = if c.input.as_os_str() == "-" {
+        Box::new(io::stdin().lock())
+    } else {
+        Box::new(File::open(&c.input).map_err(io)?)
+    };
+    let bs = c.block_size as usize;
+    let mut first = vec![0u8; bs];
+    let n = objfile::read_full(&mut reader, &mut first).map_err(io)?;
+    first.truncate(n);
+    let mut next = vec![0u8; bs];
+    let m = objfile::read_full(&mut reader, &mut next).map_err(io)?;
+    if m == 0 && n <= MAX_INLINE_SIZE {
+        return Ok(Payload::Inline(first));
+    }
     let blocks_err = |source| CliError::Blocks {
-        path: a.input.clone(),
+        path: c.input.clone(),
         source,
     };
     let mut refs = Vec::new();
     let mut size = 0u64;
-    let store = |bytes: Vec<u8>, refs: &mut Vec<_>| -> Result<(), CliError> {
+    let mut store = |bytes: Vec<u8>, refs: &mut Vec<_>| -> Result<(), CliError> {
         if refs.len() == MAX_BLOCKS {
             return Err(blocks_err(BlockError::TooMany(MAX_BLOCKS + 1)));
         }
         let block = Block::new(bytes).map_err(blocks_err)?;
-        objfile::write_block(&dir, &block)?;
         refs.push(block.block_ref());
-        Ok(())
+        sink(block)
     };
     size += n as u64;
     store(first, &mut refs)?;
@@ -340,7 +490,7 @@ fn read_payload(a: &SignArgs) -> Result<Payload, CliError> {
         next.truncate(len);
         size += len as u64;
         store(std::mem::take(&mut next), &mut refs)?;
-        next = vec![0u8; a.block_size as usize];
+        next = vec![0u8; bs];
         len = objfile::read_full(&mut reader, &mut next).map_err(io)?;
     }
     Manifest::new(size, refs)

@@ -12,5 +12,7 @@
 #![deny(missing_docs, unreachable_pub)]
 
 pub mod cli;
+pub mod client;
+pub mod gateway;
 pub mod keyfile;
 pub mod objfile;

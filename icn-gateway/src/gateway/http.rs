@@ -1,0 +1,543 @@
+//! The gateway's HTTP API (spec: `spec/gateway.md`).
+//!
+//! Handlers never trust what they serve: objects come from the pinned store
+//! (verified at load) or from the ring (verified by the node on arrival), and
+//! blocks are hash-checked on every read. Served content is marked
+//! `nosniff` and `Content-Security-Policy: sandbox` so that published HTML
+//! cannot script the gateway's origin. Every error is JSON with a stable code.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
+
+use bytes::Bytes;
+use icn_core::block::{Block, BlockError, MAX_BLOCK_SIZE};
+use icn_core::node::RequestError;
+use icn_core::object::MAX_OBJECT_SIZE;
+use icn_core::{Hash, Name, Payload, SignedObject};
+use tokio::sync::{mpsc, oneshot};
+use warp::http::{HeaderMap, HeaderValue, Method, Response, StatusCode};
+use warp::path::Tail;
+use warp::{Filter, Rejection, Reply};
+
+use super::driver::Command;
+use super::metrics::Metrics;
+use super::range::{parse_range, RangeError};
+use super::store::{PinnedStore, StoreError, Stored};
+
+/// Media type of a signed object.
+pub const OBJECT_TYPE: &str = "application/vnd.icn.object+cbor";
+const EXPOSED: &str =
+    "Content-Range, Content-Length, ETag, X-Icn-Name, X-Icn-Publisher, X-Icn-Version";
+
+/// What the handlers share.
+pub struct State {
+    /// Pinned objects and blocks.
+    pub store: PinnedStore,
+    /// The ring node's task.
+    pub driver: mpsc::Sender<Command>,
+    /// Counters.
+    pub metrics: Arc<Metrics>,
+    /// How long a ring lookup may take before the answer is 504.
+    pub lookup_timeout: Duration,
+}
+
+type Resp = Response<Vec<u8>>;
+
+/// All routes, with CORS and JSON errors.
+pub fn routes(
+    state: Arc<State>,
+) -> impl Filter<Extract = (impl Reply,), Error = Infallible> + Clone {
+    let with = {
+        let s = state.clone();
+        warp::any().map(move || s.clone())
+    };
+    let query = warp::query::raw().or(warp::any().map(String::new)).unify();
+    let get_name = warp::path("icn")
+        .and(warp::path::tail())
+        .and(warp::get().or(warp::head()).unify())
+        .and(warp::method())
+        .and(warp::header::headers_cloned())
+        .and(query)
+        .and(with.clone())
+        .then(get_name);
+    let put_name = warp::path("icn")
+        .and(warp::path::tail())
+        .and(warp::put())
+        .and(warp::body::content_length_limit(MAX_OBJECT_SIZE as u64))
+        .and(warp::body::bytes())
+        .and(with.clone())
+        .then(put_name);
+    let get_block = warp::path!("block" / String)
+        .and(warp::get().or(warp::head()).unify())
+        .and(warp::header::headers_cloned())
+        .and(with.clone())
+        .then(get_block);
+    let put_block = warp::path!("block" / String)
+        .and(warp::put())
+        .and(warp::body::content_length_limit(MAX_BLOCK_SIZE as u64))
+        .and(warp::body::bytes())
+        .and(with.clone())
+        .then(put_block);
+    let ring = warp::path!("api" / "ring")
+        .and(warp::get())
+        .and(with.clone())
+        .then(ring);
+    let metrics = warp::path!("metrics")
+        .and(warp::get())
+        .and(with.clone())
+        .then(|s: Arc<State>| async move {
+            text(
+                StatusCode::OK,
+                "text/plain; version=0.0.4",
+                s.metrics.render(s.store.object_count()),
+            )
+        });
+    let health = warp::path!("healthz")
+        .and(warp::get())
+        .map(|| text(StatusCode::OK, "text/plain", "ok\n".into()));
+    let page = warp::path::end().and(warp::get()).map(|| {
+        text(
+            StatusCode::OK,
+            "text/html; charset=utf-8",
+            super::PAGE.into(),
+        )
+    });
+    let cors = warp::cors()
+        .allow_any_origin()
+        .allow_methods(vec!["GET", "HEAD", "PUT", "OPTIONS"])
+        .allow_headers(vec!["range", "content-type", "if-none-match", "accept"])
+        .expose_headers(EXPOSED.split(", ").collect::<Vec<_>>());
+    let counted = state.clone();
+    get_name
+        .or(put_name)
+        .unify()
+        .or(get_block)
+        .unify()
+        .or(put_block)
+        .unify()
+        .or(ring)
+        .unify()
+        .or(metrics)
+        .unify()
+        .or(health)
+        .unify()
+        .or(page)
+        .unify()
+        .recover(recover)
+        .unify()
+        .map(move |r: Resp| {
+            counted.metrics.requests.inc();
+            if r.status().is_client_error() || r.status().is_server_error() {
+                counted.metrics.errors.inc();
+            }
+            r
+        })
+        .with(cors)
+        .recover(|_r: Rejection| async {
+            Ok::<_, Infallible>(error(StatusCode::FORBIDDEN, "cors", "CORS request refused"))
+        })
+}
+
+fn text(status: StatusCode, ctype: &str, body: String) -> Resp {
+    let mut r = Response::new(body.into_bytes());
+    *r.status_mut() = status;
+    set(&mut r, "content-type", ctype);
+    set(&mut r, "access-control-allow-origin", "*");
+    r
+}
+
+/// A JSON error `{"error": ..., "code": ...}`.
+pub fn error(status: StatusCode, code: &str, msg: impl std::fmt::Display) -> Resp {
+    let body = serde_json::json!({ "error": msg.to_string(), "code": code }).to_string();
+    text(status, "application/json", body)
+}
+
+fn set(r: &mut Resp, name: &'static str, value: &str) {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        r.headers_mut().insert(name, v);
+    }
+}
+
+async fn recover(r: Rejection) -> Result<Resp, Infallible> {
+    Ok(if r.find::<warp::reject::PayloadTooLarge>().is_some() {
+        error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too-large",
+            "request body over the limit",
+        )
+    } else if r.find::<warp::reject::LengthRequired>().is_some() {
+        error(
+            StatusCode::LENGTH_REQUIRED,
+            "length-required",
+            "Content-Length is required",
+        )
+    } else if r.find::<warp::reject::MethodNotAllowed>().is_some() {
+        error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method-not-allowed",
+            "method not allowed here",
+        )
+    } else {
+        error(StatusCode::NOT_FOUND, "not-found", "no such endpoint")
+    })
+}
+
+async fn status(s: &State) -> Option<(icn_core::node::RingView, usize)> {
+    let (tx, rx) = oneshot::channel();
+    s.driver.send(Command::Status(tx)).await.ok()?;
+    rx.await.ok()
+}
+
+async fn ring(s: Arc<State>) -> Resp {
+    let Some((v, replicas)) = status(&s).await else {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "node-down",
+            "the ring node is not running",
+        );
+    };
+    let hex = |ids: &[icn_core::RingId]| ids.iter().map(|i| i.to_hex()).collect::<Vec<_>>();
+    let body = serde_json::json!({
+        "node": v.id.to_hex(),
+        "joined": v.joined,
+        "predecessor": v.predecessor.map(|p| p.to_hex()),
+        "successors": hex(&v.successors),
+        "fingers": hex(&v.fingers),
+        "links": hex(&v.links),
+        "stored_objects": s.store.object_count(),
+        "replica_items": replicas,
+    });
+    text(StatusCode::OK, "application/json", body.to_string())
+}
+
+fn parse_name(tail: &str) -> Result<Name, Resp> {
+    Name::parse(&format!("/{tail}")).map_err(|e| error(StatusCode::BAD_REQUEST, e.code(), e))
+}
+
+/// Finds an object: pinned first, then the ring.
+async fn find(s: &State, name: &Name) -> Result<Arc<SignedObject>, Resp> {
+    if let Some(o) = s.store.object(&name.ring_key()) {
+        return Ok(o);
+    }
+    let (tx, rx) = oneshot::channel();
+    let cmd = Command::Get {
+        name: name.clone(),
+        reply: tx,
+    };
+    if s.driver.send(cmd).await.is_err() {
+        return Err(error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "node-down",
+            "the ring node is not running",
+        ));
+    }
+    match tokio::time::timeout(s.lookup_timeout, rx).await {
+        Ok(Ok(Ok(o))) => Ok(Arc::new(o)),
+        Ok(Ok(Err(RequestError::NotFound))) => Err(error(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            format!("{name} is not published"),
+        )),
+        Ok(Ok(Err(RequestError::Timeout))) | Err(_) => {
+            let mut r = error(
+                StatusCode::GATEWAY_TIMEOUT,
+                "ring-timeout",
+                "the ring did not answer in time",
+            );
+            set(&mut r, "retry-after", "5");
+            Err(r)
+        }
+        Ok(Ok(Err(e))) => Err(error(StatusCode::BAD_GATEWAY, "ring-error", e)),
+        Ok(Err(_)) => Err(error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "node-down",
+            "the ring node stopped",
+        )),
+    }
+}
+
+/// Reads block `hash`: pinned first, then the ring.
+async fn fetch_block(s: &State, hash: Hash) -> Result<Block, Resp> {
+    match s.store.block(&hash) {
+        Ok(Some(b)) => return Ok(b),
+        Ok(None) => {}
+        Err(e) => return Err(error(StatusCode::INTERNAL_SERVER_ERROR, "store", e)),
+    }
+    let (tx, rx) = oneshot::channel();
+    if s.driver
+        .send(Command::GetBlock { hash, reply: tx })
+        .await
+        .is_err()
+    {
+        return Err(error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "node-down",
+            "the ring node is not running",
+        ));
+    }
+    match tokio::time::timeout(s.lookup_timeout, rx).await {
+        Ok(Ok(Ok(b))) => Ok(b),
+        Ok(Ok(Err(RequestError::NotFound))) => Err(error(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            format!("block {hash} not found"),
+        )),
+        _ => {
+            let mut r = error(
+                StatusCode::GATEWAY_TIMEOUT,
+                "ring-timeout",
+                "the ring did not answer in time",
+            );
+            set(&mut r, "retry-after", "5");
+            Err(r)
+        }
+    }
+}
+
+fn etag_matches(headers: &HeaderMap, etag: &str) -> bool {
+    headers
+        .get_all("if-none-match")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| {
+            let t = t.trim();
+            t == "*" || t == etag || t.strip_prefix("W/") == Some(etag)
+        })
+}
+
+fn object_headers(r: &mut Resp, o: &SignedObject, etag: &str) {
+    set(r, "etag", etag);
+    set(r, "x-icn-name", &o.name().to_uri());
+    set(r, "x-icn-publisher", &o.publisher().to_text());
+    set(r, "x-icn-version", &o.version().to_string());
+    let created = UNIX_EPOCH + Duration::from_millis(o.object().created);
+    set(r, "last-modified", &httpdate::fmt_http_date(created));
+    let cache = match o.object().freshness {
+        Some(s) => format!("public, max-age={s}"),
+        None => "public, no-cache".into(),
+    };
+    set(r, "cache-control", &cache);
+    set(r, "accept-ranges", "bytes");
+    set(r, "x-content-type-options", "nosniff");
+    set(r, "content-security-policy", "sandbox");
+    set(r, "access-control-expose-headers", EXPOSED);
+}
+
+async fn get_name(
+    tail: Tail,
+    method: Method,
+    headers: HeaderMap,
+    query: String,
+    s: Arc<State>,
+) -> Resp {
+    let name = match parse_name(tail.as_str()) {
+        Ok(n) => n,
+        Err(r) => return r,
+    };
+    let o = match find(&s, &name).await {
+        Ok(o) => o,
+        Err(r) => return r,
+    };
+    let etag = format!("\"{}\"", o.hash());
+    let mut r = Response::new(Vec::new());
+    object_headers(&mut r, &o, &etag);
+    set(&mut r, "access-control-allow-origin", "*");
+    if etag_matches(&headers, &etag) {
+        *r.status_mut() = StatusCode::NOT_MODIFIED;
+        return r;
+    }
+    let accept = headers
+        .get("accept")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let raw = query.split('&').any(|p| p == "format=object") || accept.contains(OBJECT_TYPE);
+    if raw {
+        set(&mut r, "content-type", OBJECT_TYPE);
+        *r.body_mut() = o.encoded().to_vec();
+        return r;
+    }
+    set(&mut r, "content-type", &o.object().content_type);
+    let size = o.object().payload.len();
+    let range = headers
+        .get("range")
+        .and_then(|v| v.to_str().ok())
+        .map(|v| parse_range(v, size));
+    let (start, end, partial) = match range {
+        None | Some(Err(RangeError::Ignored)) => (0, size, false),
+        Some(Err(RangeError::Unsatisfiable)) => {
+            let mut e = error(
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                "range",
+                format!("range not satisfiable for {size} bytes"),
+            );
+            set(&mut e, "content-range", &format!("bytes */{size}"));
+            return e;
+        }
+        Some(Ok((a, b))) => (a, b, true),
+    };
+    if method == Method::HEAD && !partial {
+        set(&mut r, "content-length", &size.to_string());
+        return r;
+    }
+    let body = match content(&s, &o, start, end).await {
+        Ok(b) => b,
+        Err(e) => return e,
+    };
+    if partial {
+        *r.status_mut() = StatusCode::PARTIAL_CONTENT;
+        set(
+            &mut r,
+            "content-range",
+            &format!("bytes {start}-{}/{size}", end - 1),
+        );
+    }
+    *r.body_mut() = body;
+    r
+}
+
+/// Bytes `start..end` of an object's content, reading only the blocks needed.
+async fn content(s: &State, o: &SignedObject, start: u64, end: u64) -> Result<Vec<u8>, Resp> {
+    match &o.object().payload {
+        Payload::Inline(b) => Ok(b[start as usize..end as usize].to_vec()),
+        Payload::Manifest(m) => {
+            let (range, first_offset) = m.blocks_for_range(start, end);
+            let mut out = Vec::with_capacity((end - start) as usize);
+            let mut offset = first_offset;
+            for i in range {
+                let r = m.blocks()[i];
+                let block = fetch_block(s, r.hash).await?;
+                if block.bytes().len() != r.size as usize {
+                    return Err(error(
+                        StatusCode::BAD_GATEWAY,
+                        "bad-block",
+                        BlockError::WrongLength {
+                            hash: r.hash,
+                            expected: r.size,
+                            actual: block.bytes().len(),
+                        },
+                    ));
+                }
+                let b = block.bytes();
+                let from = start.saturating_sub(offset) as usize;
+                let to = (end - offset).min(b.len() as u64) as usize;
+                out.extend_from_slice(&b[from..to]);
+                offset += u64::from(r.size);
+            }
+            Ok(out)
+        }
+    }
+}
+
+async fn put_name(tail: Tail, body: Bytes, s: Arc<State>) -> Resp {
+    let name = match parse_name(tail.as_str()) {
+        Ok(n) => n,
+        Err(r) => return r,
+    };
+    let obj = match SignedObject::decode(&body) {
+        Ok(o) => o,
+        Err(e) => return error(StatusCode::UNPROCESSABLE_ENTITY, e.code(), e),
+    };
+    if obj.name() != &name {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "name-mismatch",
+            format!("the object is named {}, not {name}", obj.name()),
+        );
+    }
+    if let Payload::Manifest(m) = &obj.object().payload {
+        for r in m.blocks() {
+            match s.store.has_block(&r.hash) {
+                Ok(true) => {}
+                Ok(false) => {
+                    return error(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "missing-blocks",
+                        format!("upload block {} first (PUT /block/<hash>)", r.hash),
+                    )
+                }
+                Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, "store", e),
+            }
+        }
+    }
+    let status = match s.store.put_object(&obj) {
+        Ok(Stored::New) => StatusCode::CREATED,
+        Ok(Stored::Unchanged) => StatusCode::OK,
+        Err(StoreError::Stale(v)) => {
+            return error(
+                StatusCode::CONFLICT,
+                "stale",
+                format!("version {v} is stored; {} is not newer", obj.version()),
+            )
+        }
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, "store", e),
+    };
+    s.metrics.objects_put.inc();
+    let _ = s.driver.try_send(Command::Publish(obj.clone()));
+    let body = serde_json::json!({
+        "name": obj.name().to_uri(),
+        "url": format!("/icn{}", obj.name().to_uri()),
+        "hash": obj.hash().to_hex(),
+        "version": obj.version(),
+    });
+    text(status, "application/json", body.to_string())
+}
+
+fn parse_hash(h: &str) -> Result<Hash, Resp> {
+    h.parse::<Hash>()
+        .map_err(|e| error(StatusCode::BAD_REQUEST, "bad-hash", e))
+}
+
+async fn get_block(hash: String, headers: HeaderMap, s: Arc<State>) -> Resp {
+    let hash = match parse_hash(&hash) {
+        Ok(h) => h,
+        Err(r) => return r,
+    };
+    let etag = format!("\"{hash}\"");
+    let mut r = Response::new(Vec::new());
+    set(&mut r, "etag", &etag);
+    set(
+        &mut r,
+        "cache-control",
+        "public, max-age=31536000, immutable",
+    );
+    set(&mut r, "content-type", "application/octet-stream");
+    set(&mut r, "x-content-type-options", "nosniff");
+    set(&mut r, "access-control-allow-origin", "*");
+    if etag_matches(&headers, &etag) {
+        *r.status_mut() = StatusCode::NOT_MODIFIED;
+        return r;
+    }
+    match fetch_block(&s, hash).await {
+        Ok(b) => *r.body_mut() = b.into_bytes(),
+        Err(e) => return e,
+    }
+    r
+}
+
+async fn put_block(hash: String, body: Bytes, s: Arc<State>) -> Resp {
+    let hash = match parse_hash(&hash) {
+        Ok(h) => h,
+        Err(r) => return r,
+    };
+    let block = match Block::verified(hash, body.to_vec()) {
+        Ok(b) => b,
+        Err(e @ BlockError::Corrupt { .. }) => {
+            return error(StatusCode::UNPROCESSABLE_ENTITY, "hash-mismatch", e)
+        }
+        Err(e) => return error(StatusCode::UNPROCESSABLE_ENTITY, "bad-block", e),
+    };
+    let status = match s.store.put_block(&block) {
+        Ok(Stored::New) => StatusCode::CREATED,
+        Ok(Stored::Unchanged) => StatusCode::OK,
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, "store", e),
+    };
+    s.metrics.blocks_put.inc();
+    let _ = s.driver.try_send(Command::PutBlock(block));
+    text(
+        status,
+        "application/json",
+        serde_json::json!({ "hash": hash.to_hex() }).to_string(),
+    )
+}

@@ -1,0 +1,109 @@
+//! Counters for `/metrics` (Prometheus text format), lock-free.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// One counter or gauge.
+#[derive(Debug, Default)]
+pub struct Counter(AtomicU64);
+
+impl Counter {
+    /// Adds one.
+    pub fn inc(&self) {
+        self.add(1);
+    }
+    /// Adds `n`.
+    pub fn add(&self, n: u64) {
+        self.0.fetch_add(n, Ordering::Relaxed);
+    }
+    /// Sets the value (for gauges).
+    pub fn set(&self, n: u64) {
+        self.0.store(n, Ordering::Relaxed);
+    }
+    /// The value.
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// The gateway's metrics.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// HTTP requests served.
+    pub requests: Counter,
+    /// HTTP responses with status 4xx or 5xx.
+    pub errors: Counter,
+    /// Objects accepted by PUT.
+    pub objects_put: Counter,
+    /// Blocks accepted by PUT.
+    pub blocks_put: Counter,
+    /// Ring lookups started.
+    pub lookups: Counter,
+    /// Hops of answered ring lookups, summed.
+    pub hops: Counter,
+    /// Peers that joined over WebSocket.
+    pub joins: Counter,
+    /// Open ring links.
+    pub links: Counter,
+}
+
+impl Metrics {
+    /// Prometheus text exposition; `stored` is the pinned object count.
+    pub fn render(&self, stored: usize) -> String {
+        let mut s = String::new();
+        let mut put = |name: &str, kind: &str, help: &str, v: u64| {
+            s.push_str(&format!(
+                "# HELP icn_{name} {help}\n# TYPE icn_{name} {kind}\nicn_{name} {v}\n"
+            ));
+        };
+        put(
+            "http_requests_total",
+            "counter",
+            "HTTP requests served.",
+            self.requests.get(),
+        );
+        put(
+            "http_errors_total",
+            "counter",
+            "HTTP responses with an error status.",
+            self.errors.get(),
+        );
+        put(
+            "objects_put_total",
+            "counter",
+            "Objects accepted over HTTP.",
+            self.objects_put.get(),
+        );
+        put(
+            "blocks_put_total",
+            "counter",
+            "Blocks accepted over HTTP.",
+            self.blocks_put.get(),
+        );
+        put(
+            "lookups_total",
+            "counter",
+            "Ring lookups started.",
+            self.lookups.get(),
+        );
+        put(
+            "lookup_hops_total",
+            "counter",
+            "Hops of answered ring lookups.",
+            self.hops.get(),
+        );
+        put(
+            "joins_total",
+            "counter",
+            "Peers that joined through this gateway.",
+            self.joins.get(),
+        );
+        put("links", "gauge", "Open ring links.", self.links.get());
+        put(
+            "stored_objects",
+            "gauge",
+            "Objects pinned in the store.",
+            stored as u64,
+        );
+        s
+    }
+}

@@ -1,0 +1,156 @@
+//! `icn gateway`: the warp HTTP gateway and ring node.
+//!
+//! The gateway is a member of the ring like any peer (it drives the same
+//! `icn-core` node, see [`driver`]), pins what is published through it in an
+//! embedded redb store ([`store`]), and serves names over HTTP ([`http`]).
+//! The protocol it speaks is in `spec/gateway.md`.
+
+pub mod driver;
+pub mod http;
+pub mod metrics;
+pub mod range;
+pub mod store;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ed25519_dalek::SigningKey;
+use icn_core::node::Config;
+use icn_core::{Hash, RingId};
+
+use crate::keyfile::{self, KeyFileError};
+
+/// The page served at `/` until the browser demo replaces it.
+pub const PAGE: &str = include_str!("page.html");
+
+/// How the gateway is started.
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Data directory (store and generated key).
+    pub data: PathBuf,
+    /// Key file; generated in the data directory when absent.
+    pub key: Option<PathBuf>,
+    /// How long a ring lookup may take before HTTP answers 504.
+    pub lookup_timeout: Duration,
+}
+
+/// Why the gateway could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    /// The key could not be read or created.
+    #[error(transparent)]
+    Key(#[from] KeyFileError),
+    /// The store could not be opened.
+    #[error("{}: {source}", path.display())]
+    Store {
+        /// The data directory.
+        path: PathBuf,
+        /// The cause.
+        source: store::StoreError,
+    },
+    /// The listening socket could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+/// The gateway's ring position: derived from its key, so it is stable across restarts.
+pub fn node_id(key: &SigningKey) -> RingId {
+    RingId::from_hash(Hash::of_parts(&[
+        b"icn/v1/node\0",
+        key.verifying_key().as_bytes(),
+    ]))
+}
+
+fn load_or_create_key(cfg: &GatewayConfig) -> Result<SigningKey, KeyFileError> {
+    if let Some(path) = &cfg.key {
+        return keyfile::read_key(path);
+    }
+    let path = cfg.data.join("gateway.pem");
+    if path.exists() {
+        return keyfile::read_key(&path);
+    }
+    std::fs::create_dir_all(&cfg.data).map_err(|source| KeyFileError::Io {
+        path: cfg.data.clone(),
+        source,
+    })?;
+    let key = keyfile::generate()?;
+    keyfile::write_key(&path, &key, false)?;
+    tracing::info!("generated gateway key {}", path.display());
+    Ok(key)
+}
+
+/// Runs the gateway until Ctrl-C or SIGTERM.
+pub async fn run(cfg: GatewayConfig) -> Result<(), GatewayError> {
+    let key = load_or_create_key(&cfg)?;
+    let store = store::PinnedStore::open(&cfg.data).map_err(|source| GatewayError::Store {
+        path: cfg.data.clone(),
+        source,
+    })?;
+    let metrics = Arc::new(metrics::Metrics::default());
+    let id = node_id(&key);
+    let seed = id.prefix_u64();
+    let driver = driver::spawn(
+        id,
+        Config {
+            seed,
+            ..Config::default()
+        },
+        metrics.clone(),
+    );
+    let state = Arc::new(http::State {
+        store,
+        driver,
+        metrics,
+        lookup_timeout: cfg.lookup_timeout,
+    });
+    let listener = tokio::net::TcpListener::bind(cfg.listen)
+        .await
+        .map_err(|source| GatewayError::Bind {
+            addr: cfg.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| GatewayError::Bind {
+        addr: cfg.listen,
+        source,
+    })?;
+    tracing::info!(node = %id, "gateway listening on http://{addr}");
+    println!("icn gateway listening on http://{addr}");
+    warp::serve(http::routes(state))
+        .incoming(listener)
+        .graceful(shutdown())
+        .run()
+        .await;
+    tracing::info!("gateway stopped");
+    Ok(())
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
+}
