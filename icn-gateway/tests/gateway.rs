@@ -1,0 +1,423 @@
+//! End-to-end tests of `icn gateway`: the real binary on a loopback port,
+//! driven by the real CLI and a real HTTP client.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use tempfile::TempDir;
+
+const ICN: &str = env!("CARGO_BIN_EXE_icn");
+
+struct Gateway {
+    child: Child,
+    url: String,
+}
+
+impl Gateway {
+    fn start(data: &Path) -> Gateway {
+        let mut child = Command::new(ICN)
+            .args(["gateway", "--listen", "127.0.0.1:0", "--data"])
+            .arg(data)
+            .args(["--lookup-timeout", "2"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line.trim().rsplit(' ').next().unwrap().to_string();
+        assert!(url.starts_with("http://127.0.0.1:"), "{line}");
+        Gateway { child, url }
+    }
+
+    fn kill9(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-9", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn icn(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(ICN).args(args).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn ok(args: &[&str]) -> String {
+    let (code, out, err) = icn(args);
+    assert_eq!(code, 0, "icn {args:?}: {err}");
+    out
+}
+
+fn p(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into()
+}
+
+struct Reply {
+    status: u16,
+    headers: ureq::http::HeaderMap,
+    body: Vec<u8>,
+}
+
+fn request(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&[u8]>) -> Reply {
+    let a = agent();
+    let mut b = ureq::http::Request::builder().method(method).uri(url);
+    for (k, v) in headers {
+        b = b.header(*k, *v);
+    }
+    let resp = match body {
+        Some(bytes) => a.run(b.body(bytes.to_vec()).unwrap()),
+        None => a.run(b.body(()).unwrap()),
+    }
+    .unwrap();
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let body = resp
+        .into_body()
+        .with_config()
+        .limit(64 << 20)
+        .read_to_vec()
+        .unwrap();
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn header<'a>(r: &'a Reply, name: &str) -> &'a str {
+    r.headers
+        .get(name)
+        .map(|v| v.to_str().unwrap())
+        .unwrap_or("")
+}
+
+fn pseudo_random(len: usize) -> Vec<u8> {
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 32) as u8
+        })
+        .collect()
+}
+
+fn setup() -> (TempDir, PathBuf, String) {
+    let d = TempDir::new().unwrap();
+    let key = d.path().join("k.pem");
+    let id = ok(&["keygen", "--out", p(&key)]).trim().to_string();
+    (d, key, id)
+}
+
+#[test]
+fn every_endpoint_behaves() {
+    let (d, key, id) = setup();
+    let gw = Gateway::start(&d.path().join("data"));
+    let page = d.path().join("page.html");
+    std::fs::write(&page, "<h1>hello icn</h1>").unwrap();
+    let out = ok(&[
+        "publish",
+        "--gateway",
+        &gw.url,
+        "--key",
+        p(&key),
+        "--name",
+        "/site/index.html",
+        "--in",
+        p(&page),
+        "--version",
+        "5",
+        "--freshness",
+        "60",
+    ]);
+    let name = format!("/{id}/site/index.html");
+    assert_eq!(out.lines().next().unwrap(), name);
+    let url = format!("{}/icn{name}", gw.url);
+    assert_eq!(out.lines().nth(1).unwrap(), url);
+
+    // GET: byte-identical content and the headers of the spec.
+    let r = request("GET", &url, &[], None);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body, b"<h1>hello icn</h1>");
+    assert_eq!(header(&r, "content-type"), "text/html");
+    assert_eq!(header(&r, "x-icn-name"), name);
+    assert_eq!(header(&r, "x-icn-publisher"), id);
+    assert_eq!(header(&r, "x-icn-version"), "5");
+    assert_eq!(header(&r, "cache-control"), "public, max-age=60");
+    assert_eq!(header(&r, "x-content-type-options"), "nosniff");
+    assert_eq!(header(&r, "content-security-policy"), "sandbox");
+    assert_eq!(header(&r, "access-control-allow-origin"), "*");
+    assert_eq!(header(&r, "accept-ranges"), "bytes");
+    assert!(!header(&r, "last-modified").is_empty());
+    let etag = header(&r, "etag").to_string();
+    assert_eq!(etag.len(), 66);
+
+    // HEAD: headers, no body.
+    let h = request("HEAD", &url, &[], None);
+    assert_eq!(h.status, 200);
+    assert!(h.body.is_empty());
+    assert_eq!(header(&h, "content-length"), "18");
+    assert_eq!(header(&h, "etag"), etag);
+
+    // Conditional and range requests.
+    assert_eq!(
+        request("GET", &url, &[("if-none-match", &etag)], None).status,
+        304
+    );
+    assert_eq!(
+        request("GET", &url, &[("if-none-match", "\"other\"")], None).status,
+        200
+    );
+    let part = request("GET", &url, &[("range", "bytes=4-8")], None);
+    assert_eq!(part.status, 206);
+    assert_eq!(part.body, b"hello");
+    assert_eq!(header(&part, "content-range"), "bytes 4-8/18");
+    let past = request("GET", &url, &[("range", "bytes=100-")], None);
+    assert_eq!(past.status, 416);
+    assert_eq!(header(&past, "content-range"), "bytes */18");
+
+    // The signed object itself, verifiable without trusting the gateway.
+    let raw = request("GET", &format!("{url}?format=object"), &[], None);
+    assert_eq!(
+        header(&raw, "content-type"),
+        "application/vnd.icn.object+cbor"
+    );
+    let obj = icn_core::SignedObject::decode(&raw.body).unwrap();
+    assert_eq!(obj.name().to_uri(), name);
+    let via_accept = request(
+        "GET",
+        &url,
+        &[("accept", "application/vnd.icn.object+cbor")],
+        None,
+    );
+    assert_eq!(via_accept.body, raw.body);
+
+    // CORS preflight.
+    let pre = request(
+        "OPTIONS",
+        &url,
+        &[
+            ("origin", "http://example.test"),
+            ("access-control-request-method", "GET"),
+            ("access-control-request-headers", "range"),
+        ],
+        None,
+    );
+    assert_eq!(pre.status, 200, "{}", String::from_utf8_lossy(&pre.body));
+    assert!(!header(&pre, "access-control-allow-origin").is_empty());
+    let cors = request("GET", &url, &[("origin", "http://example.test")], None);
+    assert!(header(&cors, "access-control-expose-headers")
+        .to_lowercase()
+        .contains("x-icn-name"));
+
+    // Errors: JSON with a code and the right status.
+    let missing = request(
+        "GET",
+        &format!("{}/icn/{id}/nobody/published/this", gw.url),
+        &[],
+        None,
+    );
+    assert_eq!(missing.status, 404);
+    let j: serde_json::Value = serde_json::from_slice(&missing.body).unwrap();
+    assert_eq!(j["code"], "not-found");
+    let bad_name = request("GET", &format!("{}/icn/a/%zz", gw.url), &[], None);
+    assert_eq!(bad_name.status, 400);
+    let mut tampered = raw.body.clone();
+    let last = tampered.len() - 1;
+    tampered[last] ^= 1;
+    let t = request("PUT", &url, &[], Some(&tampered));
+    assert_eq!(t.status, 422);
+    let j: serde_json::Value = serde_json::from_slice(&t.body).unwrap();
+    assert_eq!(j["code"], "bad-signature");
+    // An oversized body is refused from its Content-Length, before it is read.
+    assert!(raw_put_status(&gw.url, &format!("/icn{name}"), 2 << 20).starts_with("HTTP/1.1 413"));
+    let wrong_place = request(
+        "PUT",
+        &format!("{}/icn/{id}/elsewhere", gw.url),
+        &[],
+        Some(&raw.body),
+    );
+    assert_eq!(wrong_place.status, 400);
+    // Same object again: accepted, unchanged.
+    assert_eq!(request("PUT", &url, &[], Some(&raw.body)).status, 200);
+
+    // An older version: 409, and the stored one is still served.
+    let (code, _, err) = icn(&[
+        "publish",
+        "--gateway",
+        &gw.url,
+        "--key",
+        p(&key),
+        "--name",
+        "/site/index.html",
+        "--in",
+        p(&page),
+        "--version",
+        "4",
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("409"), "{err}");
+    assert_eq!(
+        header(&request("GET", &url, &[], None), "x-icn-version"),
+        "5"
+    );
+
+    // Blocks: bad hash, corrupt upload.
+    assert_eq!(
+        request("GET", &format!("{}/block/xyz", gw.url), &[], None).status,
+        400
+    );
+    let h = icn_core::Hash::of(b"abc");
+    assert_eq!(
+        request("PUT", &format!("{}/block/{h}", gw.url), &[], Some(b"abd")).status,
+        422
+    );
+    assert_eq!(
+        request("PUT", &format!("{}/block/{h}", gw.url), &[], Some(b"abc")).status,
+        201
+    );
+    let b = request("GET", &format!("{}/block/{h}", gw.url), &[], None);
+    assert_eq!(b.body, b"abc");
+    assert!(header(&b, "cache-control").contains("immutable"));
+
+    // Status endpoints.
+    let ring: serde_json::Value =
+        serde_json::from_slice(&request("GET", &format!("{}/api/ring", gw.url), &[], None).body)
+            .unwrap();
+    assert_eq!(ring["joined"], true);
+    assert_eq!(ring["stored_objects"], 1);
+    assert_eq!(ring["node"].as_str().unwrap().len(), 64);
+    let metrics =
+        String::from_utf8(request("GET", &format!("{}/metrics", gw.url), &[], None).body).unwrap();
+    assert!(metrics.contains("icn_http_requests_total "));
+    assert!(metrics.contains("icn_stored_objects 1"));
+    assert_eq!(
+        request("GET", &format!("{}/healthz", gw.url), &[], None).body,
+        b"ok\n"
+    );
+    let home = request("GET", &format!("{}/", gw.url), &[], None);
+    assert!(String::from_utf8_lossy(&home.body).contains("icn gateway"));
+}
+
+#[test]
+fn twenty_mib_whole_by_range_and_through_icn_get() {
+    let (d, key, id) = setup();
+    let gw = Gateway::start(&d.path().join("data"));
+    let data = pseudo_random(20 << 20);
+    let file = d.path().join("big.bin");
+    std::fs::write(&file, &data).unwrap();
+    ok(&[
+        "publish",
+        "--gateway",
+        &gw.url,
+        "--key",
+        p(&key),
+        "--name",
+        "/files/big.bin",
+        "--in",
+        p(&file),
+    ]);
+    let name = format!("/{id}/files/big.bin");
+    let url = format!("{}/icn{name}", gw.url);
+    let whole = request("GET", &url, &[], None);
+    assert_eq!(whole.status, 200);
+    assert!(whole.body == data, "whole content differs");
+    // A range across a block boundary (blocks are 256 KiB).
+    let (a, b) = (262_000usize, 530_000usize);
+    let part = request("GET", &url, &[("range", &format!("bytes={a}-{b}"))], None);
+    assert_eq!(part.status, 206);
+    assert!(part.body == data[a..=b], "range differs");
+    let tail = request("GET", &url, &[("range", "bytes=-1000")], None);
+    assert!(tail.body == data[data.len() - 1000..]);
+    let out = d.path().join("copy.bin");
+    ok(&["get", "--gateway", &gw.url, &name, "--out", p(&out)]);
+    assert!(std::fs::read(&out).unwrap() == data, "icn get differs");
+}
+
+#[test]
+fn acknowledged_publish_survives_kill_9() {
+    let (d, key, id) = setup();
+    let data_dir = d.path().join("data");
+    let mut gw = Gateway::start(&data_dir);
+    let data = pseudo_random(3 << 20);
+    let file = d.path().join("f.bin");
+    std::fs::write(&file, &data).unwrap();
+    ok(&[
+        "publish",
+        "--gateway",
+        &gw.url,
+        "--key",
+        p(&key),
+        "--name",
+        "/durable",
+        "--in",
+        p(&file),
+    ]);
+    gw.kill9();
+    let gw = Gateway::start(&data_dir);
+    let name = format!("/{id}/durable");
+    let r = request("GET", &format!("{}/icn{name}", gw.url), &[], None);
+    assert_eq!(r.status, 200);
+    assert!(r.body == data, "content after restart differs");
+    let out = d.path().join("after.bin");
+    ok(&["get", "--gateway", &gw.url, &name, "--out", p(&out)]);
+    assert!(std::fs::read(&out).unwrap() == data);
+}
+
+#[test]
+fn cli_reports_gateway_errors_in_one_line() {
+    let (d, key, id) = setup();
+    let (code, _, err) = icn(&[
+        "get",
+        "--gateway",
+        "http://127.0.0.1:9",
+        &format!("/{id}/x"),
+    ]);
+    assert_eq!(code, 1);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    let gw = Gateway::start(&d.path().join("data"));
+    let (code, _, err) = icn(&["get", "--gateway", &gw.url, &format!("/{id}/never")]);
+    assert_eq!(code, 1);
+    assert!(err.contains("404"), "{err}");
+    let _ = key;
+}
+
+/// Sends only the head of a PUT with a large Content-Length; returns the status line.
+fn raw_put_status(base: &str, path: &str, len: usize) -> String {
+    use std::io::{Read, Write};
+    let addr = base.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "PUT {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {len}\r\n\r\n"
+    )
+    .unwrap();
+    let mut buf = [0u8; 512];
+    let n = s.read(&mut buf).unwrap();
+    String::from_utf8_lossy(&buf[..n]).into_owned()
+}
