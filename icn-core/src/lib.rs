@@ -20,6 +20,7 @@
 
 pub mod base32;
 pub mod block;
+pub mod bootstrap;
 mod cbor;
 pub mod hash;
 pub mod id;

@@ -16,3 +16,4 @@ pub mod client;
 pub mod gateway;
 pub mod keyfile;
 pub mod objfile;
+pub mod peer;

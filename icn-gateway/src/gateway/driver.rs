@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use icn_core::block::Block;
+use icn_core::bootstrap::Frame;
 use icn_core::node::{Config, Event, Input, Node, Output, RequestError, RingView, Store};
 use icn_core::{Hash, Name, RingId, SignedObject};
 use tokio::sync::{mpsc, oneshot};
@@ -42,7 +43,7 @@ pub enum Command {
     PutBlock(Block),
     /// Report the ring state.
     Status(oneshot::Sender<(RingView, usize)>),
-    /// A link to a peer opened; bytes for it go to `tx`.
+    /// A link to a peer opened; encoded frames for it go to `tx`.
     LinkUp {
         /// The peer.
         peer: RingId,
@@ -78,14 +79,29 @@ async fn run(mut node: Node, mut rx: mpsc::Receiver<Command>, metrics: std::sync
     node.bootstrap(now());
     let mut links: HashMap<RingId, mpsc::UnboundedSender<Vec<u8>>> = HashMap::new();
     let mut waiters: HashMap<u64, Waiter> = HashMap::new();
+    let mut dials: Vec<RingId> = Vec::new();
     loop {
         let deadline = loop {
+            if let Some(peer) = dials.pop() {
+                let t = now();
+                let input = if links.contains_key(&peer) {
+                    Input::LinkUp(t, peer)
+                } else {
+                    Input::LinkDown(t, peer)
+                };
+                let _ = node.handle_input(input);
+                continue;
+            }
             match node.poll_output() {
                 Output::Transmit(t) => {
                     if let Some(link) = links.get(&t.to) {
-                        let _ = link.send(t.bytes);
+                        let _ = link.send(Frame::Ring(t.bytes).encode());
                     }
                 }
+                // The gateway only has links to its WebSocket peers: a dial
+                // succeeds at once if the peer is connected, else fails.
+                Output::Event(Event::Dial(peer)) => dials.push(peer),
+                Output::Event(Event::Hangup(_)) => {}
                 Output::Event(e) => on_event(e, &mut waiters, &metrics),
                 Output::Timeout(at) => break at,
             }

@@ -44,6 +44,8 @@ pub struct State {
     pub metrics: Arc<Metrics>,
     /// How long a ring lookup may take before the answer is 504.
     pub lookup_timeout: Duration,
+    /// Peers connected over WebSocket.
+    pub peers: super::ws::Peers,
 }
 
 type Resp = Response<Vec<u8>>;
@@ -83,6 +85,17 @@ pub fn routes(
         .and(warp::body::bytes())
         .and(with.clone())
         .then(put_block);
+    let ws = warp::path!("ws")
+        .and(warp::ws())
+        .and(warp::addr::remote())
+        .and(with.clone())
+        .map(
+            |ws: warp::ws::Ws, addr: Option<std::net::SocketAddr>, s: Arc<State>| {
+                ws.max_message_size(icn_core::bootstrap::MAX_FRAME_SIZE)
+                    .max_frame_size(icn_core::bootstrap::MAX_FRAME_SIZE)
+                    .on_upgrade(move |socket| super::ws::serve(socket, addr.map(|a| a.ip()), s))
+            },
+        );
     let ring = warp::path!("api" / "ring")
         .and(warp::get())
         .and(with.clone())
@@ -113,7 +126,7 @@ pub fn routes(
         .allow_headers(vec!["range", "content-type", "if-none-match", "accept"])
         .expose_headers(EXPOSED.split(", ").collect::<Vec<_>>());
     let counted = state.clone();
-    get_name
+    let api = get_name
         .or(put_name)
         .unify()
         .or(get_block)
@@ -136,11 +149,10 @@ pub fn routes(
                 counted.metrics.errors.inc();
             }
             r
-        })
-        .with(cors)
-        .recover(|_r: Rejection| async {
-            Ok::<_, Infallible>(error(StatusCode::FORBIDDEN, "cors", "CORS request refused"))
-        })
+        });
+    ws.or(api).with(cors).recover(|_r: Rejection| async {
+        Ok::<_, Infallible>(error(StatusCode::FORBIDDEN, "cors", "CORS request refused"))
+    })
 }
 
 fn text(status: StatusCode, ctype: &str, body: String) -> Resp {
@@ -210,6 +222,10 @@ async fn ring(s: Arc<State>) -> Resp {
         "fingers": hex(&v.fingers),
         "links": hex(&v.links),
         "stored_objects": s.store.object_count(),
+        "ws_peers": s.peers.count(),
+        "relayed": s.metrics.relayed.get(),
+        "relayed_bytes": s.metrics.relayed_bytes.get(),
+        "relay_dropped": s.metrics.relay_dropped.get(),
         "replica_items": replicas,
     });
     text(StatusCode::OK, "application/json", body.to_string())

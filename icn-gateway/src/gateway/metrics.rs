@@ -44,6 +44,12 @@ pub struct Metrics {
     pub joins: Counter,
     /// Open ring links.
     pub links: Counter,
+    /// Messages relayed between peers.
+    pub relayed: Counter,
+    /// Bytes relayed between peers.
+    pub relayed_bytes: Counter,
+    /// Relay messages dropped for exceeding a peer's budget.
+    pub relay_dropped: Counter,
 }
 
 impl Metrics {
@@ -98,6 +104,24 @@ impl Metrics {
             self.joins.get(),
         );
         put("links", "gauge", "Open ring links.", self.links.get());
+        put(
+            "relayed_total",
+            "counter",
+            "Messages relayed between peers.",
+            self.relayed.get(),
+        );
+        put(
+            "relayed_bytes_total",
+            "counter",
+            "Bytes relayed between peers.",
+            self.relayed_bytes.get(),
+        );
+        put(
+            "relay_dropped_total",
+            "counter",
+            "Relay messages over a peer's budget.",
+            self.relay_dropped.get(),
+        );
         put(
             "stored_objects",
             "gauge",

@@ -10,6 +10,7 @@ pub mod http;
 pub mod metrics;
 pub mod range;
 pub mod store;
+pub mod ws;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -106,11 +107,13 @@ pub async fn run(cfg: GatewayConfig) -> Result<(), GatewayError> {
         },
         metrics.clone(),
     );
+    let peers = ws::Peers::new(id, key.clone());
     let state = Arc::new(http::State {
         store,
         driver,
         metrics,
         lookup_timeout: cfg.lookup_timeout,
+        peers,
     });
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await

@@ -1,0 +1,316 @@
+//! The bootstrap protocol between a peer and a gateway (over WebSocket).
+//!
+//! A joining peer proves it holds its node key, the gateway assigns its ring
+//! position and certifies it, and from then on the connection carries ring
+//! messages for the gateway's own node and, as a bounded fallback, relayed
+//! ring messages for other peers of the same gateway. `spec/bootstrap.md`
+//! is the specification; every frame is one CBOR array, decoded strictly.
+
+use ciborium::value::Value;
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+
+use crate::cbor::{self, as_array, as_bytes, as_list, as_text, as_u64, uint, CborError};
+use crate::id::RingId;
+use crate::wire::MAX_MESSAGE_SIZE;
+
+/// Largest bootstrap frame: a ring message plus framing.
+pub const MAX_FRAME_SIZE: usize = MAX_MESSAGE_SIZE + 256;
+/// Domain-separation prefix of the join proof.
+pub const JOIN_TAG: &[u8] = b"icn/v1/join\0";
+/// Domain-separation prefix of node certificates.
+pub const CERT_TAG: &[u8] = b"icn/v1/node-cert\0";
+
+/// Why a frame or certificate was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BootstrapError {
+    /// Not strict CBOR of a frame shape.
+    #[error("{0}")]
+    Cbor(#[from] CborError),
+    /// Unknown frame tag.
+    #[error("unknown frame tag {0}")]
+    UnknownTag(u64),
+    /// Wrong number of fields.
+    #[error("frame tag {0} has the wrong number of fields")]
+    Arity(u64),
+    /// A signature or key does not verify.
+    #[error("bad signature")]
+    BadSignature,
+    /// The certificate has expired.
+    #[error("certificate expired")]
+    Expired,
+}
+
+/// A gateway's signature on a node's ring position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeCert {
+    /// The ring position.
+    pub node_id: RingId,
+    /// The node's ed25519 key.
+    pub node_key: [u8; 32],
+    /// Expiry, ms since the UNIX epoch.
+    pub expires: u64,
+    /// The signing gateway's key.
+    pub gateway_key: [u8; 32],
+    /// Signature by the gateway key over [`CERT_TAG`] and the fields above.
+    pub signature: [u8; 64],
+}
+
+impl NodeCert {
+    fn message(
+        node_id: &RingId,
+        node_key: &[u8; 32],
+        expires: u64,
+        gateway_key: &[u8; 32],
+    ) -> Vec<u8> {
+        let mut m = CERT_TAG.to_vec();
+        m.extend_from_slice(&node_id.0);
+        m.extend_from_slice(node_key);
+        m.extend_from_slice(&expires.to_be_bytes());
+        m.extend_from_slice(gateway_key);
+        m
+    }
+
+    /// Issues a certificate with `gateway`'s key.
+    pub fn issue(
+        gateway: &SigningKey,
+        node_id: RingId,
+        node_key: [u8; 32],
+        expires: u64,
+    ) -> NodeCert {
+        let gateway_key = gateway.verifying_key().to_bytes();
+        let signature = gateway
+            .sign(&Self::message(&node_id, &node_key, expires, &gateway_key))
+            .to_bytes();
+        NodeCert {
+            node_id,
+            node_key,
+            expires,
+            gateway_key,
+            signature,
+        }
+    }
+
+    /// Checks the signature, and the expiry against `now_ms`.
+    pub fn verify(&self, now_ms: u64) -> Result<(), BootstrapError> {
+        let key = VerifyingKey::from_bytes(&self.gateway_key)
+            .map_err(|_| BootstrapError::BadSignature)?;
+        key.verify_strict(
+            &Self::message(
+                &self.node_id,
+                &self.node_key,
+                self.expires,
+                &self.gateway_key,
+            ),
+            &Signature::from_bytes(&self.signature),
+        )
+        .map_err(|_| BootstrapError::BadSignature)?;
+        if now_ms >= self.expires {
+            return Err(BootstrapError::Expired);
+        }
+        Ok(())
+    }
+}
+
+/// The join proof a peer signs: [`JOIN_TAG`], the gateway's nonce, the peer's key.
+pub fn join_message(nonce: &[u8; 32], key: &[u8; 32]) -> Vec<u8> {
+    let mut m = JOIN_TAG.to_vec();
+    m.extend_from_slice(nonce);
+    m.extend_from_slice(key);
+    m
+}
+
+/// Verifies a peer's join proof.
+pub fn verify_join(
+    nonce: &[u8; 32],
+    key: &[u8; 32],
+    signature: &[u8; 64],
+) -> Result<(), BootstrapError> {
+    let k = VerifyingKey::from_bytes(key).map_err(|_| BootstrapError::BadSignature)?;
+    k.verify_strict(&join_message(nonce, key), &Signature::from_bytes(signature))
+        .map_err(|_| BootstrapError::BadSignature)
+}
+
+/// One frame on a peer's connection to a gateway.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Frame {
+    /// Gateway to peer, first: prove you hold your key.
+    Challenge {
+        /// Fresh random bytes.
+        nonce: [u8; 32],
+        /// The gateway's key.
+        gateway_key: [u8; 32],
+        /// The gateway's own ring position.
+        gateway_id: RingId,
+    },
+    /// Peer to gateway: my key and the proof.
+    Hello {
+        /// The peer's node key.
+        key: [u8; 32],
+        /// Signature over [`join_message`].
+        signature: [u8; 64],
+    },
+    /// Gateway to peer: your certified ring position.
+    Welcome(NodeCert),
+    /// A ring message for the gateway's node (peer to gateway) or from it.
+    Ring(Vec<u8>),
+    /// Relayed ring message: to `peer` (sent by a peer) or from `peer`
+    /// (delivered by the gateway).
+    Relay {
+        /// The other peer.
+        peer: RingId,
+        /// One ring message.
+        bytes: Vec<u8>,
+    },
+    /// The gateway cannot relay to this peer (not connected to it).
+    NoRoute {
+        /// The peer.
+        peer: RingId,
+    },
+    /// The gateway closes the connection for this reason.
+    Error {
+        /// A short code.
+        code: String,
+    },
+}
+
+fn b32(v: Value, f: &'static str) -> Result<[u8; 32], BootstrapError> {
+    Ok(as_array::<32>(v, f)?)
+}
+
+impl Frame {
+    /// Deterministic CBOR encoding.
+    pub fn encode(&self) -> Vec<u8> {
+        let by = |b: &[u8]| Value::Bytes(b.to_vec());
+        let v = match self {
+            Frame::Challenge {
+                nonce,
+                gateway_key,
+                gateway_id,
+            } => {
+                vec![uint(0), by(nonce), by(gateway_key), by(&gateway_id.0)]
+            }
+            Frame::Hello { key, signature } => vec![uint(1), by(key), by(signature)],
+            Frame::Welcome(c) => vec![
+                uint(2),
+                by(&c.node_id.0),
+                by(&c.node_key),
+                uint(c.expires),
+                by(&c.gateway_key),
+                by(&c.signature),
+            ],
+            Frame::Ring(b) => vec![uint(3), by(b)],
+            Frame::Relay { peer, bytes } => vec![uint(4), by(&peer.0), by(bytes)],
+            Frame::NoRoute { peer } => vec![uint(5), by(&peer.0)],
+            Frame::Error { code } => vec![uint(6), Value::Text(code.clone())],
+        };
+        cbor::encode(&Value::Array(v))
+    }
+
+    /// Strict, bounded decoding.
+    pub fn decode(bytes: &[u8]) -> Result<Frame, BootstrapError> {
+        let v = cbor::decode_strict(bytes, MAX_FRAME_SIZE)?;
+        let mut it = as_list(v, "frame", 6)?.into_iter();
+        let tag = as_u64(it.next().ok_or(CborError::Missing("tag"))?, "tag")?;
+        let f: Vec<Value> = it.collect();
+        let want = match tag {
+            0 => 3,
+            1 | 4 => 2,
+            2 => 5,
+            3 | 5 | 6 => 1,
+            t => return Err(BootstrapError::UnknownTag(t)),
+        };
+        if f.len() != want {
+            return Err(BootstrapError::Arity(tag));
+        }
+        let mut f = f.into_iter();
+        let mut next = || f.next().ok_or(BootstrapError::Arity(tag));
+        Ok(match tag {
+            0 => Frame::Challenge {
+                nonce: b32(next()?, "nonce")?,
+                gateway_key: b32(next()?, "gateway key")?,
+                gateway_id: RingId(b32(next()?, "gateway id")?),
+            },
+            1 => Frame::Hello {
+                key: b32(next()?, "key")?,
+                signature: as_array::<64>(next()?, "signature")?,
+            },
+            2 => Frame::Welcome(NodeCert {
+                node_id: RingId(b32(next()?, "node id")?),
+                node_key: b32(next()?, "node key")?,
+                expires: as_u64(next()?, "expires")?,
+                gateway_key: b32(next()?, "gateway key")?,
+                signature: as_array::<64>(next()?, "signature")?,
+            }),
+            3 => Frame::Ring(as_bytes(next()?, "ring", MAX_MESSAGE_SIZE)?),
+            4 => Frame::Relay {
+                peer: RingId(b32(next()?, "peer")?),
+                bytes: as_bytes(next()?, "relay", MAX_MESSAGE_SIZE)?,
+            },
+            5 => Frame::NoRoute {
+                peer: RingId(b32(next()?, "peer")?),
+            },
+            _ => Frame::Error {
+                code: as_text(next()?, "code", 64)?,
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn frames_round_trip_and_certificates_verify() {
+        let gw = SigningKey::from_bytes(&[1; 32]);
+        let peer = SigningKey::from_bytes(&[2; 32]);
+        let cert = NodeCert::issue(&gw, RingId([5; 32]), peer.verifying_key().to_bytes(), 1000);
+        assert_eq!(cert.verify(999), Ok(()));
+        assert_eq!(cert.verify(1000), Err(BootstrapError::Expired));
+        let mut forged = cert.clone();
+        forged.node_id = RingId([6; 32]);
+        assert_eq!(forged.verify(0), Err(BootstrapError::BadSignature));
+        let nonce = [9; 32];
+        let key = peer.verifying_key().to_bytes();
+        let sig = peer.sign(&join_message(&nonce, &key)).to_bytes();
+        assert_eq!(verify_join(&nonce, &key, &sig), Ok(()));
+        assert!(verify_join(&[8; 32], &key, &sig).is_err());
+        for f in [
+            Frame::Challenge {
+                nonce,
+                gateway_key: [3; 32],
+                gateway_id: RingId([4; 32]),
+            },
+            Frame::Hello {
+                key,
+                signature: sig,
+            },
+            Frame::Welcome(cert),
+            Frame::Ring(vec![1, 2, 3]),
+            Frame::Relay {
+                peer: RingId([7; 32]),
+                bytes: vec![4],
+            },
+            Frame::NoRoute {
+                peer: RingId([7; 32]),
+            },
+            Frame::Error {
+                code: "rate".into(),
+            },
+        ] {
+            assert_eq!(Frame::decode(&f.encode()), Ok(f));
+        }
+        assert_eq!(
+            Frame::decode(&[0x81, 0x09]),
+            Err(BootstrapError::UnknownTag(9))
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn decode_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let _ = Frame::decode(&bytes);
+        }
+    }
+}

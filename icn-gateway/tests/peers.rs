@@ -1,0 +1,194 @@
+//! A gateway and 16 native peers over relayed links form one ring.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use ed25519_dalek::SigningKey;
+use icn_core::node::Config;
+use icn_core::{ContentObject, Name, Payload, PublisherId, RingId, SignedObject};
+use icn_gateway::peer::Peer;
+
+struct Gw(Child, String);
+
+impl Drop for Gw {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_gateway(data: &std::path::Path) -> Gw {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_icn"))
+        .args([
+            "gateway",
+            "--listen",
+            "127.0.0.1:0",
+            "--lookup-timeout",
+            "5",
+            "--data",
+        ])
+        .arg(data)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line.trim().rsplit(' ').next().unwrap().to_string();
+    Gw(child, url)
+}
+
+fn http_get(url: &str) -> (u16, Vec<u8>) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut r = agent.get(url).call().unwrap();
+    let status = r.status().as_u16();
+    (status, r.body_mut().read_to_vec().unwrap())
+}
+
+fn object(key: &SigningKey, path: &str, content: &[u8]) -> SignedObject {
+    let publisher = PublisherId::from_key(key.verifying_key()).to_text();
+    let name = Name::parse(path)
+        .unwrap()
+        .prefixed(publisher.as_bytes())
+        .unwrap();
+    SignedObject::sign(
+        ContentObject {
+            name,
+            version: 1,
+            content_type: "text/plain".into(),
+            created: 0,
+            freshness: None,
+            payload: Payload::Inline(content.to_vec()),
+        },
+        key,
+    )
+    .unwrap()
+}
+
+/// Every node's first successor is the next node by id.
+async fn ring_is_exact(peers: &[Peer], gw_url: &str) -> Result<(), String> {
+    let (_, body) = http_get(&format!("{gw_url}/api/ring"));
+    let ring: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let gw_id: RingId = ring["node"].as_str().unwrap().parse().unwrap();
+    let gw_succ: Option<RingId> = ring["successors"][0].as_str().map(|s| s.parse().unwrap());
+    let mut views = Vec::new();
+    for p in peers {
+        views.push(p.status().await.ok_or("peer stopped")?);
+    }
+    let mut ids: Vec<RingId> = views.iter().map(|v| v.id).chain([gw_id]).collect();
+    ids.sort();
+    let next = |id: RingId| ids[(ids.iter().position(|x| *x == id).unwrap() + 1) % ids.len()];
+    if gw_succ != Some(next(gw_id)) {
+        return Err(format!(
+            "gateway successor {gw_succ:?}, want {:?}",
+            next(gw_id)
+        ));
+    }
+    for v in &views {
+        if !v.joined || v.successors.first() != Some(&next(v.id)) {
+            return Err(format!(
+                "{:?}: successor {:?}, want {:?}",
+                v.id,
+                v.successors.first(),
+                next(v.id)
+            ));
+        }
+    }
+    Ok(())
+}
+
+async fn wait_ring(peers: &[Peer], gw_url: &str) {
+    let start = Instant::now();
+    loop {
+        match ring_is_exact(peers, gw_url).await {
+            Ok(()) => return,
+            Err(e) if start.elapsed() > Duration::from_secs(90) => panic!("ring not formed: {e}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sixteen_native_peers_form_one_ring_and_share_content() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let gw = start_gateway(&dir.path().join("data"));
+    let ws = format!("{}/ws", gw.1.replace("http://", "ws://"));
+    let mut peers = Vec::new();
+    for i in 0..16u8 {
+        let key = SigningKey::from_bytes(&[i + 1; 32]);
+        let cfg = Config {
+            seed: u64::from(i),
+            ..Config::default()
+        };
+        peers.push(Peer::join(&ws, key, cfg).await.unwrap());
+    }
+    wait_ring(&peers, &gw.1).await;
+
+    // Published by a peer, read through the gateway's HTTP API.
+    let alice = SigningKey::from_bytes(&[42; 32]);
+    let mut published = Vec::new();
+    for i in 0..12 {
+        let o = object(
+            &alice,
+            &format!("/from-peers/{i}"),
+            format!("peer content {i}").as_bytes(),
+        );
+        peers[i % peers.len()].publish(o.clone()).await.unwrap();
+        published.push(o);
+    }
+    for o in &published {
+        let (status, body) = http_get(&format!("{}/icn{}", gw.1, o.name()));
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+        let Payload::Inline(c) = &o.object().payload else {
+            unreachable!()
+        };
+        assert_eq!(&body, c);
+    }
+
+    // Published over HTTP, read by every peer.
+    let raw = object(&alice, "/from-http", b"hello peers");
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let put = agent
+        .put(format!("{}/icn{}", gw.1, raw.name()))
+        .send(raw.encoded())
+        .unwrap();
+    assert_eq!(put.status().as_u16(), 201);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    for p in &peers {
+        let got = p.get(raw.name()).await.unwrap();
+        assert_eq!(got.hash(), raw.hash());
+    }
+    published.push(raw);
+
+    // A peer leaves gracefully: its keys move on and nothing is lost.
+    let leaver = peers.remove(5);
+    leaver.leave().await;
+    wait_ring(&peers, &gw.1).await;
+    for o in &published {
+        for p in [&peers[0], &peers[9]] {
+            let got = p
+                .get(o.name())
+                .await
+                .unwrap_or_else(|e| panic!("{}: {e}", o.name()));
+            assert_eq!(got.hash(), o.hash());
+        }
+    }
+    let (_, body) = http_get(&format!("{}/api/ring", gw.1));
+    let ring: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(ring["ws_peers"], 15);
+    assert!(
+        ring["relayed"].as_u64().unwrap() > 0,
+        "peers talked through the relay"
+    );
+}
