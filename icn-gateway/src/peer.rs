@@ -41,7 +41,7 @@ pub enum PeerError {
 }
 
 enum Cmd {
-    Publish(SignedObject, oneshot::Sender<Result<(), RequestError>>),
+    Publish(Box<SignedObject>, oneshot::Sender<Result<(), RequestError>>),
     Get(Name, oneshot::Sender<Result<SignedObject, RequestError>>),
     Status(oneshot::Sender<RingView>),
     Leave(oneshot::Sender<()>),
@@ -137,7 +137,7 @@ impl Peer {
     pub async fn publish(&self, obj: SignedObject) -> Result<(), RequestError> {
         let (tx, rx) = oneshot::channel();
         self.tx
-            .send(Cmd::Publish(obj, tx))
+            .send(Cmd::Publish(Box::new(obj), tx))
             .await
             .map_err(|_| RequestError::NotJoined)?;
         rx.await.map_err(|_| RequestError::NotJoined)?
@@ -257,7 +257,7 @@ async fn run(mut node: Node, gw: RingId, ws: Ws, mut rx: mpsc::Receiver<Cmd>) {
             cmd = rx.recv() => {
                 let t = now();
                 match cmd {
-                    Some(Cmd::Publish(o, tx)) => { let req = node.publish(t, o); waiters.insert(req, Waiter::Put(tx)); }
+                    Some(Cmd::Publish(o, tx)) => { let req = node.publish(t, *o); waiters.insert(req, Waiter::Put(tx)); }
                     Some(Cmd::Get(n, tx)) => { let req = node.get(t, &n); waiters.insert(req, Waiter::Get(tx)); }
                     Some(Cmd::Status(tx)) => { let _ = tx.send(node.ring_view()); }
                     Some(Cmd::Leave(tx)) => { node.leave(t); leaving = Some(tx); }
