@@ -153,6 +153,9 @@ pub struct GatewayArgs {
     /// Seconds a ring lookup may take before HTTP answers 504.
     #[arg(long, value_name = "SECONDS", default_value_t = 10)]
     pub lookup_timeout: u64,
+    /// WebSocket connections allowed from one IP address.
+    #[arg(long, value_name = "N", default_value_t = crate::gateway::ws::MAX_PER_ADDR)]
+    pub max_per_addr: usize,
 }
 
 /// `icn verify`.
@@ -441,6 +444,7 @@ fn gateway(a: GatewayArgs) -> Result<(), CliError> {
         data: a.data,
         key: a.key,
         lookup_timeout: std::time::Duration::from_secs(a.lookup_timeout.max(1)),
+        max_per_addr: a.max_per_addr,
     };
     Ok(runtime.block_on(crate::gateway::run(cfg))?)
 }

@@ -86,16 +86,12 @@ pub fn routes(
         .and(with.clone())
         .then(put_block);
     let ws = warp::path!("ws")
-        .and(warp::ws())
+        .and(warp::get())
+        .and(warp::header::headers_cloned())
+        .and(warp::ext::optional::<warp::hyper::upgrade::OnUpgrade>())
         .and(warp::addr::remote())
         .and(with.clone())
-        .map(
-            |ws: warp::ws::Ws, addr: Option<std::net::SocketAddr>, s: Arc<State>| {
-                ws.max_message_size(icn_core::bootstrap::MAX_FRAME_SIZE)
-                    .max_frame_size(icn_core::bootstrap::MAX_FRAME_SIZE)
-                    .on_upgrade(move |socket| super::ws::serve(socket, addr.map(|a| a.ip()), s))
-            },
-        );
+        .map(super::ws::upgrade);
     let ring = warp::path!("api" / "ring")
         .and(warp::get())
         .and(with.clone())

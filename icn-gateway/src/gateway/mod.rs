@@ -37,6 +37,8 @@ pub struct GatewayConfig {
     pub key: Option<PathBuf>,
     /// How long a ring lookup may take before HTTP answers 504.
     pub lookup_timeout: Duration,
+    /// WebSocket connections allowed from one IP address.
+    pub max_per_addr: usize,
 }
 
 /// Why the gateway could not start.
@@ -107,7 +109,7 @@ pub async fn run(cfg: GatewayConfig) -> Result<(), GatewayError> {
         },
         metrics.clone(),
     );
-    let peers = ws::Peers::new(id, key.clone());
+    let peers = ws::Peers::new(id, key.clone(), cfg.max_per_addr);
     let state = Arc::new(http::State {
         store,
         driver,

@@ -14,15 +14,85 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ed25519_dalek::SigningKey;
 use futures_util::{SinkExt, StreamExt};
-use icn_core::bootstrap::{verify_join, Frame, NodeCert};
+use hyper_util::rt::TokioIo;
+use icn_core::bootstrap::{verify_join, Frame, NodeCert, MAX_FRAME_SIZE};
 use icn_core::RingId;
 use tokio::sync::mpsc;
-use warp::ws::{Message, WebSocket};
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::WebSocketStream;
+use warp::http::{HeaderMap, Response, StatusCode};
+use warp::hyper::upgrade::OnUpgrade;
+
+type WebSocket = WebSocketStream<TokioIo<warp::hyper::upgrade::Upgraded>>;
+
+/// Per-connection buffers: small, since an idle peer should cost little.
+/// Larger messages still work; the buffers grow while they are in flight.
+fn ws_config() -> WebSocketConfig {
+    let mut c = WebSocketConfig::default();
+    c.read_buffer_size = 1024;
+    c.write_buffer_size = 0;
+    c.max_write_buffer_size = 4 * MAX_FRAME_SIZE;
+    c.max_message_size = Some(MAX_FRAME_SIZE);
+    c.max_frame_size = Some(MAX_FRAME_SIZE);
+    c
+}
+
+/// Answers the WebSocket upgrade of `GET /ws` and serves the connection.
+pub fn upgrade(
+    headers: HeaderMap,
+    on_upgrade: Option<OnUpgrade>,
+    addr: Option<std::net::SocketAddr>,
+    s: Arc<State>,
+) -> Response<Vec<u8>> {
+    let header = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let key = header("sec-websocket-key");
+    let is_ws = header("upgrade").eq_ignore_ascii_case("websocket")
+        && header("connection")
+            .to_ascii_lowercase()
+            .contains("upgrade")
+        && header("sec-websocket-version") == "13"
+        && !key.is_empty();
+    let Some(on_upgrade) = on_upgrade.filter(|_| is_ws) else {
+        return super::http::error(
+            StatusCode::UPGRADE_REQUIRED,
+            "websocket-required",
+            "GET /ws is a WebSocket endpoint",
+        );
+    };
+    let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
+    tokio::spawn(async move {
+        match on_upgrade.await {
+            Ok(upgraded) => {
+                let ws = WebSocketStream::from_raw_socket(
+                    TokioIo::new(upgraded),
+                    Role::Server,
+                    Some(ws_config()),
+                )
+                .await;
+                serve(ws, addr.map(|a| a.ip()), s).await;
+            }
+            Err(e) => tracing::debug!("websocket upgrade failed: {e}"),
+        }
+    });
+    let mut r = Response::new(Vec::new());
+    *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let h = r.headers_mut();
+    h.insert(
+        "connection",
+        warp::http::HeaderValue::from_static("upgrade"),
+    );
+    h.insert("upgrade", warp::http::HeaderValue::from_static("websocket"));
+    if let Ok(v) = warp::http::HeaderValue::from_str(&accept) {
+        h.insert("sec-websocket-accept", v);
+    }
+    r
+}
 
 use super::driver::Command;
 use super::http::State;
 
-/// Connections allowed from one IP address.
+/// Default number of connections allowed from one IP address.
 pub const MAX_PER_ADDR: usize = 256;
 /// Relay budget per peer and second: bytes.
 pub const RELAY_BYTES_PER_S: u64 = 4 * 1024 * 1024;
@@ -46,16 +116,18 @@ pub struct Peers {
     key: SigningKey,
     conns: Mutex<HashMap<RingId, Conn>>,
     per_addr: Mutex<HashMap<IpAddr, usize>>,
+    max_per_addr: usize,
 }
 
 impl Peers {
     /// An empty registry for the gateway with this id and key.
-    pub fn new(gateway_id: RingId, key: SigningKey) -> Peers {
+    pub fn new(gateway_id: RingId, key: SigningKey, max_per_addr: usize) -> Peers {
         Peers {
             gateway_id,
             key,
             conns: Mutex::new(HashMap::new()),
             per_addr: Mutex::new(HashMap::new()),
+            max_per_addr,
         }
     }
 
@@ -95,6 +167,13 @@ async fn send_frame(ws: &mut WebSocket, f: &Frame) -> bool {
     ws.send(Message::binary(f.encode())).await.is_ok()
 }
 
+fn binary(m: &Message) -> Option<&[u8]> {
+    match m {
+        Message::Binary(b) => Some(b),
+        _ => None,
+    }
+}
+
 /// Serves one WebSocket connection from `addr`.
 pub async fn serve(mut ws: WebSocket, addr: Option<IpAddr>, s: Arc<State>) {
     let peers = &s.peers;
@@ -103,7 +182,7 @@ pub async fn serve(mut ws: WebSocket, addr: Option<IpAddr>, s: Arc<State>) {
         Ok(mut per) => {
             let n = per.entry(ip).or_insert(0);
             *n += 1;
-            *n <= MAX_PER_ADDR
+            *n <= peers.max_per_addr
         }
         Err(_) => false,
     };
@@ -115,7 +194,7 @@ pub async fn serve(mut ws: WebSocket, addr: Option<IpAddr>, s: Arc<State>) {
             },
         )
         .await;
-        let _ = ws.close().await;
+        let _ = ws.close(None).await;
     } else if let Some((id, rx)) = handshake(&mut ws, &s).await {
         run_peer(ws, id, rx, &s).await;
     }
@@ -148,7 +227,7 @@ async fn handshake(
     }
     let first = tokio::time::timeout(HELLO_TIMEOUT, ws.next()).await;
     let hello = match first {
-        Ok(Some(Ok(m))) if m.is_binary() => Frame::decode(m.as_bytes()).ok(),
+        Ok(Some(Ok(m))) => binary(&m).and_then(|b| Frame::decode(b).ok()),
         _ => None,
     };
     let Some(Frame::Hello { key, signature }) = hello else {
@@ -246,62 +325,56 @@ fn relay(s: &State, from: RingId, to: RingId, bytes: Vec<u8>) {
 }
 
 async fn run_peer(
-    ws: WebSocket,
+    mut ws: WebSocket,
     id: RingId,
     mut rx: mpsc::UnboundedReceiver<Vec<u8>>,
     s: &Arc<State>,
 ) {
-    let (mut sink, mut stream) = ws.split();
-    let writer = tokio::spawn(async move {
-        while let Some(frame) = rx.recv().await {
-            if sink.send(Message::binary(frame)).await.is_err() {
-                break;
-            }
-        }
-        let _ = sink.close().await;
-    });
+    // One task per connection, reading and writing: an idle peer costs one
+    // small future, one small read buffer and its queue.
     let mut reason = None;
-    while let Some(msg) = stream.next().await {
-        let Ok(msg) = msg else { break };
-        if msg.is_close() {
-            break;
-        }
-        if !msg.is_binary() {
-            continue;
-        }
-        match Frame::decode(msg.as_bytes()) {
-            Ok(Frame::Ring(bytes)) => {
-                if s.driver
-                    .send(Command::Receive { peer: id, bytes })
-                    .await
-                    .is_err()
-                {
+    loop {
+        tokio::select! {
+            out = rx.recv() => match out {
+                Some(frame) => {
+                    if ws.send(Message::binary(frame)).await.is_err() {
+                        break;
+                    }
+                }
+                None => break,
+            },
+            msg = ws.next() => {
+                let Some(Ok(msg)) = msg else { break };
+                if msg.is_close() {
                     break;
                 }
-            }
-            Ok(Frame::Relay { peer, bytes }) => relay(s, id, peer, bytes),
-            Ok(_) => {
-                reason = Some("unexpected-frame");
-                break;
-            }
-            Err(_) => {
-                reason = Some("malformed-frame");
-                break;
+                let Some(bytes) = binary(&msg) else { continue };
+                match Frame::decode(bytes) {
+                    Ok(Frame::Ring(bytes)) => {
+                        if s.driver.send(Command::Receive { peer: id, bytes }).await.is_err() {
+                            break;
+                        }
+                    }
+                    Ok(Frame::Relay { peer, bytes }) => relay(s, id, peer, bytes),
+                    Ok(_) => {
+                        reason = Some("unexpected-frame");
+                        break;
+                    }
+                    Err(_) => {
+                        reason = Some("malformed-frame");
+                        break;
+                    }
+                }
             }
         }
     }
-    let tx = s
-        .peers
-        .conns
-        .lock()
-        .ok()
-        .and_then(|mut c| c.remove(&id))
-        .map(|c| c.tx);
-    if let (Some(code), Some(tx)) = (reason, &tx) {
-        tracing::info!(peer = %id, "disconnecting peer: {code}");
-        let _ = tx.send(Frame::Error { code: code.into() }.encode());
+    if let Ok(mut c) = s.peers.conns.lock() {
+        c.remove(&id);
     }
-    drop(tx);
+    if let Some(code) = reason {
+        tracing::info!(peer = %id, "disconnecting peer: {code}");
+        let _ = send_frame(&mut ws, &Frame::Error { code: code.into() }).await;
+    }
     let _ = s.driver.send(Command::LinkDown(id)).await;
-    let _ = writer.await;
+    let _ = ws.close(None).await;
 }
