@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Gateway benchmarks (issue 4): requests/s for a cached 1 KiB name under wrk
+# next to nginx serving the same bytes, and memory per idle WebSocket peer.
+# Needs wrk and nginx (apt-get install wrk nginx-light). Loopback only.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
+cargo build --release --locked -p icn-gateway -p icn-tests
+icn="$PWD/target/release/icn"
+work=$(mktemp -d)
+trap 'nginx -c "$work/nginx.conf" -p "$work" -s stop 2>/dev/null || true; kill $(jobs -p) 2>/dev/null || true' EXIT
+mkdir -p "$work/www" "$work/logs"
+head -c 1024 /dev/urandom > "$work/www/one.bin"
+cat > "$work/nginx.conf" <<CONF
+worker_processes auto;
+pid $work/nginx.pid;
+error_log $work/logs/error.log;
+events { worker_connections 1024; }
+http { access_log off; server { listen 127.0.0.1:18092; root $work/www; } }
+CONF
+nginx -c "$work/nginx.conf" -p "$work"
+"$icn" gateway --listen 127.0.0.1:18091 --data "$work/gw" --max-per-addr 5000 > "$work/gw.out" 2> "$work/gw.err" &
+gw_pid=$!
+sleep 1
+"$icn" keygen --out "$work/k.pem" > /dev/null
+url=$("$icn" publish --gateway http://127.0.0.1:18091 --key "$work/k.pem" --name /bench/one.bin --in "$work/www/one.bin" | tail -1)
+for round in 1 2 3; do
+  icn_rps=$(wrk -t2 -c64 -d10s "$url" | awk '/Requests\/sec/ {print $2}')
+  nginx_rps=$(wrk -t2 -c64 -d10s http://127.0.0.1:18092/one.bin | awk '/Requests\/sec/ {print $2}')
+  echo "round $round: icn $icn_rps req/s, nginx $nginx_rps req/s, ratio $(echo "$icn_rps / $nginx_rps" | bc -l | cut -c1-5)"
+done
+target/release/icn-bench-ws --gateway ws://127.0.0.1:18091/ws --pid "$gw_pid" --peers 1000 --idle 20
