@@ -192,3 +192,75 @@ async fn sixteen_native_peers_form_one_ring_and_share_content() {
         "peers talked through the relay"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn misbehaving_clients_are_refused_with_a_reason() {
+    use futures_util::{SinkExt, StreamExt};
+    use icn_core::bootstrap::Frame;
+    use tokio_tungstenite::tungstenite::Message;
+    let dir = tempfile::TempDir::new().unwrap();
+    let gw = start_gateway(&dir.path().join("data"));
+    let ws_url = format!("{}/ws", gw.1.replace("http://", "ws://"));
+    // A wrong proof: refused with bad-proof.
+    let (mut ws, _) = tokio_tungstenite::connect_async(&ws_url).await.unwrap();
+    let Some(Ok(Message::Binary(_challenge))) = ws.next().await else {
+        panic!("no challenge")
+    };
+    let hello = Frame::Hello {
+        key: SigningKey::from_bytes(&[1; 32]).verifying_key().to_bytes(),
+        signature: [0; 64],
+    };
+    ws.send(Message::binary(hello.encode())).await.unwrap();
+    let Some(Ok(Message::Binary(b))) = ws.next().await else {
+        panic!("no answer")
+    };
+    assert_eq!(
+        Frame::decode(&b).unwrap(),
+        Frame::Error {
+            code: "bad-proof".into()
+        }
+    );
+    // Garbage after joining: disconnected with malformed-frame; others unaffected.
+    let good = Peer::join(&ws_url, SigningKey::from_bytes(&[2; 32]), Config::default())
+        .await
+        .unwrap();
+    let (mut bad, _) = tokio_tungstenite::connect_async(&ws_url).await.unwrap();
+    let Some(Ok(Message::Binary(c))) = bad.next().await else {
+        panic!("no challenge")
+    };
+    let Frame::Challenge { nonce, .. } = Frame::decode(&c).unwrap() else {
+        panic!()
+    };
+    let key = SigningKey::from_bytes(&[3; 32]);
+    let k = key.verifying_key().to_bytes();
+    use ed25519_dalek::Signer;
+    let sig = key
+        .sign(&icn_core::bootstrap::join_message(&nonce, &k))
+        .to_bytes();
+    bad.send(Message::binary(
+        Frame::Hello {
+            key: k,
+            signature: sig,
+        }
+        .encode(),
+    ))
+    .await
+    .unwrap();
+    let Some(Ok(Message::Binary(w))) = bad.next().await else {
+        panic!("no welcome")
+    };
+    assert!(matches!(Frame::decode(&w).unwrap(), Frame::Welcome(_)));
+    bad.send(Message::binary(vec![0xff, 0x00])).await.unwrap();
+    let mut saw = None;
+    while let Some(Ok(m)) = bad.next().await {
+        if let Message::Binary(b) = m {
+            if let Ok(Frame::Error { code }) = Frame::decode(&b) {
+                saw = Some(code);
+                break;
+            }
+        }
+    }
+    assert_eq!(saw.as_deref(), Some("malformed-frame"));
+    let status = good.status().await.unwrap();
+    assert_eq!(status.id, good.id());
+}

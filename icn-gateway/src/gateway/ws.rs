@@ -94,6 +94,8 @@ use super::http::State;
 
 /// Default number of connections allowed from one IP address.
 pub const MAX_PER_ADDR: usize = 256;
+/// Joins admitted per second (a burst of this many, refilled each second).
+pub const JOINS_PER_S: u32 = 500;
 /// Relay budget per peer and second: bytes.
 pub const RELAY_BYTES_PER_S: u64 = 4 * 1024 * 1024;
 /// Relay budget per peer and second: messages.
@@ -117,6 +119,8 @@ pub struct Peers {
     conns: Mutex<HashMap<RingId, Conn>>,
     per_addr: Mutex<HashMap<IpAddr, usize>>,
     max_per_addr: usize,
+    /// Joins admitted in the current one-second window.
+    joins: Mutex<(Instant, u32)>,
 }
 
 impl Peers {
@@ -128,7 +132,20 @@ impl Peers {
             conns: Mutex::new(HashMap::new()),
             per_addr: Mutex::new(HashMap::new()),
             max_per_addr,
+            joins: Mutex::new((Instant::now(), 0)),
         }
+    }
+
+    /// Whether one more join fits in this second's budget.
+    fn admit_join(&self) -> bool {
+        let Ok(mut j) = self.joins.lock() else {
+            return false;
+        };
+        if j.0.elapsed() >= Duration::from_secs(1) {
+            *j = (Instant::now(), 0);
+        }
+        j.1 += 1;
+        j.1 <= JOINS_PER_S
     }
 
     /// Number of connected peers.
@@ -245,6 +262,16 @@ async fn handshake(
             ws,
             &Frame::Error {
                 code: "bad-proof".into(),
+            },
+        )
+        .await;
+        return None;
+    }
+    if !peers.admit_join() {
+        let _ = send_frame(
+            ws,
+            &Frame::Error {
+                code: "join-rate".into(),
             },
         )
         .await;
