@@ -421,3 +421,89 @@ fn raw_put_status(base: &str, path: &str, len: usize) -> String {
     let n = s.read(&mut buf).unwrap();
     String::from_utf8_lossy(&buf[..n]).into_owned()
 }
+
+/// Starts a gateway on a damaged store: it either refuses, saying the store
+/// is corrupt (redb's page checksums), or starts; never anything else.
+fn start_on_damaged_store(data: &Path) -> Option<Gateway> {
+    let mut child = Command::new(ICN)
+        .args(["gateway", "--listen", "127.0.0.1:0", "--data"])
+        .arg(data)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    if line.is_empty() {
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(err.contains("corrupt"), "refused without saying why: {err}");
+        return None;
+    }
+    let url = line.trim().rsplit(' ').next().unwrap().to_string();
+    Some(Gateway { child, url })
+}
+
+fn damage(db: &Path, marker: &[u8]) {
+    let mut bytes = std::fs::read(db).unwrap();
+    // Copy-on-write pages may hold older copies too: damage every copy.
+    let hits: Vec<usize> = bytes
+        .windows(marker.len())
+        .enumerate()
+        .filter(|(_, w)| *w == marker)
+        .map(|(i, _)| i)
+        .collect();
+    assert!(!hits.is_empty(), "marker in store");
+    for at in hits {
+        bytes[at + 3] ^= 0x20;
+    }
+    std::fs::write(db, &bytes).unwrap();
+}
+
+#[test]
+fn corrupt_store_records_are_never_served() {
+    let (d, key, id) = setup();
+    let data_dir = d.path().join("data");
+    let db = data_dir.join("store.redb");
+    let mut gw = Gateway::start(&data_dir);
+    let small = d.path().join("small.txt");
+    std::fs::write(&small, "MARKER-OBJECT-CONTENT-0123456789").unwrap();
+    ok(&[
+        "publish",
+        "--gateway",
+        &gw.url,
+        "--key",
+        p(&key),
+        "--name",
+        "/small",
+        "--in",
+        p(&small),
+    ]);
+    let mut big = pseudo_random(300 * 1024);
+    big[..16].copy_from_slice(b"MARKER-BLOCK-001");
+    let bigf = d.path().join("big.bin");
+    std::fs::write(&bigf, &big).unwrap();
+    ok(&[
+        "publish",
+        "--gateway",
+        &gw.url,
+        "--key",
+        p(&key),
+        "--name",
+        "/big",
+        "--in",
+        p(&bigf),
+    ]);
+    gw.kill9();
+    damage(&db, b"MARKER-OBJECT-CONTENT");
+    damage(&db, b"MARKER-BLOCK-001");
+    if let Some(gw) = start_on_damaged_store(&data_dir) {
+        let r = request("GET", &format!("{}/icn/{id}/small", gw.url), &[], None);
+        assert_ne!(r.status, 200, "a corrupt object was served");
+        let r = request("GET", &format!("{}/icn/{id}/big", gw.url), &[], None);
+        assert_ne!(r.status, 200, "content with a corrupt block was served");
+    }
+}
