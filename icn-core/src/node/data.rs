@@ -55,34 +55,21 @@ impl Pending {
 
 impl<S: Store> Node<S> {
     pub(super) fn start_get(&mut self, wanted: Wanted) -> super::ReqId {
-        let req = self.new_request_id();
-        if !self.joined {
-            self.fail(req, Kind::Get(wanted), RequestError::NotJoined);
-            return req;
-        }
-        let deadline = self.now + self.cfg.request_timeout_ms;
-        self.requests
-            .insert(req, Pending::new(Kind::Get(wanted), deadline));
-        self.send_request(req);
-        req
+        self.start(Kind::Get(wanted))
     }
 
     pub(super) fn start_put(&mut self, item: Item) -> super::ReqId {
-        let req = self.new_request_id();
-        let kind = Kind::Put(item.to_bytes(), item.key());
-        if !self.joined {
-            self.fail(req, kind, RequestError::NotJoined);
-            return req;
-        }
-        let deadline = self.now + self.cfg.request_timeout_ms;
-        self.requests.insert(req, Pending::new(kind, deadline));
-        self.send_request(req);
-        req
+        self.start(Kind::Put(item.to_bytes(), item.key()))
     }
 
     pub(super) fn route_to_node(&mut self, to: RingId, body: Body) -> super::ReqId {
+        self.start(Kind::Send(to, body))
+    }
+
+    /// Registers a request and sends it (or fails it at once when this node
+    /// is not a member).
+    fn start(&mut self, kind: Kind) -> super::ReqId {
         let req = self.new_request_id();
-        let kind = Kind::Send(to, body);
         if !self.joined {
             self.fail(req, kind, RequestError::NotJoined);
             return req;

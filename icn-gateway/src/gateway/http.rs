@@ -255,15 +255,7 @@ async fn find(s: &State, name: &Name) -> Result<Arc<SignedObject>, Resp> {
             "not-found",
             format!("{name} is not published"),
         )),
-        Ok(Ok(Err(RequestError::Timeout))) | Err(_) => {
-            let mut r = error(
-                StatusCode::GATEWAY_TIMEOUT,
-                "ring-timeout",
-                "the ring did not answer in time",
-            );
-            set(&mut r, "retry-after", "5");
-            Err(r)
-        }
+        Ok(Ok(Err(RequestError::Timeout))) | Err(_) => Err(ring_timeout()),
         Ok(Ok(Err(e))) => Err(error(StatusCode::BAD_GATEWAY, "ring-error", e)),
         Ok(Err(_)) => Err(error(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -271,6 +263,17 @@ async fn find(s: &State, name: &Name) -> Result<Arc<SignedObject>, Resp> {
             "the ring node stopped",
         )),
     }
+}
+
+/// 504 with `Retry-After`: the ring did not answer within the lookup timeout.
+fn ring_timeout() -> Resp {
+    let mut r = error(
+        StatusCode::GATEWAY_TIMEOUT,
+        "ring-timeout",
+        "the ring did not answer in time",
+    );
+    set(&mut r, "retry-after", "5");
+    r
 }
 
 /// Reads block `hash`: pinned first, then the ring.
@@ -299,15 +302,7 @@ async fn fetch_block(s: &State, hash: Hash) -> Result<Block, Resp> {
             "not-found",
             format!("block {hash} not found"),
         )),
-        _ => {
-            let mut r = error(
-                StatusCode::GATEWAY_TIMEOUT,
-                "ring-timeout",
-                "the ring did not answer in time",
-            );
-            set(&mut r, "retry-after", "5");
-            Err(r)
-        }
+        _ => Err(ring_timeout()),
     }
 }
 
