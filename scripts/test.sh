@@ -23,8 +23,9 @@ cargo fmt --all -- --check
 step "cargo clippy (all targets, -D warnings)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-step "icn-core and icn-web build for wasm32-unknown-unknown"
+step "icn-core and icn-web build (and icn-web lints) for wasm32-unknown-unknown"
 cargo build --locked -p icn-core -p icn-web --target wasm32-unknown-unknown
+cargo clippy --locked -p icn-web --target wasm32-unknown-unknown -- -D warnings
 
 step "cargo test --workspace"
 cargo test --workspace --locked
