@@ -16,6 +16,13 @@ if command -v rustup >/dev/null; then
   done
 fi
 command -v openssl >/dev/null || { echo "openssl is needed by the CLI tests (apt-get install openssl)" >&2; exit 1; }
+command -v chromium >/dev/null || { echo "chromium is needed by the browser tests (apt-get install chromium)" >&2; exit 1; }
+command -v node >/dev/null || { echo "node (20 or later) is needed by the browser tests" >&2; exit 1; }
+# The wasm-bindgen CLI must match the pinned wasm-bindgen crate exactly.
+wb_version=$(grep -A1 '^name = "wasm-bindgen"$' Cargo.lock | sed -n 's/^version = "\(.*\)"/\1/p')
+if [ "$(wasm-bindgen --version 2>/dev/null | cut -d' ' -f2)" != "$wb_version" ]; then
+  cargo install wasm-bindgen-cli --version "$wb_version"
+fi
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
@@ -29,3 +36,9 @@ cargo clippy --locked -p icn-web --target wasm32-unknown-unknown -- -D warnings
 
 step "cargo test --workspace"
 cargo test --workspace --locked
+
+step "browser tests (headless Chromium)"
+cargo build --locked -p icn-gateway
+wasm-bindgen --target web --out-dir target/browser-pkg target/wasm32-unknown-unknown/debug/icn_web.wasm
+(cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
+ICN_BIN="$PWD/target/debug/icn" ICN_PKG="$PWD/target/browser-pkg" node --test tests/browser/
