@@ -46,6 +46,44 @@ pub struct State {
     pub lookup_timeout: Duration,
     /// Peers connected over WebSocket.
     pub peers: super::ws::Peers,
+    /// Response headers prepared once per object (by object hash).
+    pub prepared: std::sync::RwLock<std::collections::HashMap<Hash, Arc<Prepared>>>,
+}
+
+/// The headers of an object's content responses, built once.
+pub struct Prepared {
+    etag: String,
+    headers: HeaderMap,
+}
+
+/// Most objects whose headers are kept prepared.
+const MAX_PREPARED: usize = 16_384;
+
+fn prepared(s: &State, o: &SignedObject) -> Arc<Prepared> {
+    if let Some(p) = s
+        .prepared
+        .read()
+        .ok()
+        .and_then(|m| m.get(&o.hash()).cloned())
+    {
+        return p;
+    }
+    let etag = format!("\"{}\"", o.hash());
+    let mut r = Response::new(Vec::new());
+    object_headers(&mut r, o, &etag);
+    set(&mut r, "access-control-allow-origin", "*");
+    set(&mut r, "content-type", &o.object().content_type);
+    let p = Arc::new(Prepared {
+        etag,
+        headers: r.headers().clone(),
+    });
+    if let Ok(mut m) = s.prepared.write() {
+        if m.len() >= MAX_PREPARED {
+            m.clear();
+        }
+        m.insert(o.hash(), p.clone());
+    }
+    p
 }
 
 type Resp = Response<Vec<u8>>;
@@ -351,11 +389,10 @@ async fn get_name(
         Ok(o) => o,
         Err(r) => return r,
     };
-    let etag = format!("\"{}\"", o.hash());
+    let p = prepared(&s, &o);
     let mut r = Response::new(Vec::new());
-    object_headers(&mut r, &o, &etag);
-    set(&mut r, "access-control-allow-origin", "*");
-    if etag_matches(&headers, &etag) {
+    *r.headers_mut() = p.headers.clone();
+    if etag_matches(&headers, &p.etag) {
         *r.status_mut() = StatusCode::NOT_MODIFIED;
         return r;
     }
@@ -369,7 +406,6 @@ async fn get_name(
         *r.body_mut() = o.encoded().to_vec();
         return r;
     }
-    set(&mut r, "content-type", &o.object().content_type);
     let size = o.object().payload.len();
     let range = headers
         .get("range")

@@ -116,6 +116,7 @@ pub async fn run(cfg: GatewayConfig) -> Result<(), GatewayError> {
         metrics,
         lookup_timeout: cfg.lookup_timeout,
         peers,
+        prepared: Default::default(),
     });
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
