@@ -263,12 +263,7 @@ impl<S: Store> Node<S> {
             }
         }
         self.store.put(item);
-        let replicas: Vec<RingId> = self
-            .successors
-            .iter()
-            .take(self.cfg.replication.saturating_sub(1))
-            .copied()
-            .collect();
+        let replicas = self.replica_successors();
         for s in replicas {
             self.send(
                 s,
@@ -278,6 +273,12 @@ impl<S: Store> Node<S> {
             );
         }
         Ok(())
+    }
+
+    /// The successors that hold copies of what this node owns.
+    fn replica_successors(&self) -> Vec<RingId> {
+        let n = self.cfg.replication.saturating_sub(1);
+        self.successors.iter().take(n).copied().collect()
     }
 
     /// A reply to one of this node's requests arrived.
@@ -433,12 +434,7 @@ impl<S: Store> Node<S> {
                 entries: Vec::new(),
             });
         }
-        let replicas: Vec<RingId> = self
-            .successors
-            .iter()
-            .take(self.cfg.replication.saturating_sub(1))
-            .copied()
-            .collect();
+        let replicas = self.replica_successors();
         for s in replicas {
             for d in &digests {
                 self.send(s, d);
