@@ -184,6 +184,11 @@ async fn send_frame(ws: &mut WebSocket, f: &Frame) -> bool {
     ws.send(Message::binary(f.encode())).await.is_ok()
 }
 
+/// Tells the client why it is refused; the caller then drops the connection.
+async fn refuse(ws: &mut WebSocket, code: &str) {
+    let _ = send_frame(ws, &Frame::Error { code: code.into() }).await;
+}
+
 fn binary(m: &Message) -> Option<&[u8]> {
     match m {
         Message::Binary(b) => Some(b),
@@ -204,13 +209,7 @@ pub async fn serve(mut ws: WebSocket, addr: Option<IpAddr>, s: Arc<State>) {
         Err(_) => false,
     };
     if !admitted {
-        let _ = send_frame(
-            &mut ws,
-            &Frame::Error {
-                code: "too-many-connections".into(),
-            },
-        )
-        .await;
+        refuse(&mut ws, "too-many-connections").await;
         let _ = ws.close(None).await;
     } else if let Some((id, rx)) = handshake(&mut ws, &s).await {
         run_peer(ws, id, rx, &s).await;
@@ -248,33 +247,15 @@ async fn handshake(
         _ => None,
     };
     let Some(Frame::Hello { key, signature }) = hello else {
-        let _ = send_frame(
-            ws,
-            &Frame::Error {
-                code: "expected-hello".into(),
-            },
-        )
-        .await;
+        refuse(ws, "expected-hello").await;
         return None;
     };
     if verify_join(&nonce, &key, &signature).is_err() {
-        let _ = send_frame(
-            ws,
-            &Frame::Error {
-                code: "bad-proof".into(),
-            },
-        )
-        .await;
+        refuse(ws, "bad-proof").await;
         return None;
     }
     if !peers.admit_join() {
-        let _ = send_frame(
-            ws,
-            &Frame::Error {
-                code: "join-rate".into(),
-            },
-        )
-        .await;
+        refuse(ws, "join-rate").await;
         return None;
     }
     let (tx, rx) = mpsc::unbounded_channel();
@@ -400,7 +381,7 @@ async fn run_peer(
     }
     if let Some(code) = reason {
         tracing::info!(peer = %id, "disconnecting peer: {code}");
-        let _ = send_frame(&mut ws, &Frame::Error { code: code.into() }).await;
+        refuse(&mut ws, code).await;
     }
     let _ = s.driver.send(Command::LinkDown(id)).await;
     let _ = ws.close(None).await;
