@@ -90,6 +90,29 @@ impl NodeCert {
         }
     }
 
+    /// The five CBOR fields of a certificate, as they appear in frames and signals.
+    pub(crate) fn to_values(&self) -> [Value; 5] {
+        [
+            Value::Bytes(self.node_id.0.to_vec()),
+            Value::Bytes(self.node_key.to_vec()),
+            uint(self.expires),
+            Value::Bytes(self.gateway_key.to_vec()),
+            Value::Bytes(self.signature.to_vec()),
+        ]
+    }
+
+    /// The certificate from its five fields (the signature is not checked).
+    pub(crate) fn from_values(f: [Value; 5]) -> Result<NodeCert, CborError> {
+        let [id, key, expires, gw, sig] = f;
+        Ok(NodeCert {
+            node_id: RingId(as_array::<32>(id, "node id")?),
+            node_key: as_array::<32>(key, "node key")?,
+            expires: as_u64(expires, "expires")?,
+            gateway_key: as_array::<32>(gw, "gateway key")?,
+            signature: as_array::<64>(sig, "signature")?,
+        })
+    }
+
     /// Checks the signature, and the expiry against `now_ms`.
     pub fn verify(&self, now_ms: u64) -> Result<(), BootstrapError> {
         let key = VerifyingKey::from_bytes(&self.gateway_key)
@@ -190,14 +213,11 @@ impl Frame {
                 vec![uint(0), by(nonce), by(gateway_key), by(&gateway_id.0)]
             }
             Frame::Hello { key, signature } => vec![uint(1), by(key), by(signature)],
-            Frame::Welcome(c) => vec![
-                uint(2),
-                by(&c.node_id.0),
-                by(&c.node_key),
-                uint(c.expires),
-                by(&c.gateway_key),
-                by(&c.signature),
-            ],
+            Frame::Welcome(c) => {
+                let mut v = vec![uint(2)];
+                v.extend(c.to_values());
+                v
+            }
             Frame::Ring(b) => vec![uint(3), by(b)],
             Frame::Relay { peer, bytes } => vec![uint(4), by(&peer.0), by(bytes)],
             Frame::NoRoute { peer } => vec![uint(5), by(&peer.0)],
@@ -234,13 +254,13 @@ impl Frame {
                 key: b32(next()?, "key")?,
                 signature: as_array::<64>(next()?, "signature")?,
             },
-            2 => Frame::Welcome(NodeCert {
-                node_id: RingId(b32(next()?, "node id")?),
-                node_key: b32(next()?, "node key")?,
-                expires: as_u64(next()?, "expires")?,
-                gateway_key: b32(next()?, "gateway key")?,
-                signature: as_array::<64>(next()?, "signature")?,
-            }),
+            2 => Frame::Welcome(NodeCert::from_values([
+                next()?,
+                next()?,
+                next()?,
+                next()?,
+                next()?,
+            ])?),
             3 => Frame::Ring(as_bytes(next()?, "ring", MAX_MESSAGE_SIZE)?),
             4 => Frame::Relay {
                 peer: RingId(b32(next()?, "peer")?),

@@ -15,6 +15,9 @@
 //! * [`hash`]: the SHA-256 [`Hash`](hash::Hash) newtype used for blocks and objects.
 //! * [`object`]: signed, CBOR-encoded content objects and their strict decoder.
 //! * [`block`]: splitting large content into content-addressed blocks and back.
+//! * [`node`]: the Chord node as a sans-IO state machine.
+//! * [`bootstrap`], [`link`]: joining through a gateway; signaling, authenticating
+//!   and framing direct (WebRTC) links.
 #![deny(missing_docs, unreachable_pub)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
@@ -24,6 +27,7 @@ pub mod bootstrap;
 mod cbor;
 pub mod hash;
 pub mod id;
+pub mod link;
 pub mod name;
 pub mod node;
 pub mod object;

@@ -141,6 +141,16 @@ impl Name {
         Name::from_components(components)
     }
 
+    /// This name under `publisher` (a `k…` id): unchanged if it already
+    /// starts with it, otherwise prefixed with it. Lets users write
+    /// `/blog/hello` for their own `/k…/blog/hello`.
+    pub fn under_publisher(self, publisher: &str) -> Result<Name, NameError> {
+        if self.components.first().map(Vec::as_slice) == Some(publisher.as_bytes()) {
+            return Ok(self);
+        }
+        self.prefixed(publisher.as_bytes())
+    }
+
     /// The components.
     pub fn components(&self) -> &[Vec<u8>] {
         &self.components
@@ -274,6 +284,14 @@ mod tests {
         assert_eq!(n.to_uri(), "/alice/blog/h%C3%A9llo%2Fworld");
         assert_eq!(Name::parse("/alice/blog/héllo%2fworld").unwrap(), n);
         assert_eq!(Name::parse(&n.to_uri()).unwrap().ring_key(), n.ring_key());
+    }
+
+    #[test]
+    fn names_are_put_under_their_publisher_once() {
+        let n = Name::parse("/blog/x").unwrap();
+        let full = n.under_publisher("kab").unwrap();
+        assert_eq!(full.to_uri(), "/kab/blog/x");
+        assert_eq!(full.clone().under_publisher("kab").unwrap(), full);
     }
 
     #[test]

@@ -329,11 +329,9 @@ fn full_name(arg: &str, publisher: &str) -> Result<Name, CliError> {
         name: arg.to_string(),
         source,
     };
-    let rel = Name::parse(arg).map_err(err)?;
-    if rel.components()[0] == publisher.as_bytes() {
-        return Ok(rel);
-    }
-    rel.prefixed(publisher.as_bytes()).map_err(err)
+    Name::parse(arg)
+        .and_then(|n| n.under_publisher(publisher))
+        .map_err(err)
 }
 
 /// Builds and signs the object for `c`, passing each block of large content

@@ -1,119 +1,164 @@
-//! The browser driver: one `Rc<RefCell<Inner>>` owns the node; WebSocket
-//! messages, timer callbacks and API calls each borrow it, feed it one input
-//! and then pump its outputs (frames to send, events that settle promises,
-//! the next deadline, which arms a single `setTimeout`).
+//! The browser driver: one `Rc<RefCell<Inner>>` owns the node; WebSocket and
+//! DataChannel messages, timer callbacks and API calls each borrow it, feed it
+//! one input and then [`pump`] its outputs (messages to send, events that
+//! settle promises, the next deadline, which arms a single `setTimeout`).
+//!
+//! Transports are this driver's business, not the node's: a message for the
+//! gateway goes over the WebSocket, a message for a peer over its
+//! authenticated DataChannel when one is open ([`crate::rtc`]), and otherwise
+//! through the gateway's relay while the gateway is there. The node sees one
+//! link per peer, whatever carries it.
 
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
-use ed25519_dalek::{Signer, SigningKey};
-use futures_channel::{mpsc, oneshot};
-use icn_core::bootstrap::{join_message, Frame};
-use icn_core::node::{Config, Event, Input, Node, Output, RequestError};
-use icn_core::{ContentObject, Name, Payload, PublisherId, RingId, SignedObject};
-use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
+use ed25519_dalek::SigningKey;
+use futures_channel::mpsc;
+use icn_core::bootstrap::{Frame, NodeCert};
+use icn_core::node::{Event, Input, Node, Output, ReqId};
+use icn_core::RingId;
+use js_sys::{Function, Uint8Array};
 use wasm_bindgen::closure::Closure;
-use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsError, JsValue};
-use web_sys::{BinaryType, MessageEvent, WebSocket};
+use web_sys::{MessageEvent, WebSocket};
 
-enum Waiter {
-    Put(oneshot::Sender<Result<(), RequestError>>),
-    Get(oneshot::Sender<Result<SignedObject, RequestError>>),
+use crate::rtc::{self, RtcLink};
+
+pub(crate) type Shared = Rc<RefCell<Inner>>;
+
+/// Where a finished request reports: its index in a batch and a channel.
+pub(crate) struct Waiter {
+    pub(crate) tag: usize,
+    pub(crate) tx: mpsc::UnboundedSender<(usize, Event)>,
 }
 
-struct Inner {
-    node: Node,
-    gw: RingId,
-    ws: WebSocket,
-    key: SigningKey,
-    relayed: HashSet<RingId>,
-    waiters: HashMap<u64, Waiter>,
-    onmessage: Option<Function>,
+pub(crate) struct Inner {
+    pub(crate) node: Node,
+    pub(crate) me: RingId,
+    pub(crate) gw: RingId,
+    /// The gateway connection, `None` once it closed.
+    pub(crate) ws: Option<WebSocket>,
+    pub(crate) key: SigningKey,
+    pub(crate) cert: NodeCert,
+    /// Gateway keys whose node certificates this peer accepts.
+    pub(crate) trusted: Vec<[u8; 32]>,
+    /// Peers reached through the gateway's relay.
+    pub(crate) relayed: HashSet<RingId>,
+    /// WebRTC links, negotiating or open.
+    pub(crate) rtc: HashMap<RingId, RtcLink>,
+    pub(crate) waiters: HashMap<ReqId, Waiter>,
+    pub(crate) onmessage: Option<Function>,
     timer: Option<i32>,
     timer_cb: Option<Closure<dyn FnMut()>>,
+    ws_handlers: Vec<Closure<dyn FnMut(JsValue)>>,
 }
 
-fn now() -> u64 {
+pub(crate) fn now() -> u64 {
     js_sys::Date::now() as u64
 }
 
-fn js_err(e: impl std::fmt::Display) -> JsValue {
+pub(crate) fn js_err(e: impl std::fmt::Display) -> JsValue {
     JsError::new(&e.to_string()).into()
 }
 
-/// A peer of the icn ring, running in this page.
-#[wasm_bindgen]
-pub struct Peer {
-    inner: Rc<RefCell<Inner>>,
-    id: RingId,
-    publisher: String,
+impl Inner {
+    pub(crate) fn new(
+        node: Node,
+        gw: RingId,
+        ws: WebSocket,
+        key: SigningKey,
+        cert: NodeCert,
+    ) -> Self {
+        Inner {
+            me: node.id(),
+            node,
+            gw,
+            ws: Some(ws),
+            trusted: vec![cert.gateway_key],
+            key,
+            cert,
+            relayed: HashSet::new(),
+            rtc: HashMap::new(),
+            waiters: HashMap::new(),
+            onmessage: None,
+            timer: None,
+            timer_cb: None,
+            ws_handlers: Vec::new(),
+        }
+    }
+
+    /// Whether the node's link to `p` is carried by something right now.
+    pub(crate) fn is_carried(&self, p: &RingId) -> bool {
+        *p == self.gw && self.ws.is_some()
+            || self.relayed.contains(p)
+            || self.rtc.get(p).is_some_and(RtcLink::is_open)
+    }
+
+    /// Sends one ring message to `to` over the best transport it has.
+    fn transmit(&mut self, to: RingId, bytes: Vec<u8>) {
+        if let Some(link) = self.rtc.get_mut(&to).filter(|l| l.is_open()) {
+            link.send(&bytes);
+            return;
+        }
+        let frame = if to == self.gw {
+            Frame::Ring(bytes)
+        } else if self.relayed.contains(&to) {
+            Frame::Relay { peer: to, bytes }
+        } else {
+            return; // no carrier: the node notices by its timeouts
+        };
+        if let Some(ws) = &self.ws {
+            let _ = ws.send_with_u8_array(&frame.encode());
+        }
+    }
+
+    pub(crate) fn input(&mut self, input: Input<'_>) {
+        // A refused input leaves the node as it was; a peer sending garbage
+        // gains nothing by it.
+        let _ = self.node.handle_input(input);
+    }
 }
 
-fn random_key() -> Result<SigningKey, JsValue> {
-    let mut seed = [0u8; 32];
-    let crypto = web_sys::window()
-        .ok_or_else(|| js_err("no window"))?
-        .crypto()?;
-    crypto.get_random_values_with_u8_array(&mut seed)?;
-    Ok(SigningKey::from_bytes(&seed))
-}
-
-fn pump(inner: &Rc<RefCell<Inner>>) {
+/// Drains the node's outputs, then acts on its events outside the borrow.
+pub(crate) fn pump(inner: &Shared) {
     let mut events = Vec::new();
     let deadline = {
-        let mut guard = inner.borrow_mut();
-        let me = &mut *guard;
+        let mut me = inner.borrow_mut();
         loop {
             match me.node.poll_output() {
-                Output::Transmit(t) => {
-                    let frame = if t.to == me.gw {
-                        Frame::Ring(t.bytes)
-                    } else {
-                        Frame::Relay {
-                            peer: t.to,
-                            bytes: t.bytes,
-                        }
-                    };
-                    let _ = me.ws.send_with_u8_array(&frame.encode());
-                }
-                Output::Event(Event::Dial(p)) => {
-                    if p != me.gw {
-                        me.relayed.insert(p);
-                    }
-                    let _ = me.node.handle_input(Input::LinkUp(now(), p));
-                }
-                Output::Event(Event::Hangup(p)) => {
-                    me.relayed.remove(&p);
-                }
+                Output::Transmit(t) => me.transmit(t.to, t.bytes),
                 Output::Event(e) => events.push(e),
                 Output::Timeout(at) => break at,
             }
         }
     };
+    let more = !events.is_empty();
     for e in events {
-        settle(inner, e);
+        handle_event(inner, e);
     }
-    arm_timer(inner, deadline);
+    if more {
+        // Handling events may have fed the node more input.
+        pump(inner);
+    } else {
+        arm_timer(inner, deadline);
+    }
 }
 
-fn settle(inner: &Rc<RefCell<Inner>>, e: Event) {
-    let mut me = inner.borrow_mut();
+fn handle_event(inner: &Shared, e: Event) {
     match e {
-        Event::GetDone { req, result, .. } => {
-            if let Some(Waiter::Get(tx)) = me.waiters.remove(&req) {
-                let _ = tx.send(result);
+        Event::Dial(p) => dial(inner, p),
+        Event::Hangup(p) => {
+            let mut me = inner.borrow_mut();
+            me.relayed.remove(&p);
+            if let Some(l) = me.rtc.remove(&p) {
+                l.close();
             }
         }
-        Event::PublishDone { req, result, .. } => {
-            if let Some(Waiter::Put(tx)) = me.waiters.remove(&req) {
-                let _ = tx.send(result);
-            }
-        }
+        Event::Signal { from, bytes } => rtc::handle_signal(inner, from, &bytes),
         Event::Message { from, bytes } => {
-            if let Some(f) = me.onmessage.clone() {
-                drop(me);
+            let f = inner.borrow().onmessage.clone();
+            if let Some(f) = f {
                 let _ = f.call2(
                     &JsValue::NULL,
                     &from.to_hex().into(),
@@ -121,11 +166,64 @@ fn settle(inner: &Rc<RefCell<Inner>>, e: Event) {
                 );
             }
         }
-        _ => {}
+        Event::GetDone { req, .. }
+        | Event::BlockDone { req, .. }
+        | Event::PublishDone { req, .. }
+        | Event::SendFailed { req, .. } => {
+            if let Some(w) = inner.borrow_mut().waiters.remove(&req) {
+                let _ = w.tx.unbounded_send((w.tag, e));
+            }
+        }
+        Event::Joined => {}
     }
 }
 
-fn arm_timer(inner: &Rc<RefCell<Inner>>, at: u64) {
+/// The node wants a link to `p`. While the gateway is there, its relay
+/// carries the link at once and a DataChannel is negotiated beside it;
+/// without the gateway, the link is up when the DataChannel is.
+fn dial(inner: &Shared, p: RingId) {
+    let relay = {
+        let mut me = inner.borrow_mut();
+        if me.is_carried(&p) {
+            me.input(Input::LinkUp(now(), p));
+            return;
+        }
+        me.ws.is_some() && p != me.gw
+    };
+    if relay {
+        let mut me = inner.borrow_mut();
+        me.relayed.insert(p);
+        me.input(Input::LinkUp(now(), p));
+    }
+    if !rtc::start_offer(inner, p) && !relay {
+        inner.borrow_mut().input(Input::LinkDown(now(), p));
+    }
+}
+
+/// A DataChannel to `p` has opened and both ends proved their keys.
+pub(crate) fn link_opened(inner: &Shared, p: RingId) {
+    {
+        let mut me = inner.borrow_mut();
+        let was_up = me.relayed.remove(&p);
+        if !was_up {
+            me.input(Input::LinkUp(now(), p));
+        }
+    }
+    pump(inner);
+}
+
+/// The DataChannel to `p` closed or failed.
+pub(crate) fn link_closed(inner: &Shared, p: RingId, was_open: bool) {
+    {
+        let mut me = inner.borrow_mut();
+        if was_open && !me.is_carried(&p) {
+            me.input(Input::LinkDown(now(), p));
+        }
+    }
+    pump(inner);
+}
+
+fn arm_timer(inner: &Shared, at: u64) {
     let Some(window) = web_sys::window() else {
         return;
     };
@@ -137,8 +235,12 @@ fn arm_timer(inner: &Rc<RefCell<Inner>>, at: u64) {
     let weak = Rc::downgrade(inner);
     let cb = Closure::<dyn FnMut()>::new(move || {
         if let Some(inner) = weak.upgrade() {
-            inner.borrow_mut().timer = None;
-            let _ = inner.borrow_mut().node.handle_input(Input::Timeout(now()));
+            {
+                let mut me = inner.borrow_mut();
+                me.timer = None;
+                me.input(Input::Timeout(now()));
+            }
+            rtc::sweep(&inner);
             pump(&inner);
         }
     });
@@ -148,24 +250,24 @@ fn arm_timer(inner: &Rc<RefCell<Inner>>, at: u64) {
     me.timer_cb = Some(cb);
 }
 
-fn on_frame(inner: &Rc<RefCell<Inner>>, bytes: &[u8]) {
-    let t = now();
+fn on_frame(inner: &Shared, bytes: &[u8]) {
     {
         let mut me = inner.borrow_mut();
-        let gw = me.gw;
+        let (t, gw) = (now(), me.gw);
         match Frame::decode(bytes) {
-            Ok(Frame::Ring(b)) => {
-                let _ = me.node.handle_input(Input::Receive(t, gw, &b));
-            }
+            Ok(Frame::Ring(b)) => me.input(Input::Receive(t, gw, &b)),
             Ok(Frame::Relay { peer, bytes }) => {
-                if me.relayed.insert(peer) {
-                    let _ = me.node.handle_input(Input::LinkUp(t, peer));
+                if !me.is_carried(&peer) {
+                    me.relayed.insert(peer);
+                    me.input(Input::LinkUp(t, peer));
                 }
-                let _ = me.node.handle_input(Input::Receive(t, peer, &bytes));
+                me.input(Input::Receive(t, peer, &bytes));
             }
             Ok(Frame::NoRoute { peer }) => {
-                me.relayed.remove(&peer);
-                let _ = me.node.handle_input(Input::LinkDown(t, peer));
+                let was_relayed = me.relayed.remove(&peer);
+                if was_relayed && !me.is_carried(&peer) {
+                    me.input(Input::LinkDown(t, peer));
+                }
             }
             _ => {}
         }
@@ -173,263 +275,102 @@ fn on_frame(inner: &Rc<RefCell<Inner>>, bytes: &[u8]) {
     pump(inner);
 }
 
-fn message_bytes(e: &MessageEvent) -> Option<Vec<u8>> {
-    e.data()
-        .dyn_into::<js_sys::ArrayBuffer>()
-        .ok()
-        .map(|b| Uint8Array::new(&b).to_vec())
+/// The gateway is gone: its node and every relayed link are down; links
+/// on DataChannels carry on.
+fn on_gateway_closed(inner: &Shared) {
+    {
+        let mut me = inner.borrow_mut();
+        if me.ws.take().is_none() {
+            return;
+        }
+        let t = now();
+        let gw = me.gw;
+        me.input(Input::LinkDown(t, gw));
+        let relayed: Vec<RingId> = me.relayed.drain().collect();
+        for p in relayed {
+            me.input(Input::LinkDown(t, p));
+        }
+    }
+    pump(inner);
 }
 
-#[wasm_bindgen]
-impl Peer {
-    /// Joins the ring through the gateway at `url` (`ws://host/ws`). `options`
-    /// may hold `secretKey`, a 32-byte `Uint8Array` seed of the node key.
-    pub async fn join(url: String, options: JsValue) -> Result<Peer, JsValue> {
-        let key = match Reflect::get(&options, &"secretKey".into())
-            .ok()
-            .filter(|v| !v.is_undefined() && !v.is_null())
-        {
-            Some(v) => {
-                let seed: [u8; 32] = Uint8Array::new(&v)
-                    .to_vec()
-                    .try_into()
-                    .map_err(|_| js_err("secretKey must be 32 bytes"))?;
-                SigningKey::from_bytes(&seed)
-            }
-            None => random_key()?,
-        };
-        let ws = WebSocket::new(&url)?;
-        ws.set_binary_type(BinaryType::Arraybuffer);
-        // Until the handshake is over, frames go to this channel.
-        let (tx, mut rx) = mpsc::unbounded::<Vec<u8>>();
-        let early = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
-            if let Some(b) = message_bytes(&e) {
-                let _ = tx.unbounded_send(b);
-            }
-        });
-        ws.set_onmessage(Some(early.as_ref().unchecked_ref()));
-        let Frame::Challenge {
-            nonce,
-            gateway_key,
-            gateway_id,
-        } = next_frame(&mut rx).await?
-        else {
-            return Err(js_err("expected a challenge from the gateway"));
-        };
-        let my_key = key.verifying_key().to_bytes();
-        let signature = key.sign(&join_message(&nonce, &my_key)).to_bytes();
-        ws.send_with_u8_array(
-            &Frame::Hello {
-                key: my_key,
-                signature,
-            }
-            .encode(),
-        )?;
-        let cert = match next_frame(&mut rx).await? {
-            Frame::Welcome(c) => c,
-            Frame::Error { code } => {
-                return Err(js_err(format!("the gateway refused to admit us: {code}")))
-            }
-            _ => return Err(js_err("expected a welcome from the gateway")),
-        };
-        cert.verify(now()).map_err(js_err)?;
-        if cert.gateway_key != gateway_key || cert.node_key != my_key {
-            return Err(js_err("the certificate is not for this gateway and key"));
+pub(crate) fn message_bytes(data: &JsValue) -> Option<Vec<u8>> {
+    data.dyn_ref::<js_sys::ArrayBuffer>()
+        .map(|b| Uint8Array::new(b).to_vec())
+}
+
+/// Hands the gateway's WebSocket, past its handshake, to the driver.
+pub(crate) fn attach_gateway(inner: &Shared, ws: &WebSocket) {
+    let weak = Rc::downgrade(inner);
+    let on_message = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
+        let data = e.unchecked_into::<MessageEvent>().data();
+        if let (Some(inner), Some(b)) = (weak.upgrade(), message_bytes(&data)) {
+            on_frame(&inner, &b);
         }
-        let id = cert.node_id;
-        let cfg = Config {
-            seed: id.prefix_u64() ^ now(),
-            ..Config::default()
-        };
-        let inner = Rc::new(RefCell::new(Inner {
-            node: Node::new(id, cfg),
-            gw: gateway_id,
-            ws: ws.clone(),
-            key,
-            relayed: HashSet::new(),
-            waiters: HashMap::new(),
-            onmessage: None,
-            timer: None,
-            timer_cb: None,
-        }));
-        let weak = Rc::downgrade(&inner);
-        let steady = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
-            if let (Some(inner), Some(b)) = (weak.upgrade(), message_bytes(&e)) {
-                on_frame(&inner, &b);
-            }
-        });
-        ws.set_onmessage(Some(steady.as_ref().unchecked_ref()));
-        steady.forget();
-        drop(early);
-        {
+    });
+    let weak = Rc::downgrade(inner);
+    let on_close = Closure::<dyn FnMut(JsValue)>::new(move |_| {
+        if let Some(inner) = weak.upgrade() {
+            on_gateway_closed(&inner);
+        }
+    });
+    ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+    ws.set_onerror(Some(on_close.as_ref().unchecked_ref()));
+    let mut me = inner.borrow_mut();
+    me.ws_handlers.push(on_message);
+    me.ws_handlers.push(on_close);
+}
+
+/// Starts `n` requests, at most `window` at a time, and returns their
+/// completion events in order. `start(node, now, i)` starts request `i`.
+pub(crate) async fn requests(
+    inner: &Shared,
+    n: usize,
+    window: usize,
+    mut start: impl FnMut(&mut Node, u64, usize) -> ReqId,
+) -> Result<Vec<Event>, JsValue> {
+    let (tx, mut rx) = mpsc::unbounded();
+    let mut out: Vec<Option<Event>> = (0..n).map(|_| None).collect();
+    let (mut started, mut done) = (0, 0);
+    while done < n {
+        while started < n && started - done < window {
             let mut me = inner.borrow_mut();
-            let t = now();
-            let _ = me.node.handle_input(Input::LinkUp(t, gateway_id));
-            me.node.join(t, gateway_id);
+            let req = start(&mut me.node, now(), started);
+            me.waiters.insert(
+                req,
+                Waiter {
+                    tag: started,
+                    tx: tx.clone(),
+                },
+            );
+            started += 1;
         }
-        pump(&inner);
-        let publisher = PublisherId::from_key(inner.borrow().key.verifying_key()).to_text();
-        Ok(Peer {
-            inner,
-            id,
-            publisher,
-        })
+        pump(inner);
+        let (i, e) = next(&mut rx)
+            .await
+            .ok_or_else(|| js_err("the peer stopped"))?;
+        out[i] = Some(e);
+        done += 1;
     }
-
-    /// Hex ring position assigned by the gateway.
-    #[wasm_bindgen(getter, js_name = nodeId)]
-    pub fn node_id(&self) -> String {
-        self.id.to_hex()
-    }
-
-    /// `k…` id of this peer's signing key.
-    #[wasm_bindgen(getter, js_name = publisherId)]
-    pub fn publisher_id(&self) -> String {
-        self.publisher.clone()
-    }
-
-    /// Signs `bytes` under `/<publisherId><path>` and stores it in the ring;
-    /// resolves to the full name. `options.contentType` defaults to
-    /// `application/octet-stream`.
-    pub fn publish(&self, path: String, bytes: Uint8Array, options: JsValue) -> Promise {
-        let inner = self.inner.clone();
-        let publisher = self.publisher.clone();
-        wasm_bindgen_futures::future_to_promise(async move {
-            let rel = Name::parse(&path).map_err(|e| js_err(format!("bad name {path:?}: {e}")))?;
-            let name = if rel.components()[0] == publisher.as_bytes() {
-                rel
-            } else {
-                rel.prefixed(publisher.as_bytes()).map_err(js_err)?
-            };
-            let content_type = Reflect::get(&options, &"contentType".into())
-                .ok()
-                .and_then(|v| v.as_string())
-                .unwrap_or_else(|| "application/octet-stream".into());
-            let obj = ContentObject {
-                name: name.clone(),
-                version: now(),
-                content_type,
-                created: now(),
-                freshness: None,
-                payload: Payload::Inline(bytes.to_vec()),
-            };
-            let signed = SignedObject::sign(obj, &inner.borrow().key).map_err(js_err)?;
-            let (tx, rx) = oneshot::channel();
-            {
-                let mut me = inner.borrow_mut();
-                let req = me.node.publish(now(), signed);
-                me.waiters.insert(req, Waiter::Put(tx));
-            }
-            pump(&inner);
-            rx.await
-                .map_err(|_| js_err("the peer stopped"))?
-                .map_err(js_err)?;
-            Ok(JsValue::from(name.to_uri()))
-        })
-    }
-
-    /// Fetches and verifies the newest object under `name`; resolves to
-    /// `{ name, version, contentType, publisherId, content }`.
-    pub fn get(&self, name: String) -> Promise {
-        let inner = self.inner.clone();
-        wasm_bindgen_futures::future_to_promise(async move {
-            let n = Name::parse(&name).map_err(|e| js_err(format!("bad name {name:?}: {e}")))?;
-            let (tx, rx) = oneshot::channel();
-            {
-                let mut me = inner.borrow_mut();
-                let req = me.node.get(now(), &n);
-                me.waiters.insert(req, Waiter::Get(tx));
-            }
-            pump(&inner);
-            let obj = rx
-                .await
-                .map_err(|_| js_err("the peer stopped"))?
-                .map_err(js_err)?;
-            let out = Object::new();
-            let o = obj.object();
-            let content = match &o.payload {
-                Payload::Inline(b) => Uint8Array::from(&b[..]),
-                Payload::Manifest(_) => {
-                    return Err(js_err(
-                        "large objects (blocks) are not supported in the browser yet",
-                    ))
-                }
-            };
-            Reflect::set(&out, &"name".into(), &o.name.to_uri().into())?;
-            Reflect::set(&out, &"version".into(), &(o.version as f64).into())?;
-            Reflect::set(&out, &"contentType".into(), &o.content_type.clone().into())?;
-            Reflect::set(
-                &out,
-                &"publisherId".into(),
-                &obj.publisher().to_text().into(),
-            )?;
-            Reflect::set(&out, &"content".into(), &content)?;
-            Ok(out.into())
-        })
-    }
-
-    /// Routes `bytes` to the node `node_id` (hex) through the ring.
-    pub fn send(&self, node_id: String, bytes: Uint8Array) -> Result<(), JsValue> {
-        let to: RingId = node_id.parse().map_err(js_err)?;
-        self.inner
-            .borrow_mut()
-            .node
-            .send_message(now(), to, bytes.to_vec());
-        pump(&self.inner);
-        Ok(())
-    }
-
-    /// Called as `onmessage(fromNodeId, bytes)` for messages routed to this peer.
-    #[wasm_bindgen(setter)]
-    pub fn set_onmessage(&self, f: Function) {
-        self.inner.borrow_mut().onmessage = Some(f);
-    }
-
-    /// The open links: `[{ nodeId, transport }]`, transport `"websocket"` for
-    /// the gateway and `"relay"` for peers reached through it.
-    pub fn links(&self) -> Array {
-        let me = self.inner.borrow();
-        let out = Array::new();
-        for id in me.node.ring_view().links {
-            let o = Object::new();
-            let transport = if id == me.gw { "websocket" } else { "relay" };
-            let _ = Reflect::set(&o, &"nodeId".into(), &id.to_hex().into());
-            let _ = Reflect::set(&o, &"transport".into(), &transport.into());
-            out.push(&o);
-        }
-        out
-    }
-
-    /// Leaves gracefully: hands keys over, then closes the connection.
-    pub fn leave(&self) {
-        self.inner.borrow_mut().node.leave(now());
-        pump(&self.inner);
-        let _ = self.inner.borrow().ws.close();
-    }
-}
-
-/// The next handshake frame from the gateway.
-async fn next_frame(rx: &mut mpsc::UnboundedReceiver<Vec<u8>>) -> Result<Frame, JsValue> {
-    let bytes = futures_next(rx)
-        .await
-        .ok_or_else(|| js_err("the gateway closed the connection"))?;
-    Frame::decode(&bytes).map_err(js_err)
+    Ok(out.into_iter().flatten().collect())
 }
 
 /// The next item of a channel, without pulling in a futures utility crate.
-fn futures_next(
-    rx: &mut mpsc::UnboundedReceiver<Vec<u8>>,
-) -> impl std::future::Future<Output = Option<Vec<u8>>> + '_ {
+pub(crate) fn next<T>(
+    rx: &mut mpsc::UnboundedReceiver<T>,
+) -> impl std::future::Future<Output = Option<T>> + '_ {
     std::future::poll_fn(move |cx| {
-        use std::pin::Pin;
-        futures_core_poll(Pin::new(&mut *rx), cx)
+        futures_core::Stream::poll_next(std::pin::Pin::new(&mut *rx), cx)
     })
 }
 
-fn futures_core_poll(
-    rx: std::pin::Pin<&mut mpsc::UnboundedReceiver<Vec<u8>>>,
-    cx: &mut std::task::Context<'_>,
-) -> std::task::Poll<Option<Vec<u8>>> {
-    use futures_channel::mpsc::UnboundedReceiver;
-    <UnboundedReceiver<Vec<u8>> as futures_core::Stream>::poll_next(rx, cx)
+/// Resolves after `ms` milliseconds.
+pub(crate) async fn sleep(ms: i32) {
+    let p = js_sys::Promise::new(&mut |resolve, _| {
+        if let Some(w) = web_sys::window() {
+            let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
+        }
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(p).await;
 }

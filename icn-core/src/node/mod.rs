@@ -372,6 +372,12 @@ impl<S: Store> Node<S> {
         &self.store
     }
 
+    /// The store, for drivers that load items kept from an earlier run (or,
+    /// in tests, plant what a misbehaving peer would serve).
+    pub fn store_mut(&mut self) -> &mut S {
+        &mut self.store
+    }
+
     /// Counters.
     pub fn stats(&self) -> Stats {
         self.stats

@@ -518,11 +518,17 @@ impl<S: Store> Node<S> {
         let key = match r.dest {
             Dest::Key(k) | Dest::Node(k) => k,
         };
-        let avoid = self
-            .requests
-            .get(&r.id)
-            .filter(|_| r.origin == self.id)
-            .and_then(|p| p.avoid);
+        let avoid = match (&r.body, r.dest) {
+            // Signaling sets up the link to `n`: it must not wait behind
+            // that very link. Sent on past `n` when nothing precedes it, it
+            // reaches `n`'s successor, which links to `n` as its predecessor.
+            (Body::Signal(_), Dest::Node(n)) => Some(n),
+            _ => self
+                .requests
+                .get(&r.id)
+                .filter(|_| r.origin == self.id)
+                .and_then(|p| p.avoid),
+        };
         match self.next_hop(key, avoid) {
             Some(next) => {
                 if r.origin == self.id {

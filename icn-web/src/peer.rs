@@ -1,0 +1,415 @@
+//! The JavaScript API: `Peer.join`, `publish`, `get`, `send`, `links`, `leave`.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use ed25519_dalek::{Signer, SigningKey};
+use futures_channel::mpsc;
+use icn_core::block::{chunk, DEFAULT_BLOCK_SIZE};
+use icn_core::bootstrap::{join_message, Frame};
+use icn_core::node::{Config, Event, Input, Item, Node, RequestError, Store};
+use icn_core::{ContentObject, Name, Payload, PublisherId, RingId, SignedObject};
+use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::{BinaryType, MessageEvent, WebSocket};
+
+use crate::driver::{
+    attach_gateway, js_err, message_bytes, next, now, pump, requests, sleep, Inner, Shared,
+};
+
+/// Requests in flight at once when moving the blocks of one object.
+const BLOCK_WINDOW: usize = 8;
+
+/// A peer of the icn ring, running in this page.
+#[wasm_bindgen]
+pub struct Peer {
+    inner: Shared,
+    id: RingId,
+    publisher: String,
+}
+
+fn random_key() -> Result<SigningKey, JsValue> {
+    let mut seed = [0u8; 32];
+    let crypto = web_sys::window()
+        .ok_or_else(|| js_err("no window"))?
+        .crypto()?;
+    crypto.get_random_values_with_u8_array(&mut seed)?;
+    Ok(SigningKey::from_bytes(&seed))
+}
+
+fn option(options: &JsValue, key: &str) -> Option<JsValue> {
+    Reflect::get(options, &key.into())
+        .ok()
+        .filter(|v| !v.is_undefined() && !v.is_null())
+}
+
+fn request_message(e: RequestError) -> String {
+    match e {
+        RequestError::Invalid => {
+            "verification failed: a peer served an object or block that does not verify".into()
+        }
+        e => e.to_string(),
+    }
+}
+
+fn request_error(e: RequestError) -> JsValue {
+    js_err(request_message(e))
+}
+
+fn parse_name(name: &str) -> Result<Name, JsValue> {
+    Name::parse(name).map_err(|e| js_err(format!("bad name {name:?}: {e}")))
+}
+
+#[wasm_bindgen]
+impl Peer {
+    /// Joins the ring through the gateway at `url` (`ws://host/ws`). `options`
+    /// may hold `secretKey`, a 32-byte `Uint8Array` seed of the node key.
+    pub async fn join(url: String, options: JsValue) -> Result<Peer, JsValue> {
+        let key = match option(&options, "secretKey") {
+            Some(v) => {
+                let seed: [u8; 32] = Uint8Array::new(&v)
+                    .to_vec()
+                    .try_into()
+                    .map_err(|_| js_err("secretKey must be 32 bytes"))?;
+                SigningKey::from_bytes(&seed)
+            }
+            None => random_key()?,
+        };
+        let ws = WebSocket::new(&url)?;
+        ws.set_binary_type(BinaryType::Arraybuffer);
+        // Until the handshake is over, frames go to this channel.
+        let (tx, mut rx) = mpsc::unbounded::<Option<Vec<u8>>>();
+        let tx2 = tx.clone();
+        let early = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
+            let _ = tx.unbounded_send(message_bytes(&e.data()));
+        });
+        let closed = Closure::<dyn FnMut(JsValue)>::new(move |_| {
+            let _ = tx2.unbounded_send(None);
+        });
+        ws.set_onmessage(Some(early.as_ref().unchecked_ref()));
+        ws.set_onclose(Some(closed.as_ref().unchecked_ref()));
+        ws.set_onerror(Some(closed.as_ref().unchecked_ref()));
+        let Frame::Challenge {
+            nonce,
+            gateway_key,
+            gateway_id,
+        } = next_frame(&mut rx, &url).await?
+        else {
+            return Err(js_err("expected a challenge from the gateway"));
+        };
+        let my_key = key.verifying_key().to_bytes();
+        let signature = key.sign(&join_message(&nonce, &my_key)).to_bytes();
+        ws.send_with_u8_array(
+            &Frame::Hello {
+                key: my_key,
+                signature,
+            }
+            .encode(),
+        )?;
+        let cert = match next_frame(&mut rx, &url).await? {
+            Frame::Welcome(c) => c,
+            Frame::Error { code } => {
+                return Err(js_err(format!("the gateway refused to admit us: {code}")))
+            }
+            _ => return Err(js_err("expected a welcome from the gateway")),
+        };
+        cert.verify(now()).map_err(js_err)?;
+        if cert.gateway_key != gateway_key || cert.node_key != my_key {
+            return Err(js_err("the certificate is not for this gateway and key"));
+        }
+        let id = cert.node_id;
+        let cfg = Config {
+            seed: id.prefix_u64() ^ now(),
+            ..Config::default()
+        };
+        let publisher = PublisherId::from_key(key.verifying_key()).to_text();
+        let inner = Rc::new(RefCell::new(Inner::new(
+            Node::new(id, cfg),
+            gateway_id,
+            ws.clone(),
+            key,
+            cert,
+        )));
+        attach_gateway(&inner, &ws);
+        drop((early, closed));
+        {
+            let mut me = inner.borrow_mut();
+            let t = now();
+            me.input(Input::LinkUp(t, gateway_id));
+            me.node.join(t, gateway_id);
+        }
+        pump(&inner);
+        Ok(Peer {
+            inner,
+            id,
+            publisher,
+        })
+    }
+
+    /// Hex ring position assigned by the gateway.
+    #[wasm_bindgen(getter, js_name = nodeId)]
+    pub fn node_id(&self) -> String {
+        self.id.to_hex()
+    }
+
+    /// `k…` id of this peer's signing key.
+    #[wasm_bindgen(getter, js_name = publisherId)]
+    pub fn publisher_id(&self) -> String {
+        self.publisher.clone()
+    }
+
+    /// Whether this peer is a member of the ring (it has a successor).
+    #[wasm_bindgen(getter)]
+    pub fn joined(&self) -> bool {
+        self.inner.borrow().node.is_joined()
+    }
+
+    /// Signs `bytes` under `/<publisherId><path>` and stores it in the ring;
+    /// resolves to the full name. Content above 256 KiB is split into
+    /// blocks, stored first. `options.contentType` defaults to
+    /// `application/octet-stream`.
+    pub fn publish(&self, path: String, bytes: Uint8Array, options: JsValue) -> Promise {
+        let inner = self.inner.clone();
+        let publisher = self.publisher.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let name = parse_name(&path)?
+                .under_publisher(&publisher)
+                .map_err(|e| js_err(format!("bad name {path:?}: {e}")))?;
+            let content_type = option(&options, "contentType")
+                .and_then(|v| v.as_string())
+                .unwrap_or_else(|| "application/octet-stream".into());
+            let data = bytes.to_vec();
+            let payload = if data.len() <= DEFAULT_BLOCK_SIZE {
+                Payload::Inline(data)
+            } else {
+                let (manifest, blocks) = chunk(&data, DEFAULT_BLOCK_SIZE).map_err(js_err)?;
+                let done = requests(&inner, blocks.len(), BLOCK_WINDOW, |node, t, i| {
+                    node.put_block(t, blocks[i].clone())
+                })
+                .await?;
+                for e in done {
+                    if let Event::PublishDone { result: Err(e), .. } = e {
+                        return Err(js_err(format!("storing a block failed: {e}")));
+                    }
+                }
+                Payload::Manifest(manifest)
+            };
+            let t = now();
+            let obj = ContentObject {
+                name: name.clone(),
+                version: t,
+                content_type,
+                created: t,
+                freshness: None,
+                payload,
+            };
+            let signed = SignedObject::sign(obj, &inner.borrow().key).map_err(js_err)?;
+            let done = requests(&inner, 1, 1, |node, t, _| node.publish(t, signed.clone())).await?;
+            if let Some(Event::PublishDone { result: Err(e), .. }) = done.into_iter().next() {
+                return Err(request_error(e));
+            }
+            Ok(JsValue::from(name.to_uri()))
+        })
+    }
+
+    /// Fetches and verifies the newest object under `name` (and its blocks);
+    /// resolves to `{ name, version, contentType, publisherId, content }`.
+    pub fn get(&self, name: String) -> Promise {
+        let inner = self.inner.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let n = parse_name(&name)?;
+            let done = requests(&inner, 1, 1, |node, t, _| node.get(t, &n)).await?;
+            let obj = match done.into_iter().next() {
+                Some(Event::GetDone { result: Ok(o), .. }) => o,
+                Some(Event::GetDone { result: Err(e), .. }) => return Err(request_error(e)),
+                _ => return Err(js_err("the peer stopped")),
+            };
+            let o = obj.object();
+            let content = match &o.payload {
+                Payload::Inline(b) => Uint8Array::from(&b[..]),
+                Payload::Manifest(m) => fetch_blocks(&inner, m).await?,
+            };
+            let out = Object::new();
+            Reflect::set(&out, &"name".into(), &o.name.to_uri().into())?;
+            Reflect::set(&out, &"version".into(), &(o.version as f64).into())?;
+            Reflect::set(&out, &"contentType".into(), &o.content_type.clone().into())?;
+            Reflect::set(
+                &out,
+                &"publisherId".into(),
+                &obj.publisher().to_text().into(),
+            )?;
+            Reflect::set(&out, &"content".into(), &content)?;
+            Ok(out.into())
+        })
+    }
+
+    /// Routes `bytes` to the node `node_id` (hex) through the ring.
+    pub fn send(&self, node_id: String, bytes: Uint8Array) -> Result<(), JsValue> {
+        let to: RingId = node_id.parse().map_err(js_err)?;
+        self.inner
+            .borrow_mut()
+            .node
+            .send_message(now(), to, bytes.to_vec());
+        pump(&self.inner);
+        Ok(())
+    }
+
+    /// Called as `onmessage(fromNodeId, bytes)` for messages routed to this peer.
+    #[wasm_bindgen(setter)]
+    pub fn set_onmessage(&self, f: Function) {
+        self.inner.borrow_mut().onmessage = Some(f);
+    }
+
+    /// The open links: `[{ nodeId, transport }]`, transport `"webrtc"` for an
+    /// authenticated DataChannel, `"websocket"` for the gateway and
+    /// `"relay"` for a peer reached through the gateway's relay.
+    pub fn links(&self) -> Array {
+        let me = self.inner.borrow();
+        let out = Array::new();
+        for id in me.node.ring_view().links {
+            let transport = if id == me.gw {
+                "websocket"
+            } else if me.rtc.get(&id).is_some_and(|l| l.is_open()) {
+                "webrtc"
+            } else if me.relayed.contains(&id) {
+                "relay"
+            } else {
+                continue;
+            };
+            let o = Object::new();
+            let _ = Reflect::set(&o, &"nodeId".into(), &id.to_hex().into());
+            let _ = Reflect::set(&o, &"transport".into(), &transport.into());
+            out.push(&o);
+        }
+        out
+    }
+
+    /// This peer's view of the ring, for pictures and diagnostics:
+    /// `{ id, predecessor, successors, fingers }` as hex ids.
+    pub fn ring(&self) -> Object {
+        let v = self.inner.borrow().node.ring_view();
+        let hexes =
+            |ids: &[RingId]| -> Array { ids.iter().map(|i| JsValue::from(i.to_hex())).collect() };
+        let o = Object::new();
+        let _ = Reflect::set(&o, &"id".into(), &v.id.to_hex().into());
+        let pred = v.predecessor.map_or(JsValue::NULL, |p| p.to_hex().into());
+        let _ = Reflect::set(&o, &"predecessor".into(), &pred);
+        let _ = Reflect::set(&o, &"successors".into(), &hexes(&v.successors));
+        let _ = Reflect::set(&o, &"fingers".into(), &hexes(&v.fingers));
+        let _ = Reflect::set(
+            &o,
+            &"items".into(),
+            &(self.inner.borrow().node.store().len() as f64).into(),
+        );
+        o
+    }
+
+    /// Opens a DataChannel link to `node_id` (signaled through the ring) and
+    /// resolves once it is authenticated; rejects after 15 s.
+    pub fn connect(&self, node_id: String) -> Promise {
+        let inner = self.inner.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let to: RingId = node_id.parse().map_err(js_err)?;
+            if !crate::rtc::start_offer(&inner, to) {
+                return Err(js_err("too many peer connections, or not a peer"));
+            }
+            let start = now();
+            while now() - start < 15_000 {
+                if inner.borrow().rtc.get(&to).is_some_and(|l| l.is_open()) {
+                    return Ok(JsValue::UNDEFINED);
+                }
+                sleep(20).await;
+            }
+            Err(js_err("timed out setting up the DataChannel"))
+        })
+    }
+
+    /// Leaves gracefully: hands keys over to the neighbours, waits until the
+    /// channels drained, then closes every link.
+    pub fn leave(&self) -> Promise {
+        let inner = self.inner.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            inner.borrow_mut().node.leave(now());
+            pump(&inner);
+            sleep(300).await;
+            let mut me = inner.borrow_mut();
+            for (_, l) in me.rtc.drain() {
+                l.close();
+            }
+            if let Some(ws) = me.ws.take() {
+                let _ = ws.close();
+            }
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// For tests of the trust model: makes this peer serve a forged object.
+    /// Finds a name under this peer's publisher id whose ring key this peer
+    /// owns, signs `content` under it, corrupts the signature, and stores the
+    /// result unverified. Resolves to the name; an honest `get` of it must fail.
+    #[wasm_bindgen(js_name = plantForgedObject)]
+    pub fn plant_forged_object(&self, content: Uint8Array) -> Result<String, JsValue> {
+        let mut me = self.inner.borrow_mut();
+        for i in 0..100_000u32 {
+            let name = Name::parse(&format!("/{}/forged/{i}", self.publisher)).map_err(js_err)?;
+            if !me.node.is_responsible(name.ring_key()) {
+                continue;
+            }
+            let obj = ContentObject {
+                name: name.clone(),
+                version: now(),
+                content_type: "text/plain".into(),
+                created: now(),
+                freshness: None,
+                payload: Payload::Inline(content.to_vec()),
+            };
+            let signed = SignedObject::sign(obj, &me.key).map_err(js_err)?;
+            let mut bytes = signed.encoded().to_vec();
+            let last = bytes.len() - 1;
+            bytes[last] ^= 1; // the signature is the last field
+            let forged = SignedObject::decode_unverified(&bytes).map_err(js_err)?;
+            me.node.store_mut().put(Item::Object(forged));
+            return Ok(name.to_uri());
+        }
+        Err(js_err("this peer owns no key range yet"))
+    }
+}
+
+/// Fetches the blocks of `m`, each checked against the manifest, in order.
+async fn fetch_blocks(inner: &Shared, m: &icn_core::Manifest) -> Result<Uint8Array, JsValue> {
+    let refs = m.blocks().to_vec();
+    let done = requests(inner, refs.len(), BLOCK_WINDOW, |node, t, i| {
+        node.get_block(t, refs[i].hash)
+    })
+    .await?;
+    let out = Uint8Array::new_with_length(m.size() as u32);
+    let mut offset = 0u32;
+    for (i, e) in done.into_iter().enumerate() {
+        let block = match e {
+            Event::BlockDone { result: Ok(b), .. } => b,
+            Event::BlockDone { result: Err(e), .. } => {
+                return Err(js_err(format!("block {i}: {}", request_message(e))))
+            }
+            _ => return Err(js_err("the peer stopped")),
+        };
+        m.check_block(i, block.bytes()).map_err(js_err)?;
+        out.set(&Uint8Array::from(block.bytes()), offset);
+        offset += block.bytes().len() as u32;
+    }
+    Ok(out)
+}
+
+/// The next handshake frame from the gateway.
+async fn next_frame(
+    rx: &mut mpsc::UnboundedReceiver<Option<Vec<u8>>>,
+    url: &str,
+) -> Result<Frame, JsValue> {
+    let bytes = next(rx).await.flatten().ok_or_else(|| {
+        js_err(format!(
+            "could not reach the gateway at {url}, or it closed the connection"
+        ))
+    })?;
+    Frame::decode(&bytes).map_err(js_err)
+}

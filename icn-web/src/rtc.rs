@@ -1,0 +1,483 @@
+//! WebRTC DataChannel links between browser peers.
+//!
+//! One `RTCPeerConnection` with one reliable, ordered DataChannel per
+//! neighbour. Offers and answers are complete SDPs (ICE candidates gathered
+//! first, no trickling), signed and routed through the ring as `Signal`
+//! bodies (`icn_core::link`); while the gateway is there, the route's first
+//! hop is usually its relay. Glare (both ends offering at once) keeps the
+//! offer of the larger node id. When the channel opens, each end sends a
+//! `LinkAuth` over both DTLS fingerprints; only when both verified does the
+//! link carry ring messages.
+//!
+//! Sending respects `bufferedAmount`: chunks wait in a bounded backlog while
+//! more than [`HIGH_WATER`] bytes are queued in the channel, and are flushed
+//! from `bufferedamountlow`.
+
+use std::collections::VecDeque;
+
+use icn_core::link::{
+    chunks, sdp_fingerprint, wins_glare, Incoming, LinkAuth, Reassembler, Signal, SignalKind,
+    Transcript,
+};
+use icn_core::node::Input;
+use icn_core::RingId;
+use js_sys::Array;
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{
+    MessageEvent, RtcConfiguration, RtcDataChannel, RtcDataChannelEvent, RtcDataChannelState,
+    RtcDataChannelType, RtcIceGatheringState, RtcPeerConnection, RtcPeerConnectionState,
+    RtcSdpType, RtcSessionDescriptionInit,
+};
+
+use crate::driver::{js_err, link_closed, link_opened, message_bytes, now, pump, sleep, Shared};
+
+/// Most peer connections a page keeps (Chromium allows 500 over a tab's life).
+pub(crate) const MAX_PEER_CONNECTIONS: usize = 64;
+/// Bytes queued inside a channel above which chunks wait in the backlog.
+const HIGH_WATER: u32 = 1024 * 1024;
+/// Where `bufferedamountlow` fires.
+const LOW_WATER: u32 = 256 * 1024;
+/// Most bytes waiting in one link's backlog; beyond it messages are dropped
+/// (the node retries what matters).
+const MAX_BACKLOG: usize = 32 * 1024 * 1024;
+/// How long a link may take from offer to authenticated.
+const SETUP_MS: u64 = 15_000;
+/// Longest wait for ICE gathering before sending what was gathered.
+const GATHER_MS: u64 = 2_000;
+
+type Handler = Closure<dyn FnMut(JsValue)>;
+
+/// One WebRTC link, negotiating or open.
+pub(crate) struct RtcLink {
+    pc: RtcPeerConnection,
+    dc: Option<RtcDataChannel>,
+    session: u64,
+    offerer: bool,
+    started: u64,
+    local_sdp: Option<String>,
+    remote_sdp: Option<String>,
+    auth_sent: bool,
+    peer_authed: bool,
+    reasm: Reassembler,
+    backlog: VecDeque<Vec<u8>>,
+    backlog_bytes: usize,
+    handlers: Vec<Handler>,
+}
+
+impl RtcLink {
+    pub(crate) fn is_open(&self) -> bool {
+        self.auth_sent && self.peer_authed
+    }
+
+    pub(crate) fn close(&self) {
+        if let Some(dc) = &self.dc {
+            dc.set_onclose(None);
+            dc.close();
+        }
+        self.pc.set_onconnectionstatechange(None);
+        self.pc.close();
+    }
+
+    /// Queues one ring message and sends what the channel takes now.
+    pub(crate) fn send(&mut self, message: &[u8]) {
+        if self.backlog_bytes + message.len() > MAX_BACKLOG {
+            return;
+        }
+        for c in chunks(message) {
+            self.backlog_bytes += c.len();
+            self.backlog.push_back(c);
+        }
+        self.flush();
+    }
+
+    fn flush(&mut self) {
+        let Some(dc) = &self.dc else { return };
+        while dc.buffered_amount() <= HIGH_WATER {
+            let Some(c) = self.backlog.pop_front() else {
+                break;
+            };
+            self.backlog_bytes -= c.len();
+            if dc.send_with_u8_array(&c).is_err() {
+                break;
+            }
+        }
+    }
+
+    fn transcript(&self, me: RingId, peer: RingId) -> Option<Transcript> {
+        let local = sdp_fingerprint(self.local_sdp.as_deref()?)?;
+        let remote = sdp_fingerprint(self.remote_sdp.as_deref()?)?;
+        Some(if self.offerer {
+            Transcript {
+                offerer: me,
+                answerer: peer,
+                offer_fingerprint: local,
+                answer_fingerprint: remote,
+            }
+        } else {
+            Transcript {
+                offerer: peer,
+                answerer: me,
+                offer_fingerprint: remote,
+                answer_fingerprint: local,
+            }
+        })
+    }
+}
+
+fn new_pc() -> Result<RtcPeerConnection, JsValue> {
+    let cfg = RtcConfiguration::new();
+    // Loopback and LAN peers need no STUN; public deployments add servers here.
+    cfg.set_ice_servers(&Array::new());
+    RtcPeerConnection::new_with_configuration(&cfg)
+}
+
+fn random_session() -> u64 {
+    (js_sys::Math::random() * 9.0e15) as u64
+}
+
+/// Starts a link to `peer` as the offerer, unless one exists or the page is
+/// at its limit. Returns whether a link exists or is being set up.
+pub(crate) fn start_offer(inner: &Shared, peer: RingId) -> bool {
+    {
+        let me = inner.borrow();
+        if me.rtc.contains_key(&peer) {
+            return true;
+        }
+        if me.rtc.len() >= MAX_PEER_CONNECTIONS || peer == me.gw {
+            return false;
+        }
+    }
+    let Ok(pc) = new_pc() else { return false };
+    let dc = pc.create_data_channel("icn");
+    let session = random_session();
+    insert_link(inner, peer, pc.clone(), Some(dc.clone()), session, true);
+    attach_channel(inner, peer, session, &dc);
+    let inner = inner.clone();
+    wasm_bindgen_futures::spawn_local(async move {
+        let r = async {
+            let offer = JsFuture::from(pc.create_offer()).await?;
+            JsFuture::from(pc.set_local_description(offer.unchecked_ref())).await?;
+            let sdp = gathered_sdp(&pc).await?;
+            send_signal(&inner, peer, SignalKind::Offer, session, sdp);
+            Ok::<(), JsValue>(())
+        }
+        .await;
+        if r.is_err() {
+            drop_link(&inner, peer, session);
+        }
+    });
+    true
+}
+
+fn insert_link(
+    inner: &Shared,
+    peer: RingId,
+    pc: RtcPeerConnection,
+    dc: Option<RtcDataChannel>,
+    session: u64,
+    offerer: bool,
+) {
+    let weak = std::rc::Rc::downgrade(inner);
+    let watch_pc = pc.clone();
+    let on_state = Handler::new(move |_| {
+        if matches!(
+            watch_pc.connection_state(),
+            RtcPeerConnectionState::Failed | RtcPeerConnectionState::Closed
+        ) {
+            if let Some(inner) = weak.upgrade() {
+                drop_link(&inner, peer, session);
+            }
+        }
+    });
+    pc.set_onconnectionstatechange(Some(on_state.as_ref().unchecked_ref()));
+    let link = RtcLink {
+        pc,
+        dc,
+        session,
+        offerer,
+        started: now(),
+        local_sdp: None,
+        remote_sdp: None,
+        auth_sent: false,
+        peer_authed: false,
+        reasm: Reassembler::default(),
+        backlog: VecDeque::new(),
+        backlog_bytes: 0,
+        handlers: vec![on_state],
+    };
+    if let Some(old) = inner.borrow_mut().rtc.insert(peer, link) {
+        old.close();
+    }
+}
+
+/// Closes and forgets the link to `peer` if it is still session `session`.
+fn drop_link(inner: &Shared, peer: RingId, session: u64) {
+    let removed = {
+        let mut me = inner.borrow_mut();
+        match me.rtc.get(&peer) {
+            Some(l) if l.session == session => me.rtc.remove(&peer),
+            _ => None,
+        }
+    };
+    if let Some(l) = removed {
+        l.close();
+        link_closed(inner, peer, l.is_open());
+    }
+}
+
+/// Waits until ICE gathering completes (or [`GATHER_MS`] passed) and
+/// returns the local SDP with its candidates.
+async fn gathered_sdp(pc: &RtcPeerConnection) -> Result<String, JsValue> {
+    let start = now();
+    while pc.ice_gathering_state() != RtcIceGatheringState::Complete && now() - start < GATHER_MS {
+        sleep(5).await;
+    }
+    pc.local_description()
+        .map(|d| d.sdp())
+        .ok_or_else(|| js_err("no local description"))
+}
+
+fn send_signal(inner: &Shared, to: RingId, kind: SignalKind, session: u64, sdp: String) {
+    {
+        let mut me = inner.borrow_mut();
+        if let Some(l) = me.rtc.get_mut(&to).filter(|l| l.session == session) {
+            l.local_sdp = Some(sdp.clone());
+        } else {
+            return;
+        }
+        let signal = Signal::sign(kind, session, to, sdp, me.cert.clone(), &me.key);
+        let t = now();
+        me.node.signal(t, to, signal.encode());
+    }
+    pump(inner);
+}
+
+/// A signaling payload routed to this peer.
+pub(crate) fn handle_signal(inner: &Shared, from: RingId, bytes: &[u8]) {
+    let signal = {
+        let me = inner.borrow();
+        match Signal::decode(bytes) {
+            Ok(s) if s.verify(from, me.me, &me.trusted, now()).is_ok() => s,
+            _ => return, // forged, misrouted or garbage: ignore
+        }
+    };
+    match signal.kind {
+        SignalKind::Offer => answer(inner, from, signal),
+        SignalKind::Answer => {
+            let pc = {
+                let mut me = inner.borrow_mut();
+                let Some(l) = me.rtc.get_mut(&from) else {
+                    return;
+                };
+                if !l.offerer || l.session != signal.session || l.remote_sdp.is_some() {
+                    return;
+                }
+                l.remote_sdp = Some(signal.sdp.clone());
+                l.pc.clone()
+            };
+            let desc = RtcSessionDescriptionInit::new(RtcSdpType::Answer);
+            desc.set_sdp(&signal.sdp);
+            let inner = inner.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                if JsFuture::from(pc.set_remote_description(&desc))
+                    .await
+                    .is_err()
+                {
+                    drop_link(&inner, from, signal.session);
+                }
+            });
+        }
+    }
+}
+
+fn answer(inner: &Shared, from: RingId, offer: Signal) {
+    {
+        let me = inner.borrow();
+        if let Some(l) = me.rtc.get(&from) {
+            // An open link stands: an offer racing it was made before the
+            // peer took ours (when the peer loses the link, so do we, and
+            // its next offer finds none).
+            if l.is_open() || l.offerer && wins_glare(me.me, from) {
+                return; // on glare, ours stands and the peer answers it
+            }
+        } else if me.rtc.len() >= MAX_PEER_CONNECTIONS {
+            return;
+        }
+    }
+    let Ok(pc) = new_pc() else { return };
+    let session = offer.session;
+    insert_link(inner, from, pc.clone(), None, session, false);
+    if let Some(l) = inner.borrow_mut().rtc.get_mut(&from) {
+        l.remote_sdp = Some(offer.sdp.clone());
+    }
+    let weak = std::rc::Rc::downgrade(inner);
+    let on_channel = Handler::new(move |e: JsValue| {
+        let dc = e.unchecked_into::<RtcDataChannelEvent>().channel();
+        if let Some(inner) = weak.upgrade() {
+            let ok = match inner.borrow_mut().rtc.get_mut(&from) {
+                Some(l) if l.session == session && l.dc.is_none() => {
+                    l.dc = Some(dc.clone());
+                    true
+                }
+                _ => false,
+            };
+            if ok {
+                attach_channel(&inner, from, session, &dc);
+                if dc.ready_state() == RtcDataChannelState::Open {
+                    on_open(&inner, from, session);
+                }
+            } else {
+                dc.close();
+            }
+        }
+    });
+    pc.set_ondatachannel(Some(on_channel.as_ref().unchecked_ref()));
+    if let Some(l) = inner.borrow_mut().rtc.get_mut(&from) {
+        l.handlers.push(on_channel);
+    }
+    let inner = inner.clone();
+    wasm_bindgen_futures::spawn_local(async move {
+        let r = async {
+            let desc = RtcSessionDescriptionInit::new(RtcSdpType::Offer);
+            desc.set_sdp(&offer.sdp);
+            JsFuture::from(pc.set_remote_description(&desc)).await?;
+            let ans = JsFuture::from(pc.create_answer()).await?;
+            JsFuture::from(pc.set_local_description(ans.unchecked_ref())).await?;
+            let sdp = gathered_sdp(&pc).await?;
+            send_signal(&inner, from, SignalKind::Answer, session, sdp);
+            Ok::<(), JsValue>(())
+        }
+        .await;
+        if r.is_err() {
+            drop_link(&inner, from, session);
+        }
+    });
+}
+
+fn attach_channel(inner: &Shared, peer: RingId, session: u64, dc: &RtcDataChannel) {
+    dc.set_binary_type(RtcDataChannelType::Arraybuffer);
+    dc.set_buffered_amount_low_threshold(LOW_WATER);
+    let w = std::rc::Rc::downgrade(inner);
+    let on_open_h = Handler::new(move |_| {
+        if let Some(inner) = w.upgrade() {
+            on_open(&inner, peer, session);
+        }
+    });
+    let w = std::rc::Rc::downgrade(inner);
+    let on_message = Handler::new(move |e: JsValue| {
+        let data = e.unchecked_into::<MessageEvent>().data();
+        if let (Some(inner), Some(b)) = (w.upgrade(), message_bytes(&data)) {
+            on_chunk(&inner, peer, session, &b);
+        }
+    });
+    let w = std::rc::Rc::downgrade(inner);
+    let on_close = Handler::new(move |_| {
+        if let Some(inner) = w.upgrade() {
+            drop_link(&inner, peer, session);
+        }
+    });
+    let w = std::rc::Rc::downgrade(inner);
+    let on_low = Handler::new(move |_| {
+        if let Some(inner) = w.upgrade() {
+            if let Some(l) = inner.borrow_mut().rtc.get_mut(&peer) {
+                l.flush();
+            }
+        }
+    });
+    dc.set_onopen(Some(on_open_h.as_ref().unchecked_ref()));
+    dc.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    dc.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+    dc.set_onbufferedamountlow(Some(on_low.as_ref().unchecked_ref()));
+    if let Some(l) = inner.borrow_mut().rtc.get_mut(&peer) {
+        l.handlers.extend([on_open_h, on_message, on_close, on_low]);
+    }
+}
+
+/// The channel opened: prove our key over the transcript.
+fn on_open(inner: &Shared, peer: RingId, session: u64) {
+    let opened = {
+        let mut guard = inner.borrow_mut();
+        let me = &mut *guard;
+        let Some(l) = me.rtc.get_mut(&peer).filter(|l| l.session == session) else {
+            return;
+        };
+        if l.auth_sent {
+            return;
+        }
+        let Some(t) = l.transcript(me.me, peer) else {
+            return;
+        };
+        let auth = LinkAuth::sign(&t, me.cert.clone(), &me.key);
+        if let Some(dc) = &l.dc {
+            let _ = dc.send_with_u8_array(&auth.to_chunk());
+        }
+        l.auth_sent = true;
+        l.is_open()
+    };
+    if opened {
+        link_opened(inner, peer);
+    }
+}
+
+fn on_chunk(inner: &Shared, peer: RingId, session: u64, chunk: &[u8]) {
+    enum Next {
+        Nothing,
+        Opened,
+        Deliver(Vec<u8>),
+        Drop,
+    }
+    let next = {
+        let mut guard = inner.borrow_mut();
+        let me = &mut *guard;
+        let Some(l) = me.rtc.get_mut(&peer).filter(|l| l.session == session) else {
+            return;
+        };
+        match l.reasm.push(chunk) {
+            Ok(Incoming::Auth(auth)) if !l.peer_authed => {
+                let ok = l
+                    .transcript(me.me, peer)
+                    .is_some_and(|t| auth.verify(&t, peer, &me.trusted, now()).is_ok());
+                if ok {
+                    l.peer_authed = true;
+                    if l.is_open() {
+                        Next::Opened
+                    } else {
+                        Next::Nothing
+                    }
+                } else {
+                    Next::Drop
+                }
+            }
+            Ok(Incoming::Message(m)) if l.is_open() => Next::Deliver(m),
+            Ok(Incoming::Partial) if l.peer_authed => Next::Nothing,
+            // Anything before authentication, a second auth, or garbage.
+            _ => Next::Drop,
+        }
+    };
+    match next {
+        Next::Nothing => {}
+        Next::Opened => link_opened(inner, peer),
+        Next::Deliver(m) => {
+            inner.borrow_mut().input(Input::Receive(now(), peer, &m));
+            pump(inner);
+        }
+        Next::Drop => drop_link(inner, peer, session),
+    }
+}
+
+/// Closes links that did not open within [`SETUP_MS`].
+pub(crate) fn sweep(inner: &Shared) {
+    let t = now();
+    let stale: Vec<(RingId, u64)> = inner
+        .borrow()
+        .rtc
+        .iter()
+        .filter(|(_, l)| !l.is_open() && t.saturating_sub(l.started) > SETUP_MS)
+        .map(|(p, l)| (*p, l.session))
+        .collect();
+    for (p, s) in stale {
+        drop_link(inner, p, s);
+    }
+}
