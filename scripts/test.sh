@@ -17,8 +17,10 @@ if command -v rustup >/dev/null; then
 fi
 command -v openssl >/dev/null || { echo "openssl is needed by the CLI tests (apt-get install openssl)" >&2; exit 1; }
 command -v chromium >/dev/null || { echo "chromium is needed by the browser tests (apt-get install chromium)" >&2; exit 1; }
+command -v chromedriver >/dev/null || { echo "chromedriver runs the wasm unit tests (apt-get install chromium-driver)" >&2; exit 1; }
 command -v node >/dev/null || { echo "node (20 or later) is needed by the browser tests" >&2; exit 1; }
-# The wasm-bindgen CLI must match the pinned wasm-bindgen crate exactly.
+# The wasm-bindgen CLI (its test runner runs icn-web's wasm unit tests in
+# Chromium) must match the pinned wasm-bindgen crate exactly.
 wb_version=$(grep -A1 '^name = "wasm-bindgen"$' Cargo.lock | sed -n 's/^version = "\(.*\)"/\1/p')
 if [ "$(wasm-bindgen --version 2>/dev/null | cut -d' ' -f2)" != "$wb_version" ]; then
   cargo install wasm-bindgen-cli --version "$wb_version"
@@ -32,13 +34,15 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "icn-core and icn-web build (and icn-web lints) for wasm32-unknown-unknown"
 cargo build --locked -p icn-core -p icn-web --target wasm32-unknown-unknown
-cargo clippy --locked -p icn-web --target wasm32-unknown-unknown -- -D warnings
+cargo clippy --locked -p icn-web --target wasm32-unknown-unknown --tests -- -D warnings
 
-step "cargo test --workspace"
+step "cargo test --workspace (the icn binary embeds the browser bundle, built by icn-gateway/build.rs)"
 cargo test --workspace --locked
 
-step "browser tests (headless Chromium)"
+step "icn-web unit tests in headless Chromium (wasm-bindgen-test)"
+CHROMEDRIVER="$(command -v chromedriver)" cargo test --locked -p icn-web --target wasm32-unknown-unknown
+
+step "browser end-to-end tests (headless Chromium, bundle served by the gateway)"
 cargo build --locked -p icn-gateway
-wasm-bindgen --target web --out-dir target/browser-pkg target/wasm32-unknown-unknown/debug/icn_web.wasm
 (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
-ICN_BIN="$PWD/target/debug/icn" ICN_PKG="$PWD/target/browser-pkg" node --test tests/browser/
+ICN_BIN="$PWD/target/debug/icn" node --test tests/browser/

@@ -320,8 +320,12 @@ fn every_endpoint_behaves() {
         request("GET", &format!("{}/healthz", gw.url), &[], None).body,
         b"ok\n"
     );
+    // The demo page and the embedded bundle it loads.
     let home = request("GET", &format!("{}/", gw.url), &[], None);
-    assert!(String::from_utf8_lossy(&home.body).contains("icn gateway"));
+    assert!(String::from_utf8_lossy(&home.body).contains(r#"from "/pkg/icn_web.js""#));
+    let wasm = request("GET", &format!("{}/pkg/icn_web_bg.wasm", gw.url), &[], None);
+    assert_eq!(wasm.status, 200);
+    assert_eq!(&wasm.body[..4], b"\0asm");
 }
 
 #[test]

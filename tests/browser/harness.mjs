@@ -28,12 +28,12 @@ export async function startGateway(data) {
   return { child, url, ws: url.replace("http://", "ws://") + "/ws", data };
 }
 
-/** Serves this directory, and /pkg/ from ICN_PKG. */
+/** Serves this directory (the test pages; they load the bundle from the gateway's /pkg/). */
 export function serveStatic() {
   const dir = new URL(".", import.meta.url).pathname;
   const server = createServer(async (req, res) => {
     const path = new URL(req.url, "http://x").pathname;
-    const file = path.startsWith("/pkg/") ? join(process.env.ICN_PKG, path.slice(5)) : join(dir, path);
+    const file = join(dir, path.replace(/\.\./g, ""));
     try {
       const body = await readFile(file);
       res.writeHead(200, { "content-type": TYPES[extname(file)] || "application/octet-stream" });

@@ -147,13 +147,30 @@ pub fn routes(
     let health = warp::path!("healthz")
         .and(warp::get())
         .map(|| text(StatusCode::OK, "text/plain", "ok\n".into()));
-    let page = warp::path::end().and(warp::get()).map(|| {
-        text(
-            StatusCode::OK,
-            "text/html; charset=utf-8",
-            super::PAGE.into(),
-        )
+    let get_or_head = || warp::get().or(warp::head()).unify();
+    let page = warp::path::end()
+        .and(get_or_head())
+        .and(warp::header::optional::<String>("if-none-match"))
+        .map(|inm: Option<String>| asset(&super::bundle::PAGE, inm));
+    // Browsers ask for it on every page; an empty answer keeps logs quiet.
+    let favicon = warp::path!("favicon.ico").map(|| {
+        let mut r = Response::new(Vec::new());
+        *r.status_mut() = StatusCode::NO_CONTENT;
+        r
     });
+    let pkg = warp::path!("pkg" / String)
+        .and(get_or_head())
+        .and(warp::header::optional::<String>("if-none-match"))
+        .map(
+            |name: String, inm: Option<String>| match super::bundle::pkg(&name) {
+                Some(a) => asset(a, inm),
+                None => error(
+                    StatusCode::NOT_FOUND,
+                    "not-found",
+                    "no such file in the bundle",
+                ),
+            },
+        );
     let cors = warp::cors()
         .allow_any_origin()
         .allow_methods(vec!["GET", "HEAD", "PUT", "OPTIONS"])
@@ -175,6 +192,10 @@ pub fn routes(
         .unify()
         .or(page)
         .unify()
+        .or(pkg)
+        .unify()
+        .or(favicon)
+        .unify()
         .recover(recover)
         .unify()
         .map(move |r: Resp| {
@@ -187,6 +208,24 @@ pub fn routes(
     ws.or(api).with(cors).recover(|_r: Rejection| async {
         Ok::<_, Infallible>(error(StatusCode::FORBIDDEN, "cors", "CORS request refused"))
     })
+}
+
+/// An embedded file, or 304 when the client holds this version.
+fn asset(a: &super::bundle::Asset, if_none_match: Option<String>) -> Resp {
+    let etag = a.etag();
+    let mut r = if if_none_match.is_some_and(|v| v.split(',').any(|t| t.trim() == etag)) {
+        let mut r = Response::new(Vec::new());
+        *r.status_mut() = StatusCode::NOT_MODIFIED;
+        r
+    } else {
+        let mut r = Response::new(a.bytes.to_vec());
+        set(&mut r, "content-type", a.content_type);
+        r
+    };
+    set(&mut r, "etag", &etag);
+    set(&mut r, "cache-control", "no-cache");
+    set(&mut r, "access-control-allow-origin", "*");
+    r
 }
 
 fn text(status: StatusCode, ctype: &str, body: String) -> Resp {

@@ -5,6 +5,7 @@
 //! embedded redb store ([`store`]), and serves names over HTTP ([`http`]).
 //! The protocol it speaks is in `spec/gateway.md`.
 
+pub mod bundle;
 pub mod driver;
 pub mod http;
 pub mod metrics;
@@ -22,9 +23,6 @@ use icn_core::node::Config;
 use icn_core::{Hash, RingId};
 
 use crate::keyfile::{self, KeyFileError};
-
-/// The page served at `/` until the browser demo replaces it.
-pub const PAGE: &str = include_str!("page.html");
 
 /// How the gateway is started.
 #[derive(Debug, Clone)]

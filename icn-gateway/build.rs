@@ -1,0 +1,158 @@
+//! Builds the browser bundle that `icn gateway` serves at `/pkg/`.
+//!
+//! `cargo build -p icn-gateway` alone must give one `icn` binary holding the
+//! JS API, its wasm and TypeScript types, so this script compiles `icn-web`
+//! for `wasm32-unknown-unknown` with the size-tuned `wasm-release` profile,
+//! in a target directory of its own (the outer build holds a lock on the
+//! normal one), and runs wasm-bindgen through its library,
+//! `wasm-bindgen-cli-support`, pinned to the same version as the
+//! `wasm-bindgen` crate so the generated glue matches. If `wasm-opt` (npm's
+//! `binaryen`; Debian's 108 corrupts output) is on `PATH` or named by
+//! `ICN_WASM_OPT`, the wasm is also shrunk with `-Oz`.
+//!
+//! `ICN_WEB_PKG=<dir>` embeds a bundle built elsewhere instead (it must hold
+//! `icn_web.js`, `icn_web_bg.wasm` and `icn_web.d.ts`).
+
+// A build script reports failure by panicking with a message.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::env;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const FILES: [&str; 3] = ["icn_web.js", "icn_web_bg.wasm", "icn_web.d.ts"];
+
+fn main() {
+    let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
+    let root = manifest
+        .parent()
+        .expect("icn-gateway sits in the workspace")
+        .to_path_buf();
+    let out = PathBuf::from(env::var("OUT_DIR").expect("set by cargo")).join("pkg");
+    std::fs::create_dir_all(&out).expect("create OUT_DIR/pkg");
+    println!("cargo:rerun-if-env-changed=ICN_WEB_PKG");
+    println!("cargo:rerun-if-env-changed=ICN_WASM_OPT");
+    if let Ok(dir) = env::var("ICN_WEB_PKG") {
+        for f in FILES {
+            let from = Path::new(&dir).join(f);
+            println!("cargo:rerun-if-changed={}", from.display());
+            std::fs::copy(&from, out.join(f))
+                .unwrap_or_else(|e| panic!("ICN_WEB_PKG: cannot copy {}: {e}", from.display()));
+        }
+        return;
+    }
+    for p in [
+        "icn-web/src",
+        "icn-web/Cargo.toml",
+        "icn-core/src",
+        "icn-core/Cargo.toml",
+        "Cargo.lock",
+        "Cargo.toml",
+    ] {
+        println!("cargo:rerun-if-changed={}", root.join(p).display());
+    }
+    check_wasm_target();
+    let wasm = build_wasm(&root);
+    let mut bindgen = wasm_bindgen_cli_support::Bindgen::new();
+    bindgen
+        .input_path(&wasm)
+        .web(true)
+        .expect("the web target is always available")
+        .typescript(true)
+        .remove_producers_section(true)
+        // The CLI's default: init() finds the wasm next to the JS.
+        .omit_default_module_path(false);
+    if let Err(e) = bindgen.generate(&out) {
+        panic!("wasm-bindgen failed on {}: {e:#}", wasm.display());
+    }
+    optimize(&out.join("icn_web_bg.wasm"));
+}
+
+/// Fails with the command that fixes it when the wasm32 target is missing.
+fn check_wasm_target() {
+    let rustc = env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let sysroot = Command::new(&rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    let present = sysroot
+        .map(|s| {
+            Path::new(&s)
+                .join("lib/rustlib/wasm32-unknown-unknown")
+                .is_dir()
+        })
+        .unwrap_or(false);
+    if !present {
+        panic!(
+            "\n\nicn-gateway embeds the browser peer, which needs the wasm32 target:\n\n    \
+             rustup target add wasm32-unknown-unknown\n\n(or set ICN_WEB_PKG to a directory \
+             holding a bundle built elsewhere)\n"
+        );
+    }
+}
+
+/// Compiles icn-web for wasm32 and returns the path of its `.wasm`.
+fn build_wasm(root: &Path) -> PathBuf {
+    let target_dir = env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"))
+        .join("icn-web-wasm");
+    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(root)
+        .args([
+            "build",
+            "-p",
+            "icn-web",
+            "--target",
+            "wasm32-unknown-unknown",
+        ])
+        .args(["--profile", "wasm-release", "--target-dir"])
+        .arg(&target_dir);
+    // Flags and wrappers of the outer (host) build must not leak into the
+    // wasm build: clippy's driver, host RUSTFLAGS, a forced target.
+    for var in [
+        "CARGO_ENCODED_RUSTFLAGS",
+        "RUSTFLAGS",
+        "RUSTC_WRAPPER",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "CARGO_BUILD_TARGET",
+        "CARGO_TARGET_DIR",
+        "CARGO_PRIMARY_PACKAGE",
+    ] {
+        cmd.env_remove(var);
+    }
+    let status = cmd
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run cargo for the wasm build: {e}"));
+    if !status.success() {
+        panic!("building icn-web for wasm32-unknown-unknown failed ({status})");
+    }
+    target_dir.join("wasm32-unknown-unknown/wasm-release/icn_web.wasm")
+}
+
+/// Shrinks the wasm with binaryen's `wasm-opt -Oz` when it is available.
+fn optimize(wasm: &Path) {
+    let tool = env::var("ICN_WASM_OPT").unwrap_or_else(|_| "wasm-opt".into());
+    let tmp = wasm.with_extension("opt.wasm");
+    let ran = Command::new(&tool)
+        .arg("-Oz")
+        .arg("--enable-bulk-memory")
+        .arg("--enable-nontrapping-float-to-int")
+        .arg("--enable-sign-ext")
+        .arg("--enable-mutable-globals")
+        .arg("--enable-reference-types")
+        .arg("--enable-multivalue")
+        .arg(wasm)
+        .arg("-o")
+        .arg(&tmp)
+        .status();
+    match ran {
+        Ok(s) if s.success() => {
+            std::fs::rename(&tmp, wasm).expect("replace the wasm with its optimized copy");
+        }
+        Ok(s) => println!("cargo:warning=wasm-opt failed ({s}); serving the unoptimized wasm"),
+        Err(_) => {} // not installed: the bundle is larger, nothing else changes
+    }
+}

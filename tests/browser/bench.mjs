@@ -1,0 +1,132 @@
+// Browser benchmarks of issue 5; prints figures, asserts nothing.
+//   ICN_BIN=target/release/icn node tests/browser/bench.mjs
+// 1. page load -> joined peer (the gateway's demo page), cold and warm;
+// 2. get latency of 1 KiB objects on an 8-peer ring (2 Chromium processes);
+// 3. 10 MiB get through the ring next to a raw DataChannel between two
+//    Chromium processes, measured in the same run;
+// 4. bundle size, raw and gzip.
+import { gzipSync } from "node:zlib";
+import { startGateway, serveStatic, launch, until } from "./harness.mjs";
+
+const pct = (xs, p) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(p * s.length))]; };
+const MiB = 1024 * 1024;
+const gw = await startGateway();
+const server = await serveStatic();
+const base = `http://127.0.0.1:${server.address().port}/peer.html?gw=${encodeURIComponent(gw.url)}`;
+const browsers = [await launch(), await launch()];
+const out = {};
+try {
+  // 1. Page load to joined.
+  const loads = [];
+  for (let i = 0; i < 11; i++) {
+    const page = await browsers[0].context.newPage();
+    await page.goto(gw.url + "/");
+    await page.waitForFunction(() => window.joinedAt !== undefined, null, { timeout: 30000 });
+    loads.push(await page.evaluate(() => window.joinedAt));
+    await page.evaluate(() => peer.leave());
+    await page.close();
+  }
+  out.join_cold_ms = Math.round(loads[0]);
+  out.join_warm_p50_ms = Math.round(pct(loads.slice(1), 0.5));
+  out.join_warm_max_ms = Math.round(Math.max(...loads.slice(1)));
+
+  // 2. An 8-peer ring: 4 pages in each browser.
+  const peers = [];
+  for (let i = 0; i < 8; i++) {
+    const page = await browsers[i % 2].context.newPage();
+    await page.goto(base);
+    await page.waitForFunction(() => window.ready === true);
+    peers.push({ page, ...(await page.evaluate((ws) => t.join(ws), gw.ws)) });
+  }
+  await until("WebRTC links on every peer", 60000, async () => {
+    const ls = await Promise.all(peers.map((p) => p.page.evaluate(() => peer.links())));
+    return ls.every((l) => l.filter((x) => x.transport === "webrtc").length >= 2);
+  });
+  await new Promise((r) => setTimeout(r, 3000));
+  const names = [];
+  for (let i = 0; i < 40; i++) {
+    names.push(await peers[i % 8].page.evaluate((i) => peer.publish(`/bench/${i}`, t.bytes(1024, i + 1), {}), i));
+  }
+  const lat = [];
+  for (const p of peers) {
+    lat.push(...await p.page.evaluate(async (names) => {
+      const ms = [];
+      for (let k = 0; k < 100; k++) {
+        const n = names[(k * 7) % names.length];
+        const t0 = performance.now();
+        await peer.get(n);
+        ms.push(performance.now() - t0);
+      }
+      return ms;
+    }, names));
+  }
+  out.get_1k_p50_ms = +pct(lat, 0.5).toFixed(2);
+  out.get_1k_p99_ms = +pct(lat, 0.99).toFixed(2);
+  out.gets = lat.length;
+
+  // 3. 10 MiB through the ring (published in browser 0, read in browser 1) ...
+  const big = await peers[0].page.evaluate((n) => peer.publish("/bench/big", t.bytes(n, 9), {}), 10 * MiB);
+  const ringMs = [];
+  for (let k = 0; k < 3; k++) {
+    ringMs.push(await peers[1].page.evaluate(async (n) => { const t0 = performance.now(); await peer.get(n); return performance.now() - t0; }, big));
+  }
+  // ... and over one raw DataChannel between the same two browser processes.
+  const [a, b] = [peers[0].page, peers[1].page];
+  const raw = [];
+  for (let k = 0; k < 3; k++) {
+    const offer = await a.evaluate(async () => {
+      window.rawPc = new RTCPeerConnection();
+      window.rawDc = rawPc.createDataChannel("raw");
+      await rawPc.setLocalDescription(await rawPc.createOffer());
+      while (rawPc.iceGatheringState !== "complete") await new Promise((r) => setTimeout(r, 5));
+      return rawPc.localDescription.sdp;
+    });
+    const answer = await b.evaluate(async (sdp) => {
+      window.rawPc = new RTCPeerConnection();
+      window.rawGot = 0;
+      rawPc.ondatachannel = (e) => { e.channel.binaryType = "arraybuffer"; e.channel.onmessage = (m) => { window.rawGot += m.data.byteLength; }; };
+      await rawPc.setRemoteDescription({ type: "offer", sdp });
+      await rawPc.setLocalDescription(await rawPc.createAnswer());
+      while (rawPc.iceGatheringState !== "complete") await new Promise((r) => setTimeout(r, 5));
+      return rawPc.localDescription.sdp;
+    }, offer);
+    await a.evaluate(async (sdp) => {
+      await rawPc.setRemoteDescription({ type: "answer", sdp });
+      while (rawDc.readyState !== "open") await new Promise((r) => setTimeout(r, 5));
+    }, answer);
+    const t0 = Date.now();
+    await a.evaluate(async (n) => {
+      const chunk = new Uint8Array(16 * 1024);
+      rawDc.bufferedAmountLowThreshold = 256 * 1024;
+      for (let sent = 0; sent < n; sent += chunk.length) {
+        if (rawDc.bufferedAmount > 1024 * 1024) await new Promise((r) => { rawDc.onbufferedamountlow = r; });
+        rawDc.send(chunk);
+      }
+    }, 10 * MiB);
+    await b.waitForFunction((n) => window.rawGot >= n, 10 * MiB, { timeout: 60000, polling: 5 });
+    raw.push(Date.now() - t0);
+    await a.evaluate(() => rawPc.close());
+    await b.evaluate(() => rawPc.close());
+  }
+  const mbps = (ms) => +((10 * MiB) / 1e6 / (ms / 1000)).toFixed(1);
+  out.get_10mib_ms = Math.round(pct(ringMs, 0.5));
+  out.get_10mib_MBps = mbps(pct(ringMs, 0.5));
+  out.raw_dc_10mib_ms = Math.round(pct(raw, 0.5));
+  out.raw_dc_MBps = mbps(pct(raw, 0.5));
+  out.throughput_ratio = +(pct(raw, 0.5) / pct(ringMs, 0.5)).toFixed(2);
+
+  // 4. Bundle size.
+  let rawBytes = 0, gz = 0;
+  for (const f of ["icn_web.js", "icn_web_bg.wasm"]) {
+    const body = Buffer.from(await (await fetch(`${gw.url}/pkg/${f}`)).arrayBuffer());
+    rawBytes += body.length;
+    gz += gzipSync(body, { level: 9 }).length;
+  }
+  out.bundle_raw_bytes = rawBytes;
+  out.bundle_gzip_bytes = gz;
+  console.log(JSON.stringify(out));
+} finally {
+  for (const b of browsers) await b.close().catch(() => {});
+  server.close();
+  gw.child.kill("SIGKILL");
+}
