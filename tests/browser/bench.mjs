@@ -17,18 +17,27 @@ const browsers = [await launch(), await launch()];
 const out = {};
 try {
   // 1. Page load to joined.
-  const loads = [];
+  const loads = [], members = [];
   for (let i = 0; i < 11; i++) {
     const page = await browsers[0].context.newPage();
     await page.goto(gw.url + "/");
-    await page.waitForFunction(() => window.joinedAt !== undefined, null, { timeout: 30000 });
-    loads.push(await page.evaluate(() => window.joinedAt));
+    await page.waitForFunction(() => window.memberAt !== undefined, null, { timeout: 30000, polling: 10 });
+    const m = await page.evaluate(() => {
+      const nav = performance.getEntriesByType("navigation")[0];
+      const res = performance.getEntriesByType("resource").map((r) => [r.name.split("/").pop(), Math.round(r.startTime), Math.round(r.responseEnd)]);
+      return { joined: window.joinedAt, member: window.memberAt, init: window.initAt, dom: nav.domContentLoadedEventEnd, resp: nav.responseEnd, res };
+    });
+    if (process.env.ICN_BENCH_VERBOSE) console.error(JSON.stringify(m));
+    loads.push(m.joined);
+    members.push(m.member);
     await page.evaluate(() => peer.leave());
     await page.close();
   }
   out.join_cold_ms = Math.round(loads[0]);
   out.join_warm_p50_ms = Math.round(pct(loads.slice(1), 0.5));
   out.join_warm_max_ms = Math.round(Math.max(...loads.slice(1)));
+  out.member_cold_ms = Math.round(members[0]);
+  out.member_warm_p50_ms = Math.round(pct(members.slice(1), 0.5));
 
   // 2. An 8-peer ring: 4 pages in each browser.
   const peers = [];
