@@ -155,3 +155,58 @@ pub fn invalid_messages() -> Vec<(&'static str, String, &'static str)> {
         ),
     ]
 }
+
+/// The inputs of the direct-link vectors (`spec/vectors/links.json`): a
+/// gateway key (seed 1) certifies two nodes (seeds 2 and 3, ids 0xaa… and
+/// 0xbb…, expiry 2^40 ms); node A offers, node B answers.
+pub struct LinkCase {
+    /// Signals: (name, signal) — deterministic, ed25519 signatures included.
+    pub signals: Vec<(&'static str, icn_core::link::Signal)>,
+    /// The transcript both ends sign.
+    pub transcript: icn_core::link::Transcript,
+    /// B's authentication chunk.
+    pub auth: icn_core::link::LinkAuth,
+}
+
+/// SDPs of the vectors (trimmed to the lines that matter).
+pub const OFFER_SDP: &str =
+    "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\na=fingerprint:sha-256 0A:1B:2C:3D\r\na=setup:actpass\r\n";
+/// The answer's SDP.
+pub const ANSWER_SDP: &str =
+    "v=0\r\no=- 3 4 IN IP4 127.0.0.1\r\na=fingerprint:sha-256 4E:5F:60:71\r\na=setup:active\r\n";
+
+/// Builds the link vectors from fixed keys.
+pub fn link_case() -> LinkCase {
+    use ed25519_dalek::SigningKey;
+    use icn_core::bootstrap::NodeCert;
+    use icn_core::link::{sdp_fingerprint, LinkAuth, Signal, SignalKind, Transcript};
+    let gw = SigningKey::from_bytes(&[1; 32]);
+    let (ka, kb) = (
+        SigningKey::from_bytes(&[2; 32]),
+        SigningKey::from_bytes(&[3; 32]),
+    );
+    let expires = 1 << 40;
+    let ca = NodeCert::issue(&gw, id(0xaa), ka.verifying_key().to_bytes(), expires);
+    let cb = NodeCert::issue(&gw, id(0xbb), kb.verifying_key().to_bytes(), expires);
+    let offer = Signal::sign(SignalKind::Offer, 7, id(0xbb), OFFER_SDP.into(), ca, &ka);
+    let answer = Signal::sign(
+        SignalKind::Answer,
+        7,
+        id(0xaa),
+        ANSWER_SDP.into(),
+        cb.clone(),
+        &kb,
+    );
+    let transcript = Transcript {
+        offerer: id(0xaa),
+        answerer: id(0xbb),
+        offer_fingerprint: sdp_fingerprint(OFFER_SDP).unwrap_or_default(),
+        answer_fingerprint: sdp_fingerprint(ANSWER_SDP).unwrap_or_default(),
+    };
+    let auth = LinkAuth::sign(&transcript, cb, &kb);
+    LinkCase {
+        signals: vec![("offer", offer), ("answer", answer)],
+        transcript,
+        auth,
+    }
+}

@@ -29,11 +29,41 @@ fn main() {
     write_json(&root.join("objects.json"), &objects);
     write_json(&root.join("invalid.json"), &invalid(&root, &base));
     write_json(&root.join("messages.json"), &messages());
+    write_json(&root.join("links.json"), &links());
     println!("wrote {}", root.display());
 }
 
 fn write_json(path: &Path, v: &Json) {
     fs::write(path, serde_json::to_string_pretty(v).unwrap() + "\n").unwrap();
+}
+
+/// spec/link.md: signed signals, the transcript, an authentication chunk,
+/// and how a 40,000-byte ring message is chunked.
+fn links() -> Json {
+    let case = icn_tests::vectors::link_case();
+    let signals: Vec<Json> = case
+        .signals
+        .iter()
+        .map(|(name, s)| json!({ "name": name, "sdp": s.sdp, "hex": hex::encode(s.encode()) }))
+        .collect();
+    let message: Vec<u8> = (0..40_000u32).map(|i| (i % 251) as u8).collect();
+    let chunks = icn_core::link::chunks(&message);
+    json!({
+        "about": "gateway key seed 0x01; node A seed 0x02, id 0xaa.., node B seed 0x03, id 0xbb..; certificates expire at 2^40 ms",
+        "signals": signals,
+        "transcript": {
+            "offerer": case.transcript.offerer.to_hex(),
+            "answerer": case.transcript.answerer.to_hex(),
+            "offer_fingerprint": case.transcript.offer_fingerprint,
+            "answer_fingerprint": case.transcript.answer_fingerprint,
+        },
+        "auth_chunk_by_b_hex": hex::encode(case.auth.to_chunk()),
+        "chunking": {
+            "message": "40000 bytes, byte i = i mod 251",
+            "chunk_lengths": chunks.iter().map(Vec::len).collect::<Vec<_>>(),
+            "chunk_headers": chunks.iter().map(|c| c[0]).collect::<Vec<_>>(),
+        },
+    })
 }
 
 fn key(seed: u8) -> SigningKey {
