@@ -1,4 +1,5 @@
-//! A gateway and 16 native peers over relayed links form one ring.
+//! A gateway and 16 native peers form one ring over WebRTC DataChannels
+//! (relayed by the gateway until they are up), and carry on without it.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -9,7 +10,7 @@ use std::time::{Duration, Instant};
 use ed25519_dalek::SigningKey;
 use icn_core::node::Config;
 use icn_core::{ContentObject, Name, Payload, PublisherId, RingId, SignedObject};
-use icn_gateway::peer::Peer;
+use icn_gateway::peer::{Peer, Transport};
 
 struct Gw(Child, String);
 
@@ -117,7 +118,7 @@ async fn wait_ring(peers: &[Peer], gw_url: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sixteen_native_peers_form_one_ring_and_share_content() {
+async fn sixteen_native_peers_form_one_ring_over_webrtc_and_outlive_the_gateway() {
     let dir = tempfile::TempDir::new().unwrap();
     let gw = start_gateway(&dir.path().join("data"));
     let ws = format!("{}/ws", gw.1.replace("http://", "ws://"));
@@ -191,6 +192,67 @@ async fn sixteen_native_peers_form_one_ring_and_share_content() {
         ring["relayed"].as_u64().unwrap() > 0,
         "peers talked through the relay"
     );
+
+    // Their links are DataChannels, not the gateway's relay.
+    let start = Instant::now();
+    loop {
+        let mut webrtc = 0;
+        let mut other = 0;
+        for p in &peers {
+            for (_, t) in p.links().await {
+                if t == Transport::WebRtc {
+                    webrtc += 1;
+                } else {
+                    other += 1;
+                }
+            }
+        }
+        if webrtc > 2 * other {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "{webrtc} webrtc links against {other} others"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+
+    // The gateway dies: the ring closes without it, and content is still
+    // published and read (what it replicated lives on in the peers).
+    drop(gw);
+    let start = Instant::now();
+    loop {
+        let mut views = Vec::new();
+        for p in &peers {
+            views.push(p.status().await.unwrap());
+        }
+        let mut ids: Vec<RingId> = views.iter().map(|v| v.id).collect();
+        ids.sort();
+        let exact = views.iter().all(|v| {
+            let i = ids.iter().position(|x| *x == v.id).unwrap();
+            v.successors.first() == Some(&ids[(i + 1) % ids.len()])
+        });
+        if exact {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the ring did not close without the gateway"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let after = object(&alice, "/after-gateway", b"still here");
+    peers[3].publish(after.clone()).await.unwrap();
+    published.push(after);
+    for o in &published {
+        for p in [&peers[1], &peers[12]] {
+            let got = p
+                .get(o.name())
+                .await
+                .unwrap_or_else(|e| panic!("without the gateway, {}: {e}", o.name()));
+            assert_eq!(got.hash(), o.hash());
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -13,11 +13,8 @@
 //! more than [`HIGH_WATER`] bytes are queued in the channel, and are flushed
 //! from `bufferedamountlow`.
 
-use std::collections::VecDeque;
-
 use icn_core::link::{
-    chunks, sdp_fingerprint, wins_glare, Incoming, LinkAuth, Reassembler, Signal, SignalKind,
-    Transcript,
+    wins_glare, Incoming, LinkAuth, Outbox, Reassembler, Signal, SignalKind, Transcript,
 };
 use icn_core::node::Input;
 use icn_core::RingId;
@@ -39,9 +36,6 @@ pub(crate) const MAX_PEER_CONNECTIONS: usize = 64;
 const HIGH_WATER: u32 = 1024 * 1024;
 /// Where `bufferedamountlow` fires.
 const LOW_WATER: u32 = 256 * 1024;
-/// Most bytes waiting in one link's backlog; beyond it messages are dropped
-/// (the node retries what matters).
-const MAX_BACKLOG: usize = 32 * 1024 * 1024;
 /// How long a link may take from offer to authenticated.
 const SETUP_MS: u64 = 15_000;
 /// Longest wait for ICE gathering before sending what was gathered.
@@ -61,8 +55,7 @@ pub(crate) struct RtcLink {
     auth_sent: bool,
     peer_authed: bool,
     reasm: Reassembler,
-    backlog: VecDeque<Vec<u8>>,
-    backlog_bytes: usize,
+    backlog: Outbox,
     handlers: Vec<Handler>,
 }
 
@@ -82,47 +75,27 @@ impl RtcLink {
 
     /// Queues one ring message and sends what the channel takes now.
     pub(crate) fn send(&mut self, message: &[u8]) {
-        if self.backlog_bytes + message.len() > MAX_BACKLOG {
-            return;
+        if self.backlog.push_message(message) {
+            self.flush();
         }
-        for c in chunks(message) {
-            self.backlog_bytes += c.len();
-            self.backlog.push_back(c);
-        }
-        self.flush();
     }
 
     fn flush(&mut self) {
         let Some(dc) = &self.dc else { return };
         while dc.buffered_amount() <= HIGH_WATER {
-            let Some(c) = self.backlog.pop_front() else {
+            let Some(c) = self.backlog.front() else {
                 break;
             };
-            self.backlog_bytes -= c.len();
-            if dc.send_with_u8_array(&c).is_err() {
+            if dc.send_with_u8_array(c).is_err() {
                 break;
             }
+            self.backlog.pop();
         }
     }
 
     fn transcript(&self, me: RingId, peer: RingId) -> Option<Transcript> {
-        let local = sdp_fingerprint(self.local_sdp.as_deref()?)?;
-        let remote = sdp_fingerprint(self.remote_sdp.as_deref()?)?;
-        Some(if self.offerer {
-            Transcript {
-                offerer: me,
-                answerer: peer,
-                offer_fingerprint: local,
-                answer_fingerprint: remote,
-            }
-        } else {
-            Transcript {
-                offerer: peer,
-                answerer: me,
-                offer_fingerprint: remote,
-                answer_fingerprint: local,
-            }
-        })
+        let remote = self.remote_sdp.as_deref()?;
+        Transcript::of_link(me, peer, self.offerer, self.local_sdp.as_deref()?, remote)
     }
 }
 
@@ -203,8 +176,7 @@ fn insert_link(
         auth_sent: false,
         peer_authed: false,
         reasm: Reassembler::default(),
-        backlog: VecDeque::new(),
-        backlog_bytes: 0,
+        backlog: Outbox::default(),
         handlers: vec![on_state],
     };
     if let Some(old) = inner.borrow_mut().rtc.insert(peer, link) {

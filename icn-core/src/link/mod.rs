@@ -245,6 +245,31 @@ pub struct Transcript {
 }
 
 impl Transcript {
+    /// The transcript of a link between `me` and `peer`, seen from `me`:
+    /// whether `me` offered, and the SDP each side sent. `None` if an SDP
+    /// has no fingerprint (such a link cannot be authenticated).
+    pub fn of_link(
+        me: RingId,
+        peer: RingId,
+        me_offered: bool,
+        local_sdp: &str,
+        remote_sdp: &str,
+    ) -> Option<Transcript> {
+        let local = sdp_fingerprint(local_sdp)?;
+        let remote = sdp_fingerprint(remote_sdp)?;
+        let (offerer, answerer, offer_fingerprint, answer_fingerprint) = if me_offered {
+            (me, peer, local, remote)
+        } else {
+            (peer, me, remote, local)
+        };
+        Some(Transcript {
+            offerer,
+            answerer,
+            offer_fingerprint,
+            answer_fingerprint,
+        })
+    }
+
     fn bytes(&self) -> Vec<u8> {
         let mut m = LINK_TAG.to_vec();
         m.extend_from_slice(&self.offerer.0);
@@ -332,6 +357,50 @@ pub fn chunks(message: &[u8]) -> Vec<Vec<u8>> {
             c
         })
         .collect()
+}
+
+/// Most bytes an [`Outbox`] holds; beyond it messages are dropped (the
+/// ring's timeouts and retries take over, as for a lost message).
+pub const MAX_OUTBOX: usize = 32 * 1024 * 1024;
+
+/// Chunks waiting for a DataChannel that has no room for them yet.
+#[derive(Debug, Default)]
+pub struct Outbox {
+    chunks: std::collections::VecDeque<Vec<u8>>,
+    bytes: usize,
+}
+
+impl Outbox {
+    /// Queues the chunks of one ring message; `false` if it was dropped
+    /// because the outbox is full.
+    pub fn push_message(&mut self, message: &[u8]) -> bool {
+        if self.bytes + message.len() > MAX_OUTBOX {
+            return false;
+        }
+        for c in chunks(message) {
+            self.bytes += c.len();
+            self.chunks.push_back(c);
+        }
+        true
+    }
+
+    /// Puts a chunk first (the link authentication).
+    pub fn push_first(&mut self, chunk: Vec<u8>) {
+        self.bytes += chunk.len();
+        self.chunks.push_front(chunk);
+    }
+
+    /// The next chunk to write.
+    pub fn front(&self) -> Option<&[u8]> {
+        self.chunks.front().map(Vec::as_slice)
+    }
+
+    /// Removes the next chunk (it was written).
+    pub fn pop(&mut self) {
+        if let Some(c) = self.chunks.pop_front() {
+            self.bytes -= c.len();
+        }
+    }
 }
 
 /// One decoded DataChannel message.

@@ -164,3 +164,26 @@ proptest! {
         let _ = Reassembler::default().push(&bytes);
     }
 }
+
+#[test]
+fn the_outbox_keeps_order_puts_auth_first_and_is_bounded() {
+    let mut o = Outbox::default();
+    assert!(o.push_message(&vec![1; 2 * MAX_CHUNK]));
+    o.push_first(vec![2, 0]);
+    assert_eq!(o.front(), Some(&[2u8, 0][..]));
+    o.pop();
+    assert_eq!(o.front().map(|c| (c[0], c.len())), Some((1, MAX_CHUNK)));
+    o.pop();
+    assert_eq!(o.front().map(|c| (c[0], c.len())), Some((1, MAX_CHUNK)));
+    o.pop();
+    assert_eq!(
+        o.front().map(|c| (c[0], c.len())),
+        Some((0, 3)),
+        "the last chunk"
+    );
+    o.pop();
+    assert_eq!(o.front(), None);
+    let big = vec![0; MAX_OUTBOX / 2 + 1];
+    assert!(o.push_message(&big));
+    assert!(!o.push_message(&big), "over the limit: dropped");
+}

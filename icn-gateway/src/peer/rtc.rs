@@ -1,0 +1,388 @@
+//! WebRTC DataChannel links of a native peer, on str0m.
+//!
+//! The same protocol as the browser's links (spec/link.md): complete SDP
+//! offers and answers, signed and routed through the ring; glare keeps the
+//! offer of the larger node id; each end proves its node key over both DTLS
+//! fingerprints before the channel carries ring messages; messages are cut
+//! into chunks of at most 16 KiB. str0m is sans-IO like our core, so this
+//! module is too: the driver hands it datagrams and the time, and takes
+//! datagrams to send, link events and the next deadline.
+//!
+//! All links of a peer share one UDP socket; an incoming datagram goes to
+//! the one `Rtc` that [`Rtc::accepts`] it.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use ed25519_dalek::SigningKey;
+use icn_core::bootstrap::NodeCert;
+use icn_core::link::{
+    wins_glare, Incoming, LinkAuth, Outbox, Reassembler, Signal, SignalKind, Transcript,
+};
+use icn_core::RingId;
+use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
+use str0m::channel::ChannelId;
+use str0m::net::{Protocol, Receive};
+use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
+
+/// Most WebRTC links of one peer.
+pub const MAX_LINKS: usize = 64;
+/// How long a link may take from offer to authenticated.
+const SETUP: Duration = Duration::from_secs(15);
+
+/// What happened on the links, for the driver.
+#[derive(Debug, PartialEq, Eq)]
+pub enum LinkEvent {
+    /// The link to this peer is authenticated and carries ring messages.
+    Opened(RingId),
+    /// The link closed; `true` if it had been open.
+    Closed(RingId, bool),
+    /// A ring message arrived.
+    Message(RingId, Vec<u8>),
+}
+
+struct Link {
+    rtc: Rtc,
+    cid: Option<ChannelId>,
+    session: u64,
+    offerer: bool,
+    pending: Option<SdpPendingOffer>,
+    local_sdp: String,
+    remote_sdp: Option<String>,
+    auth_sent: bool,
+    peer_authed: bool,
+    reasm: Reassembler,
+    backlog: Outbox,
+    started: Instant,
+    dead: bool,
+}
+
+impl Link {
+    fn new(rtc: Rtc, session: u64, offerer: bool, local_sdp: String, now: Instant) -> Link {
+        Link {
+            rtc,
+            cid: None,
+            session,
+            offerer,
+            pending: None,
+            local_sdp,
+            remote_sdp: None,
+            auth_sent: false,
+            peer_authed: false,
+            reasm: Reassembler::default(),
+            backlog: Outbox::default(),
+            started: now,
+            dead: false,
+        }
+    }
+
+    fn is_open(&self) -> bool {
+        self.auth_sent && self.peer_authed
+    }
+
+    fn transcript(&self, me: RingId, peer: RingId) -> Option<Transcript> {
+        let remote = self.remote_sdp.as_deref()?;
+        Transcript::of_link(me, peer, self.offerer, &self.local_sdp, remote)
+    }
+
+    /// Writes queued chunks until the channel refuses more.
+    fn flush(&mut self) {
+        let Some(mut ch) = self.cid.and_then(|c| self.rtc.channel(c)) else {
+            return;
+        };
+        while let Some(c) = self.backlog.front() {
+            match ch.write(true, c) {
+                Ok(true) => self.backlog.pop(),
+                Ok(false) => break, // SCTP buffer full: retry after the next poll
+                Err(_) => {
+                    self.dead = true;
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// The WebRTC links of one native peer.
+pub struct RtcLinks {
+    me: RingId,
+    key: SigningKey,
+    cert: NodeCert,
+    trusted: Vec<[u8; 32]>,
+    local: SocketAddr,
+    links: HashMap<RingId, Link>,
+    rng: u64,
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+impl RtcLinks {
+    /// Links of node `cert.node_id`, reachable at the UDP address `local`.
+    pub fn new(key: SigningKey, cert: NodeCert, local: SocketAddr) -> RtcLinks {
+        RtcLinks {
+            me: cert.node_id,
+            trusted: vec![cert.gateway_key],
+            rng: cert.node_id.prefix_u64() ^ now_ms() | 1,
+            key,
+            cert,
+            local,
+            links: HashMap::new(),
+        }
+    }
+
+    /// Whether the link to `peer` is authenticated.
+    pub fn is_open(&self, peer: &RingId) -> bool {
+        self.links.get(peer).is_some_and(Link::is_open)
+    }
+
+    /// Whether a link to `peer` exists or is being set up.
+    pub fn has(&self, peer: &RingId) -> bool {
+        self.links.contains_key(peer)
+    }
+
+    fn session(&mut self) -> u64 {
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        self.rng >> 11
+    }
+
+    fn new_rtc(&self, now: Instant) -> Option<Rtc> {
+        let mut rtc = Rtc::builder().build(now);
+        let candidate = Candidate::host(self.local, "udp").ok()?;
+        rtc.add_local_candidate(candidate);
+        Some(rtc)
+    }
+
+    fn signal(&self, kind: SignalKind, session: u64, to: RingId, sdp: String) -> Vec<u8> {
+        Signal::sign(kind, session, to, sdp, self.cert.clone(), &self.key).encode()
+    }
+
+    /// Starts a link to `peer` as the offerer; returns the signal to route
+    /// to it, or `None` if a link exists, the limit is reached or it failed.
+    pub fn start_offer(&mut self, peer: RingId, now: Instant) -> Option<Vec<u8>> {
+        if self.links.contains_key(&peer) || self.links.len() >= MAX_LINKS || peer == self.me {
+            return None;
+        }
+        let mut rtc = self.new_rtc(now)?;
+        let mut api = rtc.sdp_api();
+        let cid = api.add_channel("icn".into());
+        let (offer, pending) = api.apply()?;
+        let sdp = offer.to_sdp_string();
+        let session = self.session();
+        let mut link = Link::new(rtc, session, true, sdp.clone(), now);
+        link.cid = Some(cid);
+        link.pending = Some(pending);
+        self.links.insert(peer, link);
+        Some(self.signal(SignalKind::Offer, session, peer, sdp))
+    }
+
+    /// A signaling payload routed to this peer from `from`; returns the
+    /// answer to route back, if it was an acceptable offer.
+    pub fn handle_signal(&mut self, from: RingId, bytes: &[u8], now: Instant) -> Option<Vec<u8>> {
+        let s = Signal::decode(bytes).ok()?;
+        s.verify(from, self.me, &self.trusted, now_ms()).ok()?;
+        match s.kind {
+            SignalKind::Offer => {
+                if let Some(l) = self.links.get(&from) {
+                    // An open link stands, and on glare the larger id's offer.
+                    if l.is_open() || l.offerer && wins_glare(self.me, from) {
+                        return None;
+                    }
+                } else if self.links.len() >= MAX_LINKS {
+                    return None;
+                }
+                let mut rtc = self.new_rtc(now)?;
+                let offer = SdpOffer::from_sdp_string(&s.sdp).ok()?;
+                let answer = rtc.sdp_api().accept_offer(offer).ok()?;
+                let sdp = answer.to_sdp_string();
+                let mut link = Link::new(rtc, s.session, false, sdp.clone(), now);
+                link.remote_sdp = Some(s.sdp);
+                self.links.insert(from, link);
+                Some(self.signal(SignalKind::Answer, s.session, from, sdp))
+            }
+            SignalKind::Answer => {
+                let l = self.links.get_mut(&from)?;
+                if !l.offerer || l.session != s.session || l.remote_sdp.is_some() {
+                    return None;
+                }
+                let pending = l.pending.take()?;
+                let answer = SdpAnswer::from_sdp_string(&s.sdp).ok()?;
+                if l.rtc.sdp_api().accept_answer(pending, answer).is_err() {
+                    l.dead = true;
+                    return None;
+                }
+                l.remote_sdp = Some(s.sdp);
+                None
+            }
+        }
+    }
+
+    /// A datagram arrived on the shared socket.
+    pub fn handle_datagram(&mut self, now: Instant, source: SocketAddr, bytes: &[u8]) {
+        let Ok(contents) = bytes.try_into() else {
+            return;
+        };
+        let input = Input::Receive(
+            now,
+            Receive {
+                proto: Protocol::Udp,
+                source,
+                destination: self.local,
+                contents,
+            },
+        );
+        if let Some(l) = self.links.values_mut().find(|l| l.rtc.accepts(&input)) {
+            if l.rtc.handle_input(input).is_err() {
+                l.dead = true;
+            }
+        }
+    }
+
+    /// Queues one ring message on the link to `peer` (if open).
+    pub fn send(&mut self, peer: &RingId, message: &[u8]) {
+        let Some(l) = self.links.get_mut(peer).filter(|l| l.is_open()) else {
+            return;
+        };
+        if l.backlog.push_message(message) {
+            l.flush();
+        }
+    }
+
+    /// Closes the link to `peer`.
+    pub fn close(&mut self, peer: &RingId) {
+        if let Some(mut l) = self.links.remove(peer) {
+            l.rtc.disconnect();
+        }
+    }
+
+    /// Drives every link to `now`: datagrams to send go to `out`, link
+    /// events to `events`. Returns the earliest deadline of any link.
+    pub fn poll(
+        &mut self,
+        now: Instant,
+        out: &mut Vec<(SocketAddr, Vec<u8>)>,
+        events: &mut Vec<LinkEvent>,
+    ) -> Option<Instant> {
+        let ctx = Ctx {
+            me: self.me,
+            trusted: &self.trusted,
+            cert: &self.cert,
+            key: &self.key,
+        };
+        let mut next: Option<Instant> = None;
+        for (peer, l) in self.links.iter_mut() {
+            if l.rtc.handle_input(Input::Timeout(now)).is_err() {
+                l.dead = true;
+            }
+            drive(l, *peer, &ctx, out, events);
+            // Chunks written now become datagrams on the next drive.
+            l.flush();
+            if let Some(t) = drive(l, *peer, &ctx, out, events) {
+                next = Some(next.map_or(t, |n| n.min(t)));
+            }
+            if !l.is_open() && now.duration_since(l.started) > SETUP {
+                l.dead = true;
+            }
+        }
+        let dead: Vec<RingId> = self
+            .links
+            .iter()
+            .filter(|(_, l)| l.dead || !l.rtc.is_alive())
+            .map(|(p, _)| *p)
+            .collect();
+        for p in dead {
+            if let Some(mut l) = self.links.remove(&p) {
+                l.rtc.disconnect();
+                events.push(LinkEvent::Closed(p, l.is_open()));
+            }
+        }
+        next
+    }
+
+    /// Peers with an authenticated link.
+    pub fn open_peers(&self) -> Vec<RingId> {
+        self.links
+            .iter()
+            .filter(|(_, l)| l.is_open())
+            .map(|(p, _)| *p)
+            .collect()
+    }
+}
+
+struct Ctx<'a> {
+    me: RingId,
+    trusted: &'a [[u8; 32]],
+    cert: &'a NodeCert,
+    key: &'a SigningKey,
+}
+
+/// Drains one link's outputs; returns its next deadline.
+fn drive(
+    l: &mut Link,
+    peer: RingId,
+    ctx: &Ctx<'_>,
+    out: &mut Vec<(SocketAddr, Vec<u8>)>,
+    events: &mut Vec<LinkEvent>,
+) -> Option<Instant> {
+    loop {
+        let o = match l.rtc.poll_output() {
+            Ok(o) => o,
+            Err(_) => {
+                l.dead = true;
+                return None;
+            }
+        };
+        let e = match o {
+            Output::Transmit(t) => {
+                out.push((t.destination, t.contents.to_vec()));
+                continue;
+            }
+            Output::Timeout(t) => return Some(t),
+            Output::Event(e) => e,
+        };
+        match e {
+            Event::ChannelOpen(cid, _) => {
+                l.cid = Some(cid);
+                let Some(t) = l.transcript(ctx.me, peer) else {
+                    l.dead = true;
+                    continue;
+                };
+                let chunk = LinkAuth::sign(&t, ctx.cert.clone(), ctx.key).to_chunk();
+                l.backlog.push_first(chunk);
+                l.auth_sent = true;
+                if l.is_open() {
+                    events.push(LinkEvent::Opened(peer));
+                }
+            }
+            Event::ChannelData(d) => match l.reasm.push(&d.data) {
+                Ok(Incoming::Auth(a)) if !l.peer_authed => {
+                    let ok = l
+                        .transcript(ctx.me, peer)
+                        .is_some_and(|t| a.verify(&t, peer, ctx.trusted, now_ms()).is_ok());
+                    if ok {
+                        l.peer_authed = true;
+                        if l.is_open() {
+                            events.push(LinkEvent::Opened(peer));
+                        }
+                    } else {
+                        l.dead = true;
+                    }
+                }
+                Ok(Incoming::Message(m)) if l.is_open() => events.push(LinkEvent::Message(peer, m)),
+                Ok(Incoming::Partial) if l.peer_authed => {}
+                _ => l.dead = true,
+            },
+            Event::ChannelClose(_) => l.dead = true,
+            Event::IceConnectionStateChange(IceConnectionState::Disconnected) => l.dead = true,
+            Event::ChannelBufferedAmountLow(_) => l.flush(),
+            _ => {}
+        }
+    }
+}
