@@ -47,6 +47,8 @@ pub enum Command {
     Cat(CatArgs),
     /// Run the HTTP gateway and ring node (logs: RUST_LOG=info|debug).
     Gateway(GatewayArgs),
+    /// Run many native peers (WebRTC) in one process and print figures as one JSON line.
+    Swarm(SwarmArgs),
     /// Sign a file locally and upload it (blocks first) to a gateway.
     Publish(PublishArgs),
     /// Fetch a name from a gateway, verify it locally, and write its content.
@@ -158,6 +160,35 @@ pub struct GatewayArgs {
     pub max_per_addr: usize,
 }
 
+/// `icn swarm`.
+#[derive(Debug, Args)]
+pub struct SwarmArgs {
+    /// The gateway to join through (`http://host:port` or `ws://host:port/ws`).
+    #[arg(long, value_name = "URL")]
+    pub gateway: String,
+    /// Native peers to run (1 to 1000).
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub peers: usize,
+    /// Objects to publish once all peers joined.
+    #[arg(long, value_name = "K", default_value_t = 0)]
+    pub publish: usize,
+    /// Gets of published objects, from random peers, spread over the duration.
+    #[arg(long, value_name = "L", default_value_t = 0)]
+    pub gets: usize,
+    /// Seconds of the measured phase (gets and churn).
+    #[arg(long, value_name = "S", default_value_t = 10)]
+    pub duration: u64,
+    /// Peers per second that leave and are replaced by new ones.
+    #[arg(long, value_name = "RATE", default_value_t = 0.0)]
+    pub churn: f64,
+    /// Seed of every random choice (keys, names, who gets what).
+    #[arg(long, value_name = "X", default_value_t = 1)]
+    pub seed: u64,
+    /// A name published elsewhere to read once (repeatable); reported under "read".
+    #[arg(long, value_name = "NAME")]
+    pub read: Vec<String>,
+}
+
 /// `icn verify`.
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
@@ -230,6 +261,9 @@ pub enum CliError {
     /// The gateway failed.
     #[error(transparent)]
     Gateway(#[from] crate::gateway::GatewayError),
+    /// `icn swarm` failed.
+    #[error("swarm: {0}")]
+    Swarm(String),
     /// Reading input or writing output failed.
     #[error("{}: {source}", path.display())]
     Io {
@@ -281,6 +315,7 @@ pub fn run(command: Command, out: &mut dyn Write) -> Result<(), CliError> {
         }
         Command::Get(a) => get(&a, out),
         Command::Gateway(a) => gateway(a),
+        Command::Swarm(a) => swarm(a, out),
         Command::Verify(a) => {
             let obj = objfile::read_object(&a.obj, true)?;
             if let Payload::Manifest(m) = &obj.object().payload {
@@ -421,6 +456,42 @@ fn get(a: &GetArgs, out: &mut dyn Write) -> Result<(), CliError> {
             Ok(())
         }
     }
+}
+
+/// The WebSocket URL of a gateway given as `http(s)://host:port[/]` or `ws(s)://…`.
+fn ws_url(gateway: &str) -> String {
+    let g = gateway.trim_end_matches('/');
+    if let Some(rest) = g.strip_prefix("http://") {
+        format!("ws://{rest}/ws")
+    } else if let Some(rest) = g.strip_prefix("https://") {
+        format!("wss://{rest}/ws")
+    } else {
+        g.to_string()
+    }
+}
+
+fn swarm(a: SwarmArgs, out: &mut dyn Write) -> Result<(), CliError> {
+    let cfg = crate::swarm::SwarmConfig {
+        ws_url: ws_url(&a.gateway),
+        peers: a.peers,
+        publish: a.publish,
+        gets: a.gets,
+        duration: a.duration,
+        churn: a.churn,
+        seed: a.seed,
+        read: a.read,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Swarm(e.to_string()))?;
+    let line = runtime
+        .block_on(crate::swarm::run(cfg))
+        .map_err(|e| CliError::Swarm(e.to_string()))?;
+    writeln!(out, "{line}").map_err(|e| CliError::Swarm(e.to_string()))?;
+    // Peers' tasks end with the runtime; nothing is left running.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    Ok(())
 }
 
 fn gateway(a: GatewayArgs) -> Result<(), CliError> {

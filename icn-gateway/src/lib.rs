@@ -17,3 +17,4 @@ pub mod gateway;
 pub mod keyfile;
 pub mod objfile;
 pub mod peer;
+pub mod swarm;

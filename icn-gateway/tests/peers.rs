@@ -326,3 +326,57 @@ async fn misbehaving_clients_are_refused_with_a_reason() {
     let status = good.status().await.unwrap();
     assert_eq!(status.id, good.id());
 }
+
+#[test]
+fn icn_swarm_runs_native_peers_and_reports_figures() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let gw = start_gateway(&dir.path().join("data"));
+    let out = Command::new(env!("CARGO_BIN_EXE_icn"))
+        .args([
+            "swarm",
+            "--gateway",
+            &gw.1,
+            "--peers",
+            "8",
+            "--publish",
+            "6",
+        ])
+        .args(["--gets", "40", "--duration", "4", "--seed", "3"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("joined 8/8"),
+        "progress on stderr: {stderr}"
+    );
+    let line = String::from_utf8(out.stdout).unwrap();
+    let v: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
+    assert_eq!(v["peers"], 8);
+    assert_eq!(v["published"], 6);
+    assert_eq!(v["gets"], 40);
+    assert_eq!(v["lost_objects"], 0, "{line}");
+    assert_eq!(v["success_rate"], 1.0, "{line}");
+    assert!(
+        v["links_webrtc"].as_u64().unwrap() > v["links_relayed"].as_u64().unwrap(),
+        "{line}"
+    );
+    for k in [
+        "join_ms_p50",
+        "get_ms_p50",
+        "get_ms_p99",
+        "mean_hops",
+        "rss_kb_per_peer",
+    ] {
+        assert!(v[k].as_f64().unwrap() > 0.0, "{k} in {line}");
+    }
+    // Every published name was announced on stderr for scripts.
+    assert_eq!(stderr.matches("published-name /k").count(), 6);
+    // Bad input: a clear error, not a crash.
+    let bad = Command::new(env!("CARGO_BIN_EXE_icn"))
+        .args(["swarm", "--gateway", &gw.1, "--peers", "0"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--peers must be 1..=1000"));
+}

@@ -46,7 +46,10 @@ pub enum PeerError {
 
 enum Cmd {
     Publish(Box<SignedObject>, oneshot::Sender<Result<(), RequestError>>),
-    Get(Name, oneshot::Sender<Result<SignedObject, RequestError>>),
+    Get(
+        Name,
+        oneshot::Sender<(Result<SignedObject, RequestError>, u8)>,
+    ),
     Status(oneshot::Sender<RingView>),
     Links(oneshot::Sender<Vec<(RingId, Transport)>>),
     Leave(oneshot::Sender<()>),
@@ -178,12 +181,16 @@ impl Peer {
 
     /// Fetches and verifies the newest object under `name`.
     pub async fn get(&self, name: &Name) -> Result<SignedObject, RequestError> {
+        self.get_with_hops(name).await.0
+    }
+
+    /// Like [`Peer::get`], with the hops the answering request took.
+    pub async fn get_with_hops(&self, name: &Name) -> (Result<SignedObject, RequestError>, u8) {
         let (tx, rx) = oneshot::channel();
-        self.tx
-            .send(Cmd::Get(name.clone(), tx))
-            .await
-            .map_err(|_| RequestError::NotJoined)?;
-        rx.await.map_err(|_| RequestError::NotJoined)?
+        if self.tx.send(Cmd::Get(name.clone(), tx)).await.is_err() {
+            return (Err(RequestError::NotJoined), 0);
+        }
+        rx.await.unwrap_or((Err(RequestError::NotJoined), 0))
     }
 
     /// The node's ring state.
@@ -219,7 +226,7 @@ fn install_crypto() {
 
 enum Waiter {
     Put(oneshot::Sender<Result<(), RequestError>>),
-    Get(oneshot::Sender<Result<SignedObject, RequestError>>),
+    Get(oneshot::Sender<(Result<SignedObject, RequestError>, u8)>),
 }
 
 /// The peer's task: the node, its gateway connection and its WebRTC links.
@@ -305,9 +312,9 @@ impl Driver {
                     self.node.signal(t, from, answer);
                 }
             }
-            Event::GetDone { req, result, .. } => {
+            Event::GetDone { req, result, hops } => {
                 if let Some(Waiter::Get(tx)) = self.waiters.remove(&req) {
-                    let _ = tx.send(result);
+                    let _ = tx.send((result, hops));
                 }
             }
             Event::PublishDone { req, result, .. } => {
@@ -431,6 +438,18 @@ async fn run(
     mut rx: mpsc::Receiver<Cmd>,
 ) {
     let (mut sink, mut stream) = ws.split();
+    // Writing to the gateway happens in its own task: a loop that awaited
+    // its writes while the gateway awaited its own writes to us would
+    // deadlock once both buffers filled.
+    let (wtx, mut wrx) = mpsc::unbounded_channel::<Message>();
+    tokio::spawn(async move {
+        while let Some(m) = wrx.recv().await {
+            if sink.send(m).await.is_err() {
+                break;
+            }
+        }
+        let _ = sink.close().await;
+    });
     let mut d = Driver {
         node,
         gw,
@@ -453,7 +472,7 @@ async fn run(
         }
         let frames = d.to_gw.as_mut().map(std::mem::take).unwrap_or_default();
         for f in frames {
-            if sink.send(Message::binary(f.encode())).await.is_err() {
+            if wtx.send(Message::binary(f.encode())).is_err() {
                 d.gateway_gone();
                 break;
             }
@@ -468,7 +487,7 @@ async fn run(
                 }
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
-            let _ = sink.close().await;
+            drop(wtx); // the writer sends what is queued, then closes
             let _ = done.send(());
             return;
         }

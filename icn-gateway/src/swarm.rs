@@ -1,0 +1,361 @@
+//! `icn swarm`: many native peers in one process, for tests and measurement.
+//!
+//! This is icn's emulation component (after BOPlish's): the same peer code
+//! as everywhere (the `icn-core` node over WebRTC DataChannels, here through
+//! str0m), N times in one tokio runtime, one UDP socket per peer. It joins
+//! them through a gateway, optionally publishes objects, performs gets from
+//! random peers while peers leave and join, checks at the end that every
+//! published object is still readable, and prints one JSON line of figures
+//! on stdout (progress goes to stderr).
+
+use std::time::{Duration, Instant};
+
+use ed25519_dalek::SigningKey;
+use icn_core::node::Config;
+use icn_core::{ContentObject, Name, Payload, PublisherId, SignedObject};
+use serde_json::json;
+
+use crate::peer::{Peer, Transport};
+
+/// A request without an answer after this long is counted as failed (the
+/// node's own retries, 3 + 6 + 9 + 12 s at worst, end before).
+const REQUEST_LIMIT: Duration = Duration::from_secs(40);
+
+/// Most peers one swarm runs.
+pub const MAX_PEERS: usize = 1000;
+
+/// What `icn swarm` does.
+#[derive(Debug, Clone)]
+pub struct SwarmConfig {
+    /// The gateway's WebSocket URL (`ws://host:port/ws`).
+    pub ws_url: String,
+    /// Peers to run.
+    pub peers: usize,
+    /// Objects to publish after joining.
+    pub publish: usize,
+    /// Gets to perform over the run.
+    pub gets: usize,
+    /// Seconds the measured phase lasts.
+    pub duration: u64,
+    /// Peers per second that leave (gracefully) and are replaced.
+    pub churn: f64,
+    /// Seed of every random choice (keys, names, who gets what).
+    pub seed: u64,
+    /// Names (published elsewhere) to read once from a random peer.
+    pub read: Vec<String>,
+}
+
+/// Why the swarm could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum SwarmError {
+    /// A parameter is out of range.
+    #[error("{0}")]
+    Config(String),
+    /// A peer could not join.
+    #[error("peer {index} could not join: {source}")]
+    Join {
+        /// Which peer.
+        index: usize,
+        /// Why.
+        source: crate::peer::PeerError,
+    },
+}
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+
+    fn key(&mut self) -> SigningKey {
+        let mut seed = [0u8; 32];
+        for c in seed.chunks_mut(8) {
+            c.copy_from_slice(&self.next().to_le_bytes());
+        }
+        SigningKey::from_bytes(&seed)
+    }
+}
+
+fn rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// CPU seconds (user + system) this process used so far.
+fn cpu_seconds() -> f64 {
+    let ticks = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            let rest = s.rsplit_once(')')?.1.split_whitespace().collect::<Vec<_>>();
+            Some(rest.get(11)?.parse::<u64>().ok()? + rest.get(12)?.parse::<u64>().ok()?)
+        })
+        .unwrap_or(0);
+    ticks as f64 / 100.0
+}
+
+fn pct(xs: &mut [f64], p: f64) -> f64 {
+    if xs.is_empty() {
+        return 0.0;
+    }
+    xs.sort_by(f64::total_cmp);
+    xs[((xs.len() as f64 * p) as usize).min(xs.len() - 1)]
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+async fn join_one(
+    cfg: &SwarmConfig,
+    rng: &mut Rng,
+    index: usize,
+) -> Result<(Peer, f64), SwarmError> {
+    let t0 = Instant::now();
+    let node_cfg = Config {
+        seed: rng.next(),
+        ..Config::default()
+    };
+    let peer = Peer::join(&cfg.ws_url, rng.key(), node_cfg)
+        .await
+        .map_err(|source| SwarmError::Join { index, source })?;
+    // Joined means a member of the ring: it has a successor.
+    while !peer.status().await.is_some_and(|v| v.joined) && t0.elapsed() < Duration::from_secs(30) {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    if t0.elapsed() >= Duration::from_secs(30) {
+        eprintln!("peer {index} is not a ring member after 30 s");
+    }
+    Ok((peer, t0.elapsed().as_secs_f64() * 1000.0))
+}
+
+/// Signs object `i` of the run under `/<publisher>/swarm/<seed>/<i>` and
+/// publishes it through `p`.
+async fn publish_one(
+    p: &Peer,
+    publisher: &SigningKey,
+    seed: u64,
+    i: usize,
+) -> Result<SignedObject, String> {
+    let pid = PublisherId::from_key(publisher.verifying_key()).to_text();
+    let name = Name::parse(&format!("/swarm/{seed}/{i}"))
+        .and_then(|n| n.under_publisher(&pid))
+        .map_err(|e| e.to_string())?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    let obj = ContentObject {
+        name,
+        version: now,
+        content_type: "text/plain".into(),
+        created: now,
+        freshness: None,
+        payload: Payload::Inline(format!("swarm object {i}").into_bytes()),
+    };
+    let signed = SignedObject::sign(obj, publisher).map_err(|e| e.to_string())?;
+    tokio::time::timeout(REQUEST_LIMIT, p.publish(signed.clone()))
+        .await
+        .map_err(|_| "no answer within 40 s".to_string())?
+        .map_err(|e| e.to_string())?;
+    // For scripts that read them while the swarm runs.
+    eprintln!("published-name {}", signed.name());
+    Ok(signed)
+}
+
+/// Runs the swarm and returns the JSON line to print.
+pub async fn run(cfg: SwarmConfig) -> Result<serde_json::Value, SwarmError> {
+    if cfg.peers == 0 || cfg.peers > MAX_PEERS {
+        return Err(SwarmError::Config(format!(
+            "--peers must be 1..={MAX_PEERS}"
+        )));
+    }
+    if !(0.0..=100.0).contains(&cfg.churn) {
+        return Err(SwarmError::Config(
+            "--churn must be 0..=100 peers per second".into(),
+        ));
+    }
+    let mut rng = Rng(cfg.seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+    let (rss0, cpu0) = (rss_kb(), cpu_seconds());
+    let mut peers = Vec::with_capacity(cfg.peers);
+    let mut join_ms = Vec::new();
+    for i in 0..cfg.peers {
+        let (p, ms) = join_one(&cfg, &mut rng, i).await?;
+        peers.push(p);
+        join_ms.push(ms);
+        if (i + 1) % 10 == 0 || i + 1 == cfg.peers {
+            eprintln!("joined {}/{}", i + 1, cfg.peers);
+        }
+    }
+    // Let links settle into DataChannels before measuring.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let rss_joined = rss_kb();
+
+    let publisher = rng.key();
+    let mut published: Vec<SignedObject> = Vec::new();
+    let mut read_ok = Vec::new();
+    for n in &cfg.read {
+        let name = Name::parse(n).map_err(|e| SwarmError::Config(format!("--read {n:?}: {e}")))?;
+        let p = &peers[rng.below(peers.len())];
+        let ok = p.get(&name).await.is_ok();
+        read_ok.push(json!({ "name": n, "ok": ok }));
+    }
+
+    // The measured phase: gets spread over the duration, churn beside them.
+    let start = Instant::now();
+    let duration = Duration::from_secs(cfg.duration);
+    let (mut lat, mut hops, mut ok, mut tried) = (Vec::new(), 0u64, 0u64, 0u64);
+    let mut next_churn = if cfg.churn > 0.0 {
+        Some(start + Duration::from_secs_f64(1.0 / cfg.churn))
+    } else {
+        None
+    };
+    let (mut left, mut joined_again) = (0, 0);
+    let mut rejoin_ms = Vec::new();
+    let (joined_tx, mut joined_rx) = tokio::sync::mpsc::unbounded_channel();
+    let get_every = duration
+        .checked_div(cfg.gets.max(1) as u32)
+        .unwrap_or_default();
+    // Objects are published over the first half of the run, gets read
+    // whatever is published so far.
+    let publish_every = (duration / 2)
+        .checked_div(cfg.publish.max(1) as u32)
+        .unwrap_or_default();
+    let (mut next_get, mut next_publish) = (start, start);
+    let (mut done_gets, mut attempts) = (0, 0);
+    while start.elapsed() < duration
+        || attempts < cfg.publish
+        || (done_gets < cfg.gets && !published.is_empty())
+    {
+        if attempts < cfg.publish && Instant::now() >= next_publish {
+            let p = &peers[rng.below(peers.len())];
+            match publish_one(p, &publisher, cfg.seed, attempts).await {
+                Ok(o) => published.push(o),
+                Err(e) => eprintln!("publish {attempts} failed: {e}"),
+            }
+            attempts += 1;
+            next_publish += publish_every;
+        }
+        while let Ok(r) = joined_rx.try_recv() {
+            match r {
+                Ok((p, ms)) => {
+                    peers.push(p);
+                    rejoin_ms.push(ms);
+                    joined_again += 1;
+                }
+                Err(e) => eprintln!("{e}"),
+            }
+        }
+        if peers.len() < 2 {
+            eprintln!("fewer than 2 peers left; stopping");
+            break;
+        }
+        if let Some(at) = next_churn.filter(|at| Instant::now() >= *at) {
+            let victim = rng.below(peers.len());
+            let leaver = peers.swap_remove(victim);
+            if tokio::time::timeout(Duration::from_secs(5), leaver.leave())
+                .await
+                .is_err()
+            {
+                eprintln!("a peer took over 5 s to leave");
+            }
+            left += 1;
+            // The replacement joins in the background, so gets go on; without
+            // a gateway nobody can join and the swarm shrinks instead.
+            let (cfg2, tx, seed) = (cfg.clone(), joined_tx.clone(), rng.next());
+            let index = cfg.peers + left;
+            tokio::spawn(async move {
+                let r = join_one(&cfg2, &mut Rng(seed | 1), index).await;
+                let _ = tx.send(r);
+            });
+            next_churn = Some(at + Duration::from_secs_f64(1.0 / cfg.churn));
+        }
+        if done_gets < cfg.gets && !published.is_empty() && Instant::now() >= next_get {
+            let o = &published[rng.below(published.len())];
+            let p = &peers[rng.below(peers.len())];
+            let t0 = Instant::now();
+            let (r, h) = tokio::time::timeout(REQUEST_LIMIT, p.get_with_hops(o.name()))
+                .await
+                .unwrap_or_else(|_| {
+                    eprintln!("a get had no answer within 40 s (peer {})", p.id());
+                    (Err(icn_core::node::RequestError::Timeout), 0)
+                });
+            tried += 1;
+            if r.is_ok_and(|got| got.hash() == o.hash()) {
+                ok += 1;
+                hops += u64::from(h);
+                lat.push(t0.elapsed().as_secs_f64() * 1000.0);
+            }
+            done_gets += 1;
+            next_get += get_every;
+            if done_gets % 100 == 0 {
+                eprintln!("gets {done_gets}/{} ok {ok}", cfg.gets);
+            }
+        } else {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        if start.elapsed() > duration + Duration::from_secs(600) {
+            break;
+        }
+    }
+    eprintln!("published {}/{}", published.len(), cfg.publish);
+    let cpu = cpu_seconds() - cpu0;
+    let wall = start.elapsed().as_secs_f64().max(0.001);
+
+    // Every published object must still be readable.
+    let mut lost = 0;
+    for o in &published {
+        let p = &peers[rng.below(peers.len())];
+        if !p
+            .get(o.name())
+            .await
+            .is_ok_and(|got| got.hash() == o.hash())
+        {
+            lost += 1;
+        }
+    }
+    let (mut webrtc, mut relayed) = (0, 0);
+    for p in &peers {
+        for (_, t) in p.links().await {
+            match t {
+                Transport::WebRtc => webrtc += 1,
+                Transport::Relay => relayed += 1,
+                Transport::WebSocket => {}
+            }
+        }
+    }
+    let n = peers.len();
+    Ok(json!({
+        "peers": n,
+        "links_webrtc": webrtc,
+        "links_relayed": relayed,
+        "join_ms_p50": round2(pct(&mut join_ms.clone(), 0.5)),
+        "join_ms_p99": round2(pct(&mut join_ms, 0.99)),
+        "get_ms_p50": round2(pct(&mut lat.clone(), 0.5)),
+        "get_ms_p99": round2(pct(&mut lat, 0.99)),
+        "success_rate": if tried == 0 { 1.0 } else { (ok as f64 / tried as f64 * 1e4).round() / 1e4 },
+        "lost_objects": lost,
+        "mean_hops": if ok == 0 { 0.0 } else { round2(hops as f64 / ok as f64) },
+        "published": published.len(),
+        "gets": tried,
+        "left": left,
+        "joined_again": joined_again,
+        "rejoin_ms_p50": round2(pct(&mut rejoin_ms, 0.5)),
+        "rss_kb_per_peer": round2(rss_joined.saturating_sub(rss0) as f64 / cfg.peers as f64),
+        "cpu_ms_per_peer_second": round2(cpu * 1000.0 / wall / n as f64),
+        "read": read_ok,
+    }))
+}
