@@ -194,6 +194,7 @@ pub async fn run(cfg: SwarmConfig) -> Result<serde_json::Value, SwarmError> {
     let mut join_ms = Vec::new();
     for i in 0..cfg.peers {
         let (p, ms) = join_one(&cfg, &mut rng, i).await?;
+        eprintln!("peer-id {}", p.id().to_hex());
         peers.push(p);
         join_ms.push(ms);
         if (i + 1) % 10 == 0 || i + 1 == cfg.peers {
@@ -328,10 +329,14 @@ pub async fn run(cfg: SwarmConfig) -> Result<serde_json::Value, SwarmError> {
         }
     }
     let (mut webrtc, mut relayed) = (0, 0);
+    let mut webrtc_peers = std::collections::BTreeSet::new();
     for p in &peers {
-        for (_, t) in p.links().await {
+        for (id, t) in p.links().await {
             match t {
-                Transport::WebRtc => webrtc += 1,
+                Transport::WebRtc => {
+                    webrtc += 1;
+                    webrtc_peers.insert(id.to_hex());
+                }
                 Transport::Relay => relayed += 1,
                 Transport::WebSocket => {}
             }
@@ -357,5 +362,6 @@ pub async fn run(cfg: SwarmConfig) -> Result<serde_json::Value, SwarmError> {
         "rss_kb_per_peer": round2(rss_joined.saturating_sub(rss0) as f64 / cfg.peers as f64),
         "cpu_ms_per_peer_second": round2(cpu * 1000.0 / wall / n as f64),
         "read": read_ok,
+        "webrtc_peers": webrtc_peers,
     }))
 }
