@@ -236,7 +236,8 @@ pub async fn run(cfg: SwarmConfig) -> Result<serde_json::Value, SwarmError> {
         .checked_div(cfg.publish.max(1) as u32)
         .unwrap_or_default();
     let (mut next_get, mut next_publish) = (start, start);
-    let (mut done_gets, mut attempts) = (0, 0);
+    let (mut done_gets, mut started_gets, mut attempts) = (0, 0, 0);
+    let (got_tx, mut got_rx) = tokio::sync::mpsc::unbounded_channel::<(bool, u8, f64)>();
     while start.elapsed() < duration
         || attempts < cfg.publish
         || (done_gets < cfg.gets && !published.is_empty())
@@ -264,7 +265,7 @@ pub async fn run(cfg: SwarmConfig) -> Result<serde_json::Value, SwarmError> {
             eprintln!("fewer than 2 peers left; stopping");
             break;
         }
-        if let Some(at) = next_churn.filter(|at| Instant::now() >= *at) {
+        if next_churn.is_some_and(|at| Instant::now() >= at) {
             let victim = rng.below(peers.len());
             let leaver = peers.swap_remove(victim);
             if tokio::time::timeout(Duration::from_secs(5), leaver.leave())
@@ -282,29 +283,36 @@ pub async fn run(cfg: SwarmConfig) -> Result<serde_json::Value, SwarmError> {
                 let r = join_one(&cfg2, &mut Rng(seed | 1), index).await;
                 let _ = tx.send(r);
             });
-            next_churn = Some(at + Duration::from_secs_f64(1.0 / cfg.churn));
+            // From now: a slow leave must not cause a burst of leaves.
+            next_churn = Some(Instant::now() + Duration::from_secs_f64(1.0 / cfg.churn));
         }
-        if done_gets < cfg.gets && !published.is_empty() && Instant::now() >= next_get {
-            let o = &published[rng.below(published.len())];
-            let p = &peers[rng.below(peers.len())];
-            let t0 = Instant::now();
-            let (r, h) = tokio::time::timeout(REQUEST_LIMIT, p.get_with_hops(o.name()))
-                .await
-                .unwrap_or_else(|_| {
-                    eprintln!("a get had no answer within 40 s (peer {})", p.id());
-                    (Err(icn_core::node::RequestError::Timeout), 0)
-                });
-            tried += 1;
-            if r.is_ok_and(|got| got.hash() == o.hash()) {
+        while let Ok((r, h, ms)) = got_rx.try_recv() {
+            if r {
                 ok += 1;
                 hops += u64::from(h);
-                lat.push(t0.elapsed().as_secs_f64() * 1000.0);
+                lat.push(ms);
             }
             done_gets += 1;
-            next_get += get_every;
             if done_gets % 100 == 0 {
                 eprintln!("gets {done_gets}/{} ok {ok}", cfg.gets);
             }
+        }
+        if started_gets < cfg.gets && !published.is_empty() && Instant::now() >= next_get {
+            // Each get runs in its own task, so a slow one delays nothing.
+            let o = published[rng.below(published.len())].clone();
+            let p = peers[rng.below(peers.len())].clone();
+            let tx = got_tx.clone();
+            tokio::spawn(async move {
+                let t0 = Instant::now();
+                let (r, h) = tokio::time::timeout(REQUEST_LIMIT, p.get_with_hops(o.name()))
+                    .await
+                    .unwrap_or((Err(icn_core::node::RequestError::Timeout), 0));
+                let good = r.is_ok_and(|got| got.hash() == o.hash());
+                let _ = tx.send((good, h, t0.elapsed().as_secs_f64() * 1000.0));
+            });
+            tried += 1;
+            started_gets += 1;
+            next_get += get_every;
         } else {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }

@@ -380,3 +380,32 @@ fn icn_swarm_runs_native_peers_and_reports_figures() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--peers must be 1..=1000"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_joins_after_another_left() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let gw = start_gateway(&dir.path().join("data"));
+    let ws = format!("{}/ws", gw.1.replace("http://", "ws://"));
+    let mut peers = Vec::new();
+    for i in 0..6u8 {
+        let key = SigningKey::from_bytes(&[i + 1; 32]);
+        peers.push(Peer::join(&ws, key, Config::default()).await.unwrap());
+    }
+    wait_ring(&peers, &gw.1).await;
+    for round in 0..3u8 {
+        peers.remove(1).leave().await;
+        let key = SigningKey::from_bytes(&[100 + round; 32]);
+        let p = Peer::join(&ws, key, Config::default()).await.unwrap();
+        let start = Instant::now();
+        while !p.status().await.unwrap().joined {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "round {round}: the new peer is not a member after 10 s: {:?}",
+                p.status().await
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        peers.push(p);
+        wait_ring(&peers, &gw.1).await;
+    }
+}

@@ -77,7 +77,8 @@ impl Transport {
     }
 }
 
-/// A running native peer.
+/// A running native peer (a handle: clones talk to the same peer).
+#[derive(Clone)]
 pub struct Peer {
     id: RingId,
     cert: NodeCert,
