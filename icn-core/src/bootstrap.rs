@@ -194,6 +194,29 @@ pub enum Frame {
         /// A short code.
         code: String,
     },
+    /// Gateway to peer: the keys of every gateway of the ring, whose node
+    /// certificates the peer accepts from now on (its own gateway's
+    /// included). Sent after `Welcome` and again whenever the list changes.
+    Trust {
+        /// Gateway keys, at most [`MAX_TRUSTED`].
+        keys: Vec<[u8; 32]>,
+    },
+}
+
+/// Most gateway keys a `Trust` frame may carry.
+pub const MAX_TRUSTED: usize = 64;
+
+/// The keys a peer trusts after its gateway announced `announced`: its own
+/// gateway's key always (a `Trust` frame cannot take that away), then the
+/// announced ones, without duplicates, at most [`MAX_TRUSTED`] in all.
+pub fn trusted_keys(own_gateway: [u8; 32], announced: &[[u8; 32]]) -> Vec<[u8; 32]> {
+    let mut out = vec![own_gateway];
+    for k in announced {
+        if out.len() < MAX_TRUSTED && !out.contains(k) {
+            out.push(*k);
+        }
+    }
+    out
 }
 
 fn b32(v: Value, f: &'static str) -> Result<[u8; 32], BootstrapError> {
@@ -222,6 +245,9 @@ impl Frame {
             Frame::Relay { peer, bytes } => vec![uint(4), by(&peer.0), by(bytes)],
             Frame::NoRoute { peer } => vec![uint(5), by(&peer.0)],
             Frame::Error { code } => vec![uint(6), Value::Text(code.clone())],
+            Frame::Trust { keys } => {
+                vec![uint(7), Value::Array(keys.iter().map(|k| by(k)).collect())]
+            }
         };
         cbor::encode(&Value::Array(v))
     }
@@ -236,7 +262,7 @@ impl Frame {
             0 => 3,
             1 | 4 => 2,
             2 => 5,
-            3 | 5 | 6 => 1,
+            3 | 5 | 6 | 7 => 1,
             t => return Err(BootstrapError::UnknownTag(t)),
         };
         if f.len() != want {
@@ -269,8 +295,14 @@ impl Frame {
             5 => Frame::NoRoute {
                 peer: RingId(b32(next()?, "peer")?),
             },
-            _ => Frame::Error {
+            6 => Frame::Error {
                 code: as_text(next()?, "code", 64)?,
+            },
+            _ => Frame::Trust {
+                keys: as_list(next()?, "trusted keys", MAX_TRUSTED)?
+                    .into_iter()
+                    .map(|k| b32(k, "trusted key"))
+                    .collect::<Result<_, _>>()?,
             },
         })
     }
@@ -318,9 +350,27 @@ mod tests {
             Frame::Error {
                 code: "rate".into(),
             },
+            Frame::Trust { keys: vec![] },
+            Frame::Trust {
+                keys: vec![[1; 32], [2; 32]],
+            },
         ] {
             assert_eq!(Frame::decode(&f.encode()), Ok(f));
         }
+        let too_many = Frame::Trust {
+            keys: vec![[1; 32]; MAX_TRUSTED + 1],
+        };
+        assert!(Frame::decode(&too_many.encode()).is_err());
+        let short_key = cbor::encode(&Value::Array(vec![
+            uint(7),
+            Value::Array(vec![Value::Bytes(vec![1; 31])]),
+        ]));
+        assert!(Frame::decode(&short_key).is_err());
+        assert_eq!(
+            trusted_keys([1; 32], &[[2; 32], [1; 32], [2; 32]]),
+            vec![[1; 32], [2; 32]]
+        );
+        assert_eq!(trusted_keys([1; 32], &[]), vec![[1; 32]]);
         assert_eq!(
             Frame::decode(&[0x81, 0x09]),
             Err(BootstrapError::UnknownTag(9))

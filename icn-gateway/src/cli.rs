@@ -158,14 +158,24 @@ pub struct GatewayArgs {
     /// WebSocket connections allowed from one IP address.
     #[arg(long, value_name = "N", default_value_t = crate::gateway::ws::MAX_PER_ADDR)]
     pub max_per_addr: usize,
+    /// Join the ring of another gateway (`http://host:port` or `ws://host:port/ws`)
+    /// instead of starting one; that gateway must trust this one's key.
+    #[arg(long, value_name = "URL")]
+    pub join: Option<String>,
+    /// Publisher id (`icn id --key`) of a gateway allowed to join through this
+    /// one; its node certificates are trusted (repeatable).
+    #[arg(long, value_name = "ID")]
+    pub trust_gateway: Vec<icn_core::PublisherId>,
 }
 
 /// `icn swarm`.
 #[derive(Debug, Args)]
 pub struct SwarmArgs {
-    /// The gateway to join through (`http://host:port` or `ws://host:port/ws`).
-    #[arg(long, value_name = "URL")]
-    pub gateway: String,
+    /// The gateway to join through (`http://host:port` or `ws://host:port/ws`);
+    /// repeat for several gateways of one ring (peers are spread over them,
+    /// and join through the next one when one has stopped).
+    #[arg(long, value_name = "URL", required = true)]
+    pub gateway: Vec<String>,
     /// Native peers to run (1 to 1000).
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub peers: usize,
@@ -471,8 +481,9 @@ fn ws_url(gateway: &str) -> String {
 }
 
 fn swarm(a: SwarmArgs, out: &mut dyn Write) -> Result<(), CliError> {
+    init_logging("warn");
     let cfg = crate::swarm::SwarmConfig {
-        ws_url: ws_url(&a.gateway),
+        ws_urls: a.gateway.iter().map(|g| ws_url(g)).collect(),
         peers: a.peers,
         publish: a.publish,
         gets: a.gets,
@@ -494,13 +505,18 @@ fn swarm(a: SwarmArgs, out: &mut dyn Write) -> Result<(), CliError> {
     Ok(())
 }
 
-fn gateway(a: GatewayArgs) -> Result<(), CliError> {
+/// Logs to stderr at `default` level unless `RUST_LOG` says otherwise.
+fn init_logging(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(io::stderr)
         .try_init();
+}
+
+fn gateway(a: GatewayArgs) -> Result<(), CliError> {
+    init_logging("info");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -514,6 +530,8 @@ fn gateway(a: GatewayArgs) -> Result<(), CliError> {
         key: a.key,
         lookup_timeout: std::time::Duration::from_secs(a.lookup_timeout.max(1)),
         max_per_addr: a.max_per_addr,
+        join: a.join.as_deref().map(ws_url),
+        trust: a.trust_gateway.iter().map(|p| p.key().to_bytes()).collect(),
     };
     Ok(runtime.block_on(crate::gateway::run(cfg))?)
 }

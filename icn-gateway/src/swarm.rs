@@ -27,8 +27,10 @@ pub const MAX_PEERS: usize = 1000;
 /// What `icn swarm` does.
 #[derive(Debug, Clone)]
 pub struct SwarmConfig {
-    /// The gateway's WebSocket URL (`ws://host:port/ws`).
-    pub ws_url: String,
+    /// The gateways' WebSocket URLs (`ws://host:port/ws`), of one ring: peer
+    /// i joins through gateway i mod their number, or the next one that
+    /// answers.
+    pub ws_urls: Vec<String>,
     /// Peers to run.
     pub peers: usize,
     /// Objects to publish after joining.
@@ -129,9 +131,29 @@ async fn join_one(
         seed: rng.next(),
         ..Config::default()
     };
-    let peer = Peer::join(&cfg.ws_url, rng.key(), node_cfg)
-        .await
-        .map_err(|source| SwarmError::Join { index, source })?;
+    let key = rng.key();
+    let k = cfg.ws_urls.len().max(1);
+    let mut joined = None;
+    for attempt in 0..k {
+        let url = &cfg.ws_urls[(index + attempt) % k];
+        match Peer::join(url, key.clone(), node_cfg.clone()).await {
+            Ok(p) => {
+                joined = Some(Ok(p));
+                break;
+            }
+            // A gateway that stopped: try the next one.
+            Err(e) => joined = Some(Err(e)),
+        }
+    }
+    let peer = match joined {
+        Some(Ok(p)) => p,
+        Some(Err(source)) => return Err(SwarmError::Join { index, source }),
+        None => {
+            return Err(SwarmError::Config(
+                "--gateway is required (at least one)".into(),
+            ))
+        }
+    };
     // Joined means a member of the ring: it has a successor.
     while !peer.status().await.is_some_and(|v| v.joined) && t0.elapsed() < Duration::from_secs(30) {
         tokio::time::sleep(Duration::from_millis(2)).await;
@@ -178,6 +200,11 @@ async fn publish_one(
 
 /// Runs the swarm and returns the JSON line to print.
 pub async fn run(cfg: SwarmConfig) -> Result<serde_json::Value, SwarmError> {
+    if cfg.ws_urls.is_empty() || cfg.ws_urls.len() > 16 {
+        return Err(SwarmError::Config(
+            "--gateway must be given 1 to 16 times".into(),
+        ));
+    }
     if cfg.peers == 0 || cfg.peers > MAX_PEERS {
         return Err(SwarmError::Config(format!(
             "--peers must be 1..={MAX_PEERS}"
@@ -275,8 +302,9 @@ pub async fn run(cfg: SwarmConfig) -> Result<serde_json::Value, SwarmError> {
                 eprintln!("a peer took over 5 s to leave");
             }
             left += 1;
-            // The replacement joins in the background, so gets go on; without
-            // a gateway nobody can join and the swarm shrinks instead.
+            // The replacement joins in the background, so gets go on, through
+            // whichever gateway still answers; without any, nobody can join
+            // and the swarm shrinks instead.
             let (cfg2, tx, seed) = (cfg.clone(), joined_tx.clone(), rng.next());
             let index = cfg.peers + left;
             tokio::spawn(async move {

@@ -22,6 +22,10 @@ impl Drop for Gw {
 }
 
 fn start_gateway(data: &std::path::Path) -> Gw {
+    start_gateway_with(data, &[])
+}
+
+fn start_gateway_with(data: &std::path::Path, extra: &[&str]) -> Gw {
     let mut child = Command::new(env!("CARGO_BIN_EXE_icn"))
         .args([
             "gateway",
@@ -32,6 +36,7 @@ fn start_gateway(data: &std::path::Path) -> Gw {
             "--data",
         ])
         .arg(data)
+        .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -74,47 +79,8 @@ fn object(key: &SigningKey, path: &str, content: &[u8]) -> SignedObject {
     .unwrap()
 }
 
-/// Every node's first successor is the next node by id.
-async fn ring_is_exact(peers: &[Peer], gw_url: &str) -> Result<(), String> {
-    let (_, body) = http_get(&format!("{gw_url}/api/ring"));
-    let ring: serde_json::Value = serde_json::from_slice(&body).unwrap();
-    let gw_id: RingId = ring["node"].as_str().unwrap().parse().unwrap();
-    let gw_succ: Option<RingId> = ring["successors"][0].as_str().map(|s| s.parse().unwrap());
-    let mut views = Vec::new();
-    for p in peers {
-        views.push(p.status().await.ok_or("peer stopped")?);
-    }
-    let mut ids: Vec<RingId> = views.iter().map(|v| v.id).chain([gw_id]).collect();
-    ids.sort();
-    let next = |id: RingId| ids[(ids.iter().position(|x| *x == id).unwrap() + 1) % ids.len()];
-    if gw_succ != Some(next(gw_id)) {
-        return Err(format!(
-            "gateway successor {gw_succ:?}, want {:?}",
-            next(gw_id)
-        ));
-    }
-    for v in &views {
-        if !v.joined || v.successors.first() != Some(&next(v.id)) {
-            return Err(format!(
-                "{:?}: successor {:?}, want {:?}",
-                v.id,
-                v.successors.first(),
-                next(v.id)
-            ));
-        }
-    }
-    Ok(())
-}
-
 async fn wait_ring(peers: &[Peer], gw_url: &str) {
-    let start = Instant::now();
-    loop {
-        match ring_is_exact(peers, gw_url).await {
-            Ok(()) => return,
-            Err(e) if start.elapsed() > Duration::from_secs(90) => panic!("ring not formed: {e}"),
-            Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
-        }
-    }
+    wait_ring_over(peers, &[gw_url], "ring not formed").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -407,5 +373,182 @@ async fn a_peer_joins_after_another_left() {
         }
         peers.push(p);
         wait_ring(&peers, &gw.1).await;
+    }
+}
+
+fn ring_json(gw_url: &str) -> serde_json::Value {
+    let (_, body) = http_get(&format!("{gw_url}/api/ring"));
+    serde_json::from_slice(&body).unwrap()
+}
+
+/// Every node's first successor is the next node by id, over the peers and
+/// the gateways given by URL.
+async fn ring_is_exact_over(peers: &[Peer], gateways: &[&str]) -> Result<(), String> {
+    let mut views: Vec<(RingId, Option<RingId>)> = Vec::new();
+    for g in gateways {
+        let r = ring_json(g);
+        let id: RingId = r["node"].as_str().unwrap().parse().unwrap();
+        let succ = r["successors"][0].as_str().map(|s| s.parse().unwrap());
+        views.push((id, succ));
+    }
+    for p in peers {
+        let v = p.status().await.ok_or("peer stopped")?;
+        views.push((v.id, v.successors.first().copied().filter(|_| v.joined)));
+    }
+    let mut ids: Vec<RingId> = views.iter().map(|v| v.0).collect();
+    ids.sort();
+    let mut wrong = Vec::new();
+    for (id, succ) in &views {
+        let i = ids.iter().position(|x| x == id).unwrap();
+        let want = ids[(i + 1) % ids.len()];
+        if *succ != Some(want) {
+            wrong.push(format!("{id:?}: successor {succ:?}, want {want:?}"));
+        }
+    }
+    if wrong.is_empty() {
+        Ok(())
+    } else {
+        Err(wrong.join("\n"))
+    }
+}
+
+async fn wait_ring_over(peers: &[Peer], gateways: &[&str], what: &str) {
+    let start = Instant::now();
+    loop {
+        match ring_is_exact_over(peers, gateways).await {
+            Ok(()) => return,
+            Err(e) if start.elapsed() > Duration::from_secs(90) => panic!("{what}: {e}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_gateways_share_one_ring_and_the_second_outlives_the_first() {
+    let dir = tempfile::TempDir::new().unwrap();
+    // Gateway B's key exists first, so that A can be told to trust it.
+    let b_key = dir.path().join("b.pem");
+    let out = Command::new(env!("CARGO_BIN_EXE_icn"))
+        .args(["keygen", "--out"])
+        .arg(&b_key)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let b_id = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let a = start_gateway_with(&dir.path().join("a"), &["--trust-gateway", &b_id]);
+    // A gateway that A does not trust is refused, with the fix in the error.
+    let stranger = Command::new(env!("CARGO_BIN_EXE_icn"))
+        .args(["gateway", "--listen", "127.0.0.1:0", "--data"])
+        .arg(dir.path().join("c"))
+        .args(["--join", &a.1])
+        .output()
+        .unwrap();
+    assert!(!stranger.status.success());
+    let err = String::from_utf8_lossy(&stranger.stderr);
+    assert!(err.contains("--trust-gateway"), "{err}");
+    let b_key_s = b_key.to_str().unwrap();
+    let b = start_gateway_with(&dir.path().join("b"), &["--key", b_key_s, "--join", &a.1]);
+
+    // Both list both keys as trusted.
+    let a_ring = ring_json(&a.1);
+    let b_ring = ring_json(&b.1);
+    let trusted = |r: &serde_json::Value| -> Vec<String> {
+        let mut v: Vec<String> = r["trusted_gateways"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k.as_str().unwrap().to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(trusted(&a_ring), trusted(&b_ring));
+    assert!(trusted(&a_ring).contains(&b_id));
+    assert_eq!(trusted(&a_ring).len(), 2);
+
+    // 20 native peers, half through each gateway.
+    let mut peers = Vec::new();
+    for i in 0..20u8 {
+        let url = if i % 2 == 0 { &a.1 } else { &b.1 };
+        let ws = format!("{}/ws", url.replace("http://", "ws://"));
+        let key = SigningKey::from_bytes(&[i + 1; 32]);
+        let cfg = Config {
+            seed: u64::from(i),
+            ..Config::default()
+        };
+        peers.push(Peer::join(&ws, key, cfg).await.unwrap());
+    }
+    wait_ring_over(
+        &peers,
+        &[&a.1, &b.1],
+        "one ring of two gateways and 20 peers",
+    )
+    .await;
+
+    // Published through A's HTTP API, served by B's; read by peers of both.
+    let alice = SigningKey::from_bytes(&[42; 32]);
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut published = Vec::new();
+    for i in 0..8 {
+        let o = object(
+            &alice,
+            &format!("/two-gateways/{i}"),
+            format!("item {i}").as_bytes(),
+        );
+        let put = agent
+            .put(format!("{}/icn{}", a.1, o.name()))
+            .send(o.encoded())
+            .unwrap();
+        assert_eq!(put.status().as_u16(), 201);
+        published.push(o);
+    }
+    for (i, o) in published.iter().enumerate() {
+        // A's HTTP answer means pinned at A; the ring copy follows (retried
+        // while links are still being set up).
+        let start = Instant::now();
+        let (status, body) = loop {
+            let (status, body) = http_get(&format!("{}/icn{}", b.1, o.name()));
+            if status == 200 || start.elapsed() > Duration::from_secs(10) {
+                break (status, body);
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+        assert_eq!(body, format!("item {i}").as_bytes());
+        for p in [&peers[1], &peers[4]] {
+            assert_eq!(p.get(o.name()).await.unwrap().hash(), o.hash());
+        }
+    }
+    // Peers of A and peers of B hold DataChannels to each other.
+    let a_ids: Vec<RingId> = peers.iter().step_by(2).map(|p| p.id()).collect();
+    let mut across = 0;
+    for p in peers.iter().skip(1).step_by(2) {
+        across += p
+            .links()
+            .await
+            .iter()
+            .filter(|(id, t)| *t == Transport::WebRtc && a_ids.contains(id))
+            .count();
+    }
+    assert!(
+        across > 0,
+        "no DataChannel between peers of different gateways"
+    );
+
+    // A is killed: B still serves every name, from the ring.
+    drop(a);
+    wait_ring_over(&peers, &[&b.1], "the ring closing without gateway A").await;
+    for (i, o) in published.iter().enumerate() {
+        let (status, body) = http_get(&format!("{}/icn{}", b.1, o.name()));
+        assert_eq!(
+            status,
+            200,
+            "after A died: {}",
+            String::from_utf8_lossy(&body)
+        );
+        assert_eq!(body, format!("item {i}").as_bytes());
     }
 }

@@ -45,6 +45,8 @@ pub(crate) struct Inner {
     pub(crate) trusted: Vec<[u8; 32]>,
     /// Peers reached through the gateway's relay.
     pub(crate) relayed: HashSet<RingId>,
+    /// Peers the gateway cannot relay to (clients of another gateway).
+    no_route: HashSet<RingId>,
     /// WebRTC links, negotiating or open.
     pub(crate) rtc: HashMap<RingId, RtcLink>,
     pub(crate) waiters: HashMap<ReqId, Waiter>,
@@ -53,6 +55,9 @@ pub(crate) struct Inner {
     timer_cb: Option<Closure<dyn FnMut()>>,
     ws_handlers: Vec<Closure<dyn FnMut(JsValue)>>,
 }
+
+/// Peers remembered as unreachable through the gateway's relay.
+const MAX_NO_ROUTE: usize = 4096;
 
 pub(crate) fn now() -> u64 {
     js_sys::Date::now() as u64
@@ -79,6 +84,7 @@ impl Inner {
             key,
             cert,
             relayed: HashSet::new(),
+            no_route: HashSet::new(),
             rtc: HashMap::new(),
             waiters: HashMap::new(),
             onmessage: None,
@@ -188,7 +194,7 @@ fn dial(inner: &Shared, p: RingId) {
             me.input(Input::LinkUp(now(), p));
             return;
         }
-        me.ws.is_some() && p != me.gw
+        me.ws.is_some() && p != me.gw && !me.no_route.contains(&p)
     };
     if relay {
         let mut me = inner.borrow_mut();
@@ -212,11 +218,12 @@ pub(crate) fn link_opened(inner: &Shared, p: RingId) {
     pump(inner);
 }
 
-/// The DataChannel to `p` closed or failed.
-pub(crate) fn link_closed(inner: &Shared, p: RingId, was_open: bool) {
+/// The DataChannel to `p` closed, or failed to open (the node may be
+/// waiting on it).
+pub(crate) fn link_closed(inner: &Shared, p: RingId, _was_open: bool) {
     {
         let mut me = inner.borrow_mut();
-        if was_open && !me.is_carried(&p) {
+        if !me.is_carried(&p) && !me.rtc.contains_key(&p) {
             me.input(Input::LinkDown(now(), p));
         }
     }
@@ -264,10 +271,18 @@ fn on_frame(inner: &Shared, bytes: &[u8]) {
                 me.input(Input::Receive(t, peer, &bytes));
             }
             Ok(Frame::NoRoute { peer }) => {
+                // A client of another gateway: reached by DataChannel only.
+                // While one is being set up, the link stays up.
+                if me.no_route.len() < MAX_NO_ROUTE {
+                    me.no_route.insert(peer);
+                }
                 let was_relayed = me.relayed.remove(&peer);
-                if was_relayed && !me.is_carried(&peer) {
+                if was_relayed && !me.is_carried(&peer) && !me.rtc.contains_key(&peer) {
                     me.input(Input::LinkDown(t, peer));
                 }
+            }
+            Ok(Frame::Trust { keys }) => {
+                me.trusted = icn_core::bootstrap::trusted_keys(me.cert.gateway_key, &keys);
             }
             _ => {}
         }

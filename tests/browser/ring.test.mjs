@@ -17,8 +17,23 @@ async function ringIsCorrect(peers, extraIds = []) {
   const ids = [...views.map((v) => v.id), ...extraIds].sort();
   return views.every((v) => {
     const i = ids.indexOf(v.id);
-    return v.successors[0] === ids[(i + 1) % ids.length];
+    return v.successors[0] === ids[(i + 1) % ids.length]
+      && v.predecessor === ids[(i + ids.length - 1) % ids.length];
   });
+}
+
+// Runs `f`; if it throws, prints every peer's view of the ring first, so a
+// failure in CI says which node answered for which range.
+async function explained(peers, f) {
+  try {
+    return await f();
+  } catch (e) {
+    for (const [i, p] of peers.entries()) {
+      const v = await p.page.evaluate(() => peer.ring()).catch((x) => String(x));
+      console.log(`ring view of peer ${i}: ${JSON.stringify(v)}`);
+    }
+    throw e;
+  }
 }
 
 async function linkCounts(peers) {
@@ -96,10 +111,10 @@ test("eight browser peers: ring, WebRTC links, content, forgery, leave/kill, gat
     const live = peers.filter((_, i) => i !== 3 && i !== 7);
     await until("the ring to close over the departed peers", 60_000, () => ringIsCorrect(live, [gwId]));
     for (const p of live) {
-      const r = await p.page.evaluate(async ([s, b]) => {
+      const r = await explained(live, () => p.page.evaluate(async ([s, b]) => {
         const o = await peer.get(b);
         return { text: new TextDecoder().decode((await peer.get(s)).content), digest: await t.digest(o.content) };
-      }, [small, big.name]);
+      }, [small, big.name]));
       assert.deepEqual(r, { text: "hello ring", digest: bigDigest });
     }
 
@@ -108,10 +123,10 @@ test("eight browser peers: ring, WebRTC links, content, forgery, leave/kill, gat
     await until("the ring to close without the gateway", 60_000, () => ringIsCorrect(live));
     const after = await live[1].page.evaluate(() => peer.publish("/e2e/after", new TextEncoder().encode("no gateway"), {}));
     for (const p of live) {
-      const r = await p.page.evaluate(async ([a, s]) => [
+      const r = await explained(live, () => p.page.evaluate(async ([a, s]) => [
         new TextDecoder().decode((await peer.get(a)).content),
         new TextDecoder().decode((await peer.get(s)).content),
-      ], [after, small]);
+      ], [after, small]));
       assert.deepEqual(r, ["no gateway", "hello ring"]);
     }
     await live[0].page.evaluate((to) => peer.send(to, new TextEncoder().encode("still here")), live[4].nodeId);

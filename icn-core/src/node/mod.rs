@@ -295,6 +295,9 @@ pub struct Node<S: Store = MemoryStore> {
     requests: HashMap<ReqId, data::Pending>,
     /// Peers presumed dead, and until when to ignore them.
     dead: HashMap<RingId, Time>,
+    /// Reverse paths of signaling: the neighbour a signal from a node came
+    /// through, and when, so the answer can retrace it (see `ring.rs`).
+    signal_paths: HashMap<RingId, (RingId, Time)>,
     /// Outstanding GetState to the first successor.
     awaiting_state: Option<Probe>,
     /// Outstanding ping to the predecessor.
@@ -335,6 +338,7 @@ impl<S: Store> Node<S> {
             store,
             requests: HashMap::default(),
             dead: HashMap::default(),
+            signal_paths: HashMap::default(),
             awaiting_state: None,
             awaiting_pong: None,
             next_stabilize: Time::MAX,

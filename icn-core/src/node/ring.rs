@@ -11,6 +11,9 @@ use super::{Event, Node, Store};
 pub(super) const MAX_HOPS: u8 = 64;
 /// Idle time after which an unneeded link may be closed.
 const IDLE_MS: u64 = 30_000;
+/// Reverse signaling paths remembered at most, and for how long.
+const MAX_SIGNAL_PATHS: usize = 1024;
+const SIGNAL_PATH_MS: u64 = 60_000;
 
 impl<S: Store> Node<S> {
     /// Starts a new ring with this node as its only member.
@@ -252,10 +255,17 @@ impl<S: Store> Node<S> {
             Some(p) => self.is_dead(&p) || from.in_open(p, self.id),
         };
         if adopt {
-            let old = self.predecessor.unwrap_or(self.id);
-            self.predecessor = Some(from);
-            // Keys in (old, from] now belong to the new predecessor.
-            self.hand_off(from, old, from);
+            let old = self.predecessor.replace(from);
+            // Keys in (old, from] now belong to the new predecessor. Without
+            // a known old predecessor the range is unknown: handing off
+            // "everything up to `from`" would ship every replica this node
+            // holds; the new predecessor's digest exchange fetches what it
+            // lacks instead.
+            if let Some(old) = old {
+                self.hand_off(from, old, from);
+            } else {
+                self.sync_soon = true;
+            }
         }
         if self.successors.is_empty() {
             self.set_successors(vec![from]);
@@ -488,11 +498,15 @@ impl<S: Store> Node<S> {
         self.on_routed(from, r);
     }
 
-    pub(super) fn on_routed(&mut self, _from: RingId, r: Routed) {
+    pub(super) fn on_routed(&mut self, from: RingId, r: Routed) {
         if let Body::Get { forwarded, .. } = r.body {
             if forwarded > 0 {
                 return self.deliver(r);
             }
+        }
+        let signal = matches!(r.body, Body::Signal(_));
+        if signal && from != self.id {
+            self.remember_signal_path(r.origin, from);
         }
         let here = match r.dest {
             Dest::Node(n) => n == self.id,
@@ -505,8 +519,20 @@ impl<S: Store> Node<S> {
             return self.deliver(r);
         }
         if let Dest::Node(n) = r.dest {
-            if self.links.is_up(&n) {
+            // A signal this node starts sets up its link to `n`: whatever
+            // carries that link meanwhile (a gateway's relay) may not reach
+            // `n` (a client of another gateway), so it goes another way.
+            let setting_up = r.origin == self.id && signal;
+            if self.links.is_up(&n) && !setting_up {
                 return self.forward_to(n, r);
+            }
+            // A node setting up its first links may be known to nobody but
+            // the gateway it joined through: signals to it retrace the path
+            // its own signal came by.
+            if signal {
+                if let Some(hop) = self.signal_path(n) {
+                    return self.forward_to(hop, r);
+                }
             }
             if self.is_responsible(n) {
                 return self.unreachable(r);
@@ -540,6 +566,30 @@ impl<S: Store> Node<S> {
             }
             None => self.unreachable(r),
         }
+    }
+
+    fn remember_signal_path(&mut self, origin: RingId, via: RingId) {
+        let now = self.now;
+        if self.signal_paths.len() >= MAX_SIGNAL_PATHS {
+            self.signal_paths
+                .retain(|_, (_, at)| now.saturating_sub(*at) < SIGNAL_PATH_MS);
+        }
+        if self.signal_paths.len() < MAX_SIGNAL_PATHS || self.signal_paths.contains_key(&origin) {
+            self.signal_paths.insert(origin, (via, now));
+        }
+    }
+
+    /// The neighbour a recent signal from `n` came through, if its link is up.
+    fn signal_path(&self, n: RingId) -> Option<RingId> {
+        self.signal_paths
+            .get(&n)
+            .filter(|(via, at)| {
+                self.now.saturating_sub(*at) < SIGNAL_PATH_MS
+                    && *via != n
+                    && self.links.is_up(via)
+                    && !self.is_dead(via)
+            })
+            .map(|(via, _)| *via)
     }
 
     pub(super) fn forward_to(&mut self, next: RingId, mut r: Routed) {

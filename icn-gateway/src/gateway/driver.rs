@@ -1,22 +1,33 @@
 //! The tokio driver of the gateway's ring node.
 //!
-//! One task owns the `icn-core` node. Everything else talks to it through a
-//! channel of [`Command`]s: HTTP handlers ask it to look names up, WebSocket
-//! connections hand it the bytes they receive and give it a sender for the
-//! bytes it wants to transmit. The loop feeds the node, drains its outputs,
-//! and sleeps until the node's next deadline or the next command, exactly as
-//! the sans-IO design prescribes.
+//! One task owns the `icn-core` node, in a [`Host`] like a native peer's.
+//! Everything else talks to it through a channel of [`Command`]s: HTTP
+//! handlers ask it to look names up, WebSocket connections hand it the bytes
+//! they receive and give it a sender for the bytes it wants to transmit. The
+//! node reaches nodes that are not its clients over WebRTC DataChannels (a
+//! ring with several gateways, or a peer of another gateway next to this
+//! one on the ring), and, with `--join`, over its connection to another
+//! gateway. The loop feeds the node, drains its outputs, and sleeps until
+//! the next deadline, datagram, frame or command, as the sans-IO design
+//! prescribes.
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Instant;
 
+use futures_util::StreamExt;
 use icn_core::block::Block;
 use icn_core::bootstrap::Frame;
-use icn_core::node::{Config, Event, Input, Node, Output, RequestError, RingView, Store};
+use icn_core::node::{Event, Input, RequestError, RingView, Store};
 use icn_core::{Hash, Name, RingId, SignedObject};
+use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
+use tokio_tungstenite::tungstenite::Message;
 
 use super::metrics::Metrics;
+use super::trust::TrustList;
+use crate::peer::host::Host;
+use crate::peer::Ws;
 
 /// A request to the node's task.
 // Commands are moved once through a channel; boxing the object would add an
@@ -66,86 +77,123 @@ enum Waiter {
     Block(oneshot::Sender<Result<Block, RequestError>>),
 }
 
+/// The gateway this one joined through (`icn gateway --join`).
+pub struct Upstream {
+    /// The bootstrap connection, after its handshake.
+    pub ws: Ws,
+    /// That gateway's node.
+    pub gateway_id: RingId,
+}
+
 /// Starts the node's task; returns the command channel.
-pub fn spawn(id: RingId, cfg: Config, metrics: std::sync::Arc<Metrics>) -> mpsc::Sender<Command> {
+pub fn spawn(
+    host: Host,
+    udp: UdpSocket,
+    upstream: Option<Upstream>,
+    trust: Arc<TrustList>,
+    metrics: Arc<Metrics>,
+) -> mpsc::Sender<Command> {
     let (tx, rx) = mpsc::channel(1024);
-    tokio::spawn(run(Node::new(id, cfg), rx, metrics));
+    tokio::spawn(run(host, udp, upstream, trust, rx, metrics));
     tx
 }
 
-async fn run(mut node: Node, mut rx: mpsc::Receiver<Command>, metrics: std::sync::Arc<Metrics>) {
-    let start = Instant::now();
-    let now = || start.elapsed().as_millis() as u64;
-    node.bootstrap(now());
-    let mut links: HashMap<RingId, mpsc::UnboundedSender<Vec<u8>>> = HashMap::new();
+async fn run(
+    mut h: Host,
+    udp: UdpSocket,
+    upstream: Option<Upstream>,
+    trust: Arc<TrustList>,
+    mut rx: mpsc::Receiver<Command>,
+    metrics: Arc<Metrics>,
+) {
+    let (wtx, mut stream) = match upstream {
+        Some(u) => {
+            let (wtx, stream) = crate::peer::split_upstream(u.ws);
+            let t = h.now();
+            h.input(Input::LinkUp(t, u.gateway_id));
+            h.node.join(t, u.gateway_id);
+            (Some(wtx), Some(stream))
+        }
+        None => {
+            let t = h.now();
+            h.node.bootstrap(t);
+            (None, None)
+        }
+    };
     let mut waiters: HashMap<u64, Waiter> = HashMap::new();
-    let mut dials: Vec<RingId> = Vec::new();
+    let mut buf = vec![0u8; 2048];
     loop {
-        let deadline = loop {
-            if let Some(peer) = dials.pop() {
-                let t = now();
-                let input = if links.contains_key(&peer) {
-                    Input::LinkUp(t, peer)
-                } else {
-                    Input::LinkDown(t, peer)
-                };
-                let _ = node.handle_input(input);
-                continue;
+        let wake = h.pump(&mut |e| on_event(e, &mut waiters, &metrics));
+        for (to, bytes) in h.datagrams.drain(..) {
+            let _ = udp.send_to(&bytes, to).await;
+        }
+        for f in h.take_upstream() {
+            if wtx
+                .as_ref()
+                .is_none_or(|w| w.send(Message::binary(f.encode())).is_err())
+            {
+                h.upstream_gone();
+                break;
             }
-            match node.poll_output() {
-                Output::Transmit(t) => {
-                    if let Some(link) = links.get(&t.to) {
-                        let _ = link.send(Frame::Ring(t.bytes).encode());
+        }
+        let sleep = tokio::time::sleep_until(tokio::time::Instant::from_std(wake));
+        tokio::select! {
+            msg = async { stream.as_mut()?.next().await }, if h.has_upstream() => match msg {
+                Some(Ok(Message::Binary(b))) => {
+                    if let Ok(f) = Frame::decode(&b) {
+                        if let Some(keys) = h.handle_upstream_frame(f) {
+                            if trust.merge(&keys) {
+                                let keys = trust.keys();
+                                h.links.set_trusted(&keys);
+                                h.broadcast(&Frame::Trust { keys });
+                            }
+                        }
                     }
                 }
-                // The gateway only has links to its WebSocket peers: a dial
-                // succeeds at once if the peer is connected, else fails.
-                Output::Event(Event::Dial(peer)) => dials.push(peer),
-                Output::Event(Event::Hangup(_)) => {}
-                Output::Event(e) => on_event(e, &mut waiters, &metrics),
-                Output::Timeout(at) => break at,
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => {
+                    tracing::warn!("the gateway this one joined through is gone");
+                    h.upstream_gone();
+                }
+                Some(Ok(_)) => {}
+            },
+            r = udp.recv_from(&mut buf) => {
+                if let Ok((n, from)) = r {
+                    h.links.handle_datagram(Instant::now(), from, &buf[..n]);
+                }
             }
-        };
-        let sleep = Duration::from_millis(deadline.saturating_sub(now()).min(3_600_000));
-        tokio::select! {
             cmd = rx.recv() => {
                 let Some(cmd) = cmd else { return };
-                let t = now();
+                let t = h.now();
                 match cmd {
                     Command::Get { name, reply } => {
                         metrics.lookups.inc();
-                        let req = node.get(t, &name);
+                        let req = h.node.get(t, &name);
                         waiters.insert(req, Waiter::Object(reply));
                     }
                     Command::GetBlock { hash, reply } => {
                         metrics.lookups.inc();
-                        let req = node.get_block(t, hash);
+                        let req = h.node.get_block(t, hash);
                         waiters.insert(req, Waiter::Block(reply));
                     }
-                    Command::Publish(o) => { node.publish(t, o); }
-                    Command::PutBlock(b) => { node.put_block(t, b); }
+                    Command::Publish(o) => { h.node.publish(t, o); }
+                    Command::PutBlock(b) => { h.node.put_block(t, b); }
                     Command::Status(reply) => {
-                        let _ = reply.send((node.ring_view(), node.store().len()));
+                        let _ = reply.send((h.node.ring_view(), h.node.store().len()));
                     }
                     Command::LinkUp { peer, tx } => {
-                        links.insert(peer, tx);
-                        metrics.links.set(links.len() as u64);
-                        let _ = node.handle_input(Input::LinkUp(t, peer));
+                        h.client_up(peer, tx);
+                        metrics.links.set(h.client_count() as u64);
                     }
-                    Command::Receive { peer, bytes } => {
-                        if let Err(e) = node.handle_input(Input::Receive(t, peer, &bytes)) {
-                            tracing::debug!("{e}");
-                        }
-                    }
+                    Command::Receive { peer, bytes } => h.client_receive(peer, &bytes),
                     Command::LinkDown(peer) => {
-                        links.remove(&peer);
-                        metrics.links.set(links.len() as u64);
-                        let _ = node.handle_input(Input::LinkDown(t, peer));
+                        h.client_down(peer);
+                        metrics.links.set(h.client_count() as u64);
                     }
                 }
             }
-            _ = tokio::time::sleep(sleep) => {
-                let _ = node.handle_input(Input::Timeout(now()));
+            _ = sleep => {
+                let t = h.now();
+                h.input(Input::Timeout(t));
             }
         }
         // Waiters whose HTTP request gave up are dropped.

@@ -296,6 +296,9 @@ async fn ring(s: Arc<State>) -> Resp {
         "links": hex(&v.links),
         "stored_objects": s.store.object_count(),
         "ws_peers": s.peers.count(),
+        "trusted_gateways": s.peers.trusted().iter().map(|k| {
+            icn_core::PublisherId::from_key_bytes(k).map(|p| p.to_text()).unwrap_or_default()
+        }).collect::<Vec<_>>(),
         "relayed": s.metrics.relayed.get(),
         "relayed_bytes": s.metrics.relayed_bytes.get(),
         "relay_dropped": s.metrics.relay_dropped.get(),

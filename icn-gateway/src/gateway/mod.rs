@@ -11,6 +11,7 @@ pub mod http;
 pub mod metrics;
 pub mod range;
 pub mod store;
+pub mod trust;
 pub mod ws;
 
 use std::net::SocketAddr;
@@ -19,7 +20,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
-use icn_core::node::Config;
+use icn_core::bootstrap::NodeCert;
+use icn_core::node::{Config, Node};
 use icn_core::{Hash, RingId};
 
 use crate::keyfile::{self, KeyFileError};
@@ -37,6 +39,10 @@ pub struct GatewayConfig {
     pub lookup_timeout: Duration,
     /// WebSocket connections allowed from one IP address.
     pub max_per_addr: usize,
+    /// Another gateway's `/ws` URL: join its ring instead of starting one.
+    pub join: Option<String>,
+    /// Keys of gateways allowed to join through this one (and trusted).
+    pub trust: Vec<[u8; 32]>,
 }
 
 /// Why the gateway could not start.
@@ -61,14 +67,24 @@ pub enum GatewayError {
         /// The cause.
         source: std::io::Error,
     },
+    /// Joining the other gateway's ring failed.
+    #[error("cannot join through {url}: {reason}")]
+    Join {
+        /// The other gateway.
+        url: String,
+        /// What went wrong.
+        reason: String,
+    },
 }
 
 /// The gateway's ring position: derived from its key, so it is stable across restarts.
 pub fn node_id(key: &SigningKey) -> RingId {
-    RingId::from_hash(Hash::of_parts(&[
-        b"icn/v1/node\0",
-        key.verifying_key().as_bytes(),
-    ]))
+    node_id_of(key.verifying_key().as_bytes())
+}
+
+/// The ring position of the gateway with public key `key`.
+pub fn node_id_of(key: &[u8; 32]) -> RingId {
+    RingId::from_hash(Hash::of_parts(&[b"icn/v1/node\0", key]))
 }
 
 fn load_or_create_key(cfg: &GatewayConfig) -> Result<SigningKey, KeyFileError> {
@@ -99,15 +115,44 @@ pub async fn run(cfg: GatewayConfig) -> Result<(), GatewayError> {
     let metrics = Arc::new(metrics::Metrics::default());
     let id = node_id(&key);
     let seed = id.prefix_u64();
-    let driver = driver::spawn(
+    let own = key.verifying_key().to_bytes();
+    let trust = Arc::new(trust::TrustList::new(own, cfg.trust.clone()));
+    let upstream = match &cfg.join {
+        Some(url) => Some(join_upstream(url, &key, id).await?),
+        None => None,
+    };
+    // WebRTC for nodes that are not this gateway's clients: host candidates
+    // on the listening address (loopback when listening on all addresses).
+    crate::peer::install_crypto();
+    let rtc_ip = match cfg.listen.ip() {
+        ip if ip.is_unspecified() => std::net::IpAddr::from([127, 0, 0, 1]),
+        ip => ip,
+    };
+    let udp_addr = SocketAddr::new(rtc_ip, 0);
+    let udp = tokio::net::UdpSocket::bind(udp_addr)
+        .await
+        .map_err(|source| GatewayError::Bind {
+            addr: udp_addr,
+            source,
+        })?;
+    let local = udp.local_addr().map_err(|source| GatewayError::Bind {
+        addr: udp_addr,
+        source,
+    })?;
+    // The gateway certifies its own node; peers trust its key.
+    let cert = NodeCert::issue(&key, id, own, u64::MAX);
+    let mut links = crate::peer::rtc::RtcLinks::new(key.clone(), cert, local);
+    links.set_trusted(&trust.keys());
+    let node = Node::new(
         id,
         Config {
             seed,
             ..Config::default()
         },
-        metrics.clone(),
     );
-    let peers = ws::Peers::new(id, key.clone(), cfg.max_per_addr);
+    let host = crate::peer::host::Host::new(node, links, upstream.as_ref().map(|u| u.gateway_id));
+    let driver = driver::spawn(host, udp, upstream, trust.clone(), metrics.clone());
+    let peers = ws::Peers::new(id, key.clone(), cfg.max_per_addr, trust);
     let state = Arc::new(http::State {
         store,
         driver,
@@ -135,6 +180,31 @@ pub async fn run(cfg: GatewayConfig) -> Result<(), GatewayError> {
         .await;
     tracing::info!("gateway stopped");
     Ok(())
+}
+
+/// Joins the ring of the gateway at `url`: it must know this gateway's key
+/// (its `--trust-gateway`), which it shows by certifying this gateway's own
+/// ring position rather than assigning one.
+async fn join_upstream(
+    url: &str,
+    key: &SigningKey,
+    id: RingId,
+) -> Result<driver::Upstream, GatewayError> {
+    let err = |reason: String| GatewayError::Join {
+        url: url.to_string(),
+        reason,
+    };
+    let (ws, cert, gateway_id) = crate::peer::handshake(url, key)
+        .await
+        .map_err(|e| err(e.to_string()))?;
+    if cert.node_id != id {
+        let me = icn_core::PublisherId::from_key(key.verifying_key()).to_text();
+        return Err(err(format!(
+            "that gateway does not trust this one; start it with --trust-gateway {me}"
+        )));
+    }
+    tracing::info!(%gateway_id, "joined the ring through {url}");
+    Ok(driver::Upstream { ws, gateway_id })
 }
 
 async fn shutdown() {

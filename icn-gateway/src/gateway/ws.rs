@@ -91,6 +91,7 @@ pub fn upgrade(
 
 use super::driver::Command;
 use super::http::State;
+use super::trust::TrustList;
 
 /// Default number of connections allowed from one IP address.
 pub const MAX_PER_ADDR: usize = 256;
@@ -107,6 +108,8 @@ const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 
 struct Conn {
     tx: mpsc::UnboundedSender<Vec<u8>>,
+    /// A trusted gateway that joined through this one: no relay budget.
+    gateway: bool,
     window: Instant,
     bytes: u64,
     msgs: u64,
@@ -121,11 +124,17 @@ pub struct Peers {
     max_per_addr: usize,
     /// Joins admitted in the current one-second window.
     joins: Mutex<(Instant, u32)>,
+    trust: Arc<TrustList>,
 }
 
 impl Peers {
     /// An empty registry for the gateway with this id and key.
-    pub fn new(gateway_id: RingId, key: SigningKey, max_per_addr: usize) -> Peers {
+    pub fn new(
+        gateway_id: RingId,
+        key: SigningKey,
+        max_per_addr: usize,
+        trust: Arc<TrustList>,
+    ) -> Peers {
         Peers {
             gateway_id,
             key,
@@ -133,7 +142,13 @@ impl Peers {
             per_addr: Mutex::new(HashMap::new()),
             max_per_addr,
             joins: Mutex::new((Instant::now(), 0)),
+            trust,
         }
+    }
+
+    /// The gateways this one trusts (own key first).
+    pub fn trusted(&self) -> Vec<[u8; 32]> {
+        self.trust.keys()
     }
 
     /// Whether one more join fits in this second's budget.
@@ -259,19 +274,32 @@ async fn handshake(
         return None;
     }
     let (tx, rx) = mpsc::unbounded_channel();
-    let id = {
+    // A trusted gateway keeps its own position (derived from its key).
+    let gateway = peers.trust.may_join(&key);
+    let registered = {
         let mut conns = peers.conns.lock().ok()?;
-        let id = peers.assign(&conns);
-        conns.insert(
-            id,
-            Conn {
-                tx: tx.clone(),
-                window: Instant::now(),
-                bytes: 0,
-                msgs: 0,
-            },
-        );
-        id
+        let id = if gateway {
+            super::node_id_of(&key)
+        } else {
+            peers.assign(&conns)
+        };
+        match conns.entry(id) {
+            std::collections::hash_map::Entry::Occupied(_) => None,
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(Conn {
+                    tx: tx.clone(),
+                    gateway,
+                    window: Instant::now(),
+                    bytes: 0,
+                    msgs: 0,
+                });
+                Some(id)
+            }
+        }
+    };
+    let Some(id) = registered else {
+        refuse(ws, "already-connected").await;
+        return None;
     };
     let cert = NodeCert::issue(
         &peers.key,
@@ -279,7 +307,10 @@ async fn handshake(
         key,
         now_ms() + CERT_LIFETIME.as_millis() as u64,
     );
-    if !send_frame(ws, &Frame::Welcome(cert)).await {
+    let trust = Frame::Trust {
+        keys: peers.trusted(),
+    };
+    if !send_frame(ws, &Frame::Welcome(cert)).await || !send_frame(ws, &trust).await {
         if let Ok(mut c) = peers.conns.lock() {
             c.remove(&id);
         }
@@ -293,6 +324,9 @@ async fn handshake(
 
 /// Whether `from` may relay `len` more bytes now; counts them if so.
 fn relay_budget(conn: &mut Conn, len: usize) -> bool {
+    if conn.gateway {
+        return true;
+    }
     if conn.window.elapsed() >= Duration::from_secs(1) {
         conn.window = Instant::now();
         conn.bytes = 0;

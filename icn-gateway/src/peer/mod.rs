@@ -9,19 +9,21 @@
 //! browser's); while the gateway is there, its relay carries a link until the
 //! DataChannel is up, and the peer keeps working when the gateway is gone.
 
+pub mod host;
 pub mod rtc;
 
-use std::collections::HashSet;
-use std::net::SocketAddr;
+use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ed25519_dalek::{Signer, SigningKey};
 use futures_util::{SinkExt, StreamExt};
 use icn_core::bootstrap::{join_message, Frame, NodeCert};
-use icn_core::node::{Config, Event, Input, Node, Output, RequestError, RingView};
+use icn_core::node::{Config, Event, Input, Node, RequestError, RingView};
 use icn_core::{Name, RingId, SignedObject};
 use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Message;
+
+use host::Host;
 
 /// Why a peer could not join.
 #[derive(Debug, thiserror::Error)]
@@ -85,7 +87,8 @@ pub struct Peer {
     tx: mpsc::Sender<Cmd>,
 }
 
-type Ws =
+/// A client WebSocket to a gateway.
+pub type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn next_frame(ws: &mut Ws) -> Result<Frame, String> {
@@ -99,6 +102,60 @@ async fn next_frame(ws: &mut Ws) -> Result<Frame, String> {
     }
 }
 
+/// The bootstrap handshake (spec/bootstrap.md) over a new WebSocket to
+/// `url`: returns the connection, the checked certificate and the gateway's
+/// ring position.
+pub async fn handshake(url: &str, key: &SigningKey) -> Result<(Ws, NodeCert, RingId), PeerError> {
+    let hs = |reason: String| PeerError::Handshake {
+        url: url.to_string(),
+        reason,
+    };
+    let (mut ws, _) =
+        tokio_tungstenite::connect_async(url)
+            .await
+            .map_err(|e| PeerError::Connect {
+                url: url.to_string(),
+                reason: e.to_string(),
+            })?;
+    let Frame::Challenge {
+        nonce,
+        gateway_key,
+        gateway_id,
+    } = next_frame(&mut ws).await.map_err(hs)?
+    else {
+        return Err(hs("expected a challenge".into()));
+    };
+    let my_key = key.verifying_key().to_bytes();
+    let signature = key.sign(&join_message(&nonce, &my_key)).to_bytes();
+    ws.send(Message::binary(
+        Frame::Hello {
+            key: my_key,
+            signature,
+        }
+        .encode(),
+    ))
+    .await
+    .map_err(|e| hs(e.to_string()))?;
+    let cert = match next_frame(&mut ws).await.map_err(hs)? {
+        Frame::Welcome(c) => c,
+        Frame::Error { code } => return Err(hs(format!("refused: {code}"))),
+        _ => return Err(hs("expected a welcome".into())),
+    };
+    cert.verify(now_ms())
+        .map_err(|e| hs(format!("certificate: {e}")))?;
+    if cert.gateway_key != gateway_key || cert.node_key != my_key {
+        return Err(hs("certificate is not for this gateway and key".into()));
+    }
+    Ok((ws, cert, gateway_id))
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
 impl Peer {
     /// Connects to `url` (e.g. `ws://127.0.0.1:8080/ws`), proves `key`,
     /// receives a certified ring position and starts joining the ring.
@@ -107,46 +164,7 @@ impl Peer {
             url: url.to_string(),
             reason,
         };
-        let (mut ws, _) =
-            tokio_tungstenite::connect_async(url)
-                .await
-                .map_err(|e| PeerError::Connect {
-                    url: url.to_string(),
-                    reason: e.to_string(),
-                })?;
-        let Frame::Challenge {
-            nonce,
-            gateway_key,
-            gateway_id,
-        } = next_frame(&mut ws).await.map_err(hs)?
-        else {
-            return Err(hs("expected a challenge".into()));
-        };
-        let my_key = key.verifying_key().to_bytes();
-        let signature = key.sign(&join_message(&nonce, &my_key)).to_bytes();
-        ws.send(Message::binary(
-            Frame::Hello {
-                key: my_key,
-                signature,
-            }
-            .encode(),
-        ))
-        .await
-        .map_err(|e| hs(e.to_string()))?;
-        let cert = match next_frame(&mut ws).await.map_err(hs)? {
-            Frame::Welcome(c) => c,
-            Frame::Error { code } => return Err(hs(format!("refused: {code}"))),
-            _ => return Err(hs("expected a welcome".into())),
-        };
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0);
-        cert.verify(now)
-            .map_err(|e| hs(format!("certificate: {e}")))?;
-        if cert.gateway_key != gateway_key || cert.node_key != my_key {
-            return Err(hs("certificate is not for this gateway and key".into()));
-        }
+        let (ws, cert, gateway_id) = handshake(url, &key).await?;
         let id = cert.node_id;
         install_crypto();
         let udp = tokio::net::UdpSocket::bind("127.0.0.1:0")
@@ -220,7 +238,7 @@ impl Peer {
 }
 
 /// str0m needs a process-wide crypto provider (aws-lc-rs here), once.
-fn install_crypto() {
+pub(crate) fn install_crypto() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| str0m::crypto::from_feature_flags().install_process_default());
 }
@@ -230,204 +248,43 @@ enum Waiter {
     Get(oneshot::Sender<(Result<SignedObject, RequestError>, u8)>),
 }
 
-/// The peer's task: the node, its gateway connection and its WebRTC links.
-struct Driver {
-    node: Node,
-    gw: RingId,
-    start: Instant,
-    /// Frames for the gateway, `None` once it is gone.
-    to_gw: Option<Vec<Frame>>,
-    relayed: HashSet<RingId>,
-    links: rtc::RtcLinks,
-    datagrams: Vec<(SocketAddr, Vec<u8>)>,
-    waiters: std::collections::HashMap<u64, Waiter>,
+fn on_event(waiters: &mut HashMap<u64, Waiter>, e: Event) {
+    match e {
+        Event::GetDone { req, result, hops } => {
+            if let Some(Waiter::Get(tx)) = waiters.remove(&req) {
+                let _ = tx.send((result, hops));
+            }
+        }
+        Event::PublishDone { req, result, .. } => {
+            if let Some(Waiter::Put(tx)) = waiters.remove(&req) {
+                let _ = tx.send(result);
+            }
+        }
+        _ => {}
+    }
 }
 
-impl Driver {
-    fn now(&self) -> u64 {
-        self.start.elapsed().as_millis() as u64
-    }
-
-    fn input(&mut self, i: Input<'_>) {
-        // A refused input leaves the node unchanged.
-        let _ = self.node.handle_input(i);
-    }
-
-    fn carried(&self, p: &RingId) -> bool {
-        *p == self.gw && self.to_gw.is_some() || self.relayed.contains(p) || self.links.is_open(p)
-    }
-
-    fn transmit(&mut self, to: RingId, bytes: Vec<u8>) {
-        if self.links.is_open(&to) {
-            self.links.send(&to, &bytes);
-            return;
-        }
-        let frame = if to == self.gw {
-            Frame::Ring(bytes)
-        } else if self.relayed.contains(&to) {
-            Frame::Relay { peer: to, bytes }
-        } else {
-            return; // no carrier: the node notices by its timeouts
-        };
-        if let Some(q) = &mut self.to_gw {
-            q.push(frame);
-        }
-    }
-
-    /// Drains the node and the links until both are quiet; returns the
-    /// earliest deadline of either.
-    fn pump(&mut self) -> Instant {
-        loop {
-            let node_at = loop {
-                match self.node.poll_output() {
-                    Output::Transmit(t) => self.transmit(t.to, t.bytes),
-                    Output::Event(e) => self.on_event(e),
-                    Output::Timeout(at) => break at,
-                }
-            };
-            let mut events = Vec::new();
-            let now = Instant::now();
-            let rtc_at = self.links.poll(now, &mut self.datagrams, &mut events);
-            let quiet = events.is_empty();
-            for e in events {
-                self.on_link(e);
-            }
-            if quiet {
-                let node_at =
-                    self.start + Duration::from_millis(node_at.min(self.now() + 3_600_000));
-                return rtc_at.map_or(node_at, |r| r.min(node_at));
+/// Splits a connection to a gateway: what is sent to the returned channel
+/// is written by a task of its own (a loop that awaited its writes while the
+/// gateway awaited its own writes to us would deadlock once both buffers
+/// filled); it closes the connection when the channel is dropped.
+pub(crate) fn split_upstream(
+    ws: Ws,
+) -> (
+    mpsc::UnboundedSender<Message>,
+    futures_util::stream::SplitStream<Ws>,
+) {
+    let (mut sink, stream) = ws.split();
+    let (wtx, mut wrx) = mpsc::unbounded_channel::<Message>();
+    tokio::spawn(async move {
+        while let Some(m) = wrx.recv().await {
+            if sink.send(m).await.is_err() {
+                break;
             }
         }
-    }
-
-    fn on_event(&mut self, e: Event) {
-        match e {
-            Event::Dial(p) => self.dial(p),
-            Event::Hangup(p) => {
-                self.relayed.remove(&p);
-                self.links.close(&p);
-            }
-            Event::Signal { from, bytes } => {
-                if let Some(answer) = self.links.handle_signal(from, &bytes, Instant::now()) {
-                    let t = self.now();
-                    self.node.signal(t, from, answer);
-                }
-            }
-            Event::GetDone { req, result, hops } => {
-                if let Some(Waiter::Get(tx)) = self.waiters.remove(&req) {
-                    let _ = tx.send((result, hops));
-                }
-            }
-            Event::PublishDone { req, result, .. } => {
-                if let Some(Waiter::Put(tx)) = self.waiters.remove(&req) {
-                    let _ = tx.send(result);
-                }
-            }
-            _ => {}
-        }
-    }
-
-    /// As in the browser: the gateway's relay carries the link at once while
-    /// a DataChannel is set up beside it; without the gateway, the link is up
-    /// when the DataChannel is.
-    fn dial(&mut self, p: RingId) {
-        let t = self.now();
-        if self.carried(&p) {
-            return self.input(Input::LinkUp(t, p));
-        }
-        let relay = self.to_gw.is_some() && p != self.gw;
-        if relay {
-            self.relayed.insert(p);
-            self.input(Input::LinkUp(t, p));
-        }
-        let offered = self.links.has(&p)
-            || match self.links.start_offer(p, Instant::now()) {
-                Some(signal) => {
-                    self.node.signal(t, p, signal);
-                    true
-                }
-                None => false,
-            };
-        if !offered && !relay {
-            self.input(Input::LinkDown(t, p));
-        }
-    }
-
-    fn on_link(&mut self, e: rtc::LinkEvent) {
-        let t = self.now();
-        match e {
-            rtc::LinkEvent::Opened(p) => {
-                if !self.relayed.remove(&p) {
-                    self.input(Input::LinkUp(t, p));
-                }
-            }
-            rtc::LinkEvent::Closed(p, was_open) => {
-                if was_open && !self.carried(&p) {
-                    self.input(Input::LinkDown(t, p));
-                }
-            }
-            rtc::LinkEvent::Message(p, m) => self.input(Input::Receive(t, p, &m)),
-        }
-    }
-
-    fn on_frame(&mut self, f: Frame) {
-        let (t, gw) = (self.now(), self.gw);
-        match f {
-            Frame::Ring(bytes) => self.input(Input::Receive(t, gw, &bytes)),
-            Frame::Relay { peer, bytes } => {
-                if !self.carried(&peer) {
-                    self.relayed.insert(peer);
-                    self.input(Input::LinkUp(t, peer));
-                }
-                self.input(Input::Receive(t, peer, &bytes));
-            }
-            Frame::NoRoute { peer } => {
-                let was = self.relayed.remove(&peer);
-                if was && !self.carried(&peer) {
-                    self.input(Input::LinkDown(t, peer));
-                }
-            }
-            Frame::Error { code } => {
-                tracing::warn!("gateway closed the connection: {code}");
-                self.gateway_gone();
-            }
-            _ => {}
-        }
-    }
-
-    /// The gateway is gone: its node and the relayed links are down;
-    /// DataChannels carry on.
-    fn gateway_gone(&mut self) {
-        if self.to_gw.take().is_none() {
-            return;
-        }
-        let t = self.now();
-        let gw = self.gw;
-        self.input(Input::LinkDown(t, gw));
-        for p in std::mem::take(&mut self.relayed) {
-            self.input(Input::LinkDown(t, p));
-        }
-    }
-
-    fn links_view(&self) -> Vec<(RingId, Transport)> {
-        self.node
-            .ring_view()
-            .links
-            .into_iter()
-            .filter_map(|p| {
-                let tr = if p == self.gw && self.to_gw.is_some() {
-                    Transport::WebSocket
-                } else if self.links.is_open(&p) {
-                    Transport::WebRtc
-                } else if self.relayed.contains(&p) {
-                    Transport::Relay
-                } else {
-                    return None;
-                };
-                Some((p, tr))
-            })
-            .collect()
-    }
+        let _ = sink.close().await;
+    });
+    (wtx, stream)
 }
 
 async fn run(
@@ -438,43 +295,22 @@ async fn run(
     links: rtc::RtcLinks,
     mut rx: mpsc::Receiver<Cmd>,
 ) {
-    let (mut sink, mut stream) = ws.split();
-    // Writing to the gateway happens in its own task: a loop that awaited
-    // its writes while the gateway awaited its own writes to us would
-    // deadlock once both buffers filled.
-    let (wtx, mut wrx) = mpsc::unbounded_channel::<Message>();
-    tokio::spawn(async move {
-        while let Some(m) = wrx.recv().await {
-            if sink.send(m).await.is_err() {
-                break;
-            }
-        }
-        let _ = sink.close().await;
-    });
-    let mut d = Driver {
-        node,
-        gw,
-        start: Instant::now(),
-        to_gw: Some(Vec::new()),
-        relayed: HashSet::new(),
-        links,
-        datagrams: Vec::new(),
-        waiters: Default::default(),
-    };
+    let (wtx, mut stream) = split_upstream(ws);
+    let mut h = Host::new(node, links, Some(gw));
+    let mut waiters = HashMap::new();
     let mut leaving: Option<oneshot::Sender<()>> = None;
-    let t = d.now();
-    d.input(Input::LinkUp(t, gw));
-    d.node.join(t, gw);
+    let t = h.now();
+    h.input(Input::LinkUp(t, gw));
+    h.node.join(t, gw);
     let mut buf = vec![0u8; 2048];
     loop {
-        let wake = d.pump();
-        for (to, bytes) in d.datagrams.drain(..) {
+        let wake = h.pump(&mut |e| on_event(&mut waiters, e));
+        for (to, bytes) in h.datagrams.drain(..) {
             let _ = udp.send_to(&bytes, to).await;
         }
-        let frames = d.to_gw.as_mut().map(std::mem::take).unwrap_or_default();
-        for f in frames {
+        for f in h.take_upstream() {
             if wtx.send(Message::binary(f.encode())).is_err() {
-                d.gateway_gone();
+                h.upstream_gone();
                 break;
             }
         }
@@ -482,8 +318,8 @@ async fn run(
             // Let the hand-off leave over the DataChannels, then stop.
             let until = Instant::now() + Duration::from_millis(300);
             while Instant::now() < until {
-                d.pump();
-                for (to, bytes) in d.datagrams.drain(..) {
+                h.pump(&mut |_| {});
+                for (to, bytes) in h.datagrams.drain(..) {
                     let _ = udp.send_to(&bytes, to).await;
                 }
                 tokio::time::sleep(Duration::from_millis(10)).await;
@@ -494,34 +330,36 @@ async fn run(
         }
         let sleep = tokio::time::sleep_until(tokio::time::Instant::from_std(wake));
         tokio::select! {
-            msg = stream.next(), if d.to_gw.is_some() => match msg {
+            msg = stream.next(), if h.has_upstream() => match msg {
                 Some(Ok(Message::Binary(b))) => {
                     if let Ok(f) = Frame::decode(&b) {
-                        d.on_frame(f);
+                        if let Some(keys) = h.handle_upstream_frame(f) {
+                            h.links.set_trusted(&keys);
+                        }
                     }
                 }
-                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => d.gateway_gone(),
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => h.upstream_gone(),
                 Some(Ok(_)) => {}
             },
             r = udp.recv_from(&mut buf) => {
                 if let Ok((n, from)) = r {
-                    d.links.handle_datagram(Instant::now(), from, &buf[..n]);
+                    h.links.handle_datagram(Instant::now(), from, &buf[..n]);
                 }
             }
             cmd = rx.recv() => {
-                let t = d.now();
+                let t = h.now();
                 match cmd {
-                    Some(Cmd::Publish(o, tx)) => { let req = d.node.publish(t, *o); d.waiters.insert(req, Waiter::Put(tx)); }
-                    Some(Cmd::Get(n, tx)) => { let req = d.node.get(t, &n); d.waiters.insert(req, Waiter::Get(tx)); }
-                    Some(Cmd::Status(tx)) => { let _ = tx.send(d.node.ring_view()); }
-                    Some(Cmd::Links(tx)) => { let _ = tx.send(d.links_view()); }
-                    Some(Cmd::Leave(tx)) => { d.node.leave(t); leaving = Some(tx); }
+                    Some(Cmd::Publish(o, tx)) => { let req = h.node.publish(t, *o); waiters.insert(req, Waiter::Put(tx)); }
+                    Some(Cmd::Get(n, tx)) => { let req = h.node.get(t, &n); waiters.insert(req, Waiter::Get(tx)); }
+                    Some(Cmd::Status(tx)) => { let _ = tx.send(h.node.ring_view()); }
+                    Some(Cmd::Links(tx)) => { let _ = tx.send(h.links_view()); }
+                    Some(Cmd::Leave(tx)) => { h.node.leave(t); leaving = Some(tx); }
                     None => return,
                 }
             }
             _ = sleep => {
-                let t = d.now();
-                d.input(Input::Timeout(t));
+                let t = h.now();
+                h.input(Input::Timeout(t));
             }
         }
     }

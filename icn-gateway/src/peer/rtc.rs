@@ -123,6 +123,17 @@ fn now_ms() -> u64 {
 }
 
 impl RtcLinks {
+    /// Accepts certificates of the gateways in `announced` (a `Trust` frame)
+    /// besides this peer's own gateway.
+    pub fn set_trusted(&mut self, announced: &[[u8; 32]]) {
+        self.trusted = icn_core::bootstrap::trusted_keys(self.cert.gateway_key, announced);
+    }
+
+    /// The gateway keys whose certificates are accepted.
+    pub fn trusted(&self) -> &[[u8; 32]] {
+        &self.trusted
+    }
+
     /// Links of node `cert.node_id`, reachable at the UDP address `local`.
     pub fn new(key: SigningKey, cert: NodeCert, local: SocketAddr) -> RtcLinks {
         RtcLinks {
@@ -186,8 +197,13 @@ impl RtcLinks {
     /// A signaling payload routed to this peer from `from`; returns the
     /// answer to route back, if it was an acceptable offer.
     pub fn handle_signal(&mut self, from: RingId, bytes: &[u8], now: Instant) -> Option<Vec<u8>> {
-        let s = Signal::decode(bytes).ok()?;
-        s.verify(from, self.me, &self.trusted, now_ms()).ok()?;
+        let s = Signal::decode(bytes)
+            .map_err(|e| tracing::debug!(%from, "undecodable signal: {e}"))
+            .ok()?;
+        s.verify(from, self.me, &self.trusted, now_ms())
+            .map_err(|e| tracing::debug!(%from, "signal refused: {e}"))
+            .ok()?;
+        tracing::debug!(%from, kind = ?s.kind, "signal");
         match s.kind {
             SignalKind::Offer => {
                 if let Some(l) = self.links.get(&from) {

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Churn with a gateway stopped: two gateways A and B in one ring (B joined
+# through A), `icn swarm` spreads its peers over both, and A is killed as soon
+# as every peer has joined. Then peers publish and get while one peer per
+# second leaves and a new one joins (through B, the gateway still running).
+# Prints the swarm's JSON line.
+#
+#   PEERS=100 CHURN=1 DURATION=120 scripts/bench-churn.sh
+#
+# Uses target/release/icn unless ICN_BIN says otherwise.
+set -euo pipefail
+icn=${ICN_BIN:-target/release/icn}
+peers=${PEERS:-100}
+churn=${CHURN:-1}
+duration=${DURATION:-120}
+publish=${PUBLISH:-100}
+gets=${GETS:-2000}
+seed=${SEED:-1}
+
+dir=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+
+start_gateway() { # name, extra args... ; prints the URL
+  local name=$1
+  shift
+  "$icn" gateway --listen 127.0.0.1:0 --data "$dir/$name" "$@" >"$dir/$name.out" 2>"$dir/$name.log" &
+  pids+=($!)
+  for _ in $(seq 100); do
+    if grep -q "listening on" "$dir/$name.out" 2>/dev/null; then
+      awk '{print $NF}' "$dir/$name.out"
+      return
+    fi
+    sleep 0.1
+  done
+  echo "gateway $name did not start:" >&2
+  cat "$dir/$name.log" >&2
+  exit 1
+}
+
+b_id=$("$icn" keygen --out "$dir/b.pem")
+a_url=$(start_gateway a --trust-gateway "$b_id")
+a_pid=${pids[0]}
+b_url=$(start_gateway b --key "$dir/b.pem" --join "$a_url")
+
+"$icn" swarm --gateway "$a_url" --gateway "$b_url" --peers "$peers" \
+  --publish "$publish" --gets "$gets" --duration "$duration" --churn "$churn" --seed "$seed" \
+  2> >(while IFS= read -r line; do
+         case $line in
+           "joined $peers/$peers")
+             kill -9 "$a_pid" 2>/dev/null || true
+             echo "$line; gateway A killed" >&2 ;;
+           peer-id*|published-name*) ;;
+           *) echo "$line" >&2 ;;
+         esac
+       done)
