@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Churn with a gateway stopped: two gateways A and B in one ring (B joined
 # through A), `icn swarm` spreads its peers over both, and A is killed as soon
-# as every peer has joined. Then peers publish and get while one peer per
-# second leaves and a new one joins (through B, the gateway still running).
+# as every peer has joined. After the ring has settled without A (SETTLE
+# seconds, default 15), peers publish and get while one peer per second
+# leaves and a new one joins (through B, the gateway still running).
 # Prints the swarm's JSON line.
 #
 #   PEERS=100 CHURN=1 DURATION=120 scripts/bench-churn.sh
@@ -25,30 +26,31 @@ cleanup() {
 }
 trap cleanup EXIT
 
-start_gateway() { # name, extra args... ; prints the URL
-  local name=$1
-  shift
-  "$icn" gateway --listen 127.0.0.1:0 --data "$dir/$name" "$@" >"$dir/$name.out" 2>"$dir/$name.log" &
-  pids+=($!)
+wait_url() { # name: prints the gateway's URL once it listens
   for _ in $(seq 100); do
-    if grep -q "listening on" "$dir/$name.out" 2>/dev/null; then
-      awk '{print $NF}' "$dir/$name.out"
+    if grep -q "listening on" "$dir/$1.out" 2>/dev/null; then
+      awk '{print $NF}' "$dir/$1.out"
       return
     fi
     sleep 0.1
   done
-  echo "gateway $name did not start:" >&2
-  cat "$dir/$name.log" >&2
+  echo "gateway $1 did not start:" >&2
+  cat "$dir/$1.log" >&2
   exit 1
 }
 
 b_id=$("$icn" keygen --out "$dir/b.pem")
-a_url=$(start_gateway a --trust-gateway "$b_id")
-a_pid=${pids[0]}
-b_url=$(start_gateway b --key "$dir/b.pem" --join "$a_url")
+"$icn" gateway --listen 127.0.0.1:0 --data "$dir/a" --trust-gateway "$b_id" >"$dir/a.out" 2>"$dir/a.log" &
+a_pid=$!
+pids+=("$a_pid")
+a_url=$(wait_url a)
+"$icn" gateway --listen 127.0.0.1:0 --data "$dir/b" --key "$dir/b.pem" --join "$a_url" >"$dir/b.out" 2>"$dir/b.log" &
+pids+=($!)
+b_url=$(wait_url b)
 
 "$icn" swarm --gateway "$a_url" --gateway "$b_url" --peers "$peers" \
   --publish "$publish" --gets "$gets" --duration "$duration" --churn "$churn" --seed "$seed" \
+  --settle "${SETTLE:-15}" \
   2> >(while IFS= read -r line; do
          case $line in
            "joined $peers/$peers")

@@ -197,6 +197,9 @@ pub struct SwarmArgs {
     /// A name published elsewhere to read once (repeatable); reported under "read".
     #[arg(long, value_name = "NAME")]
     pub read: Vec<String>,
+    /// Seconds to wait after every peer joined, before measuring (0 to 600).
+    #[arg(long, value_name = "S", default_value_t = 3)]
+    pub settle: u64,
 }
 
 /// `icn verify`.
@@ -491,6 +494,7 @@ fn swarm(a: SwarmArgs, out: &mut dyn Write) -> Result<(), CliError> {
         churn: a.churn,
         seed: a.seed,
         read: a.read,
+        settle: a.settle,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -45,6 +45,8 @@ pub struct SwarmConfig {
     pub seed: u64,
     /// Names (published elsewhere) to read once from a random peer.
     pub read: Vec<String>,
+    /// Seconds to wait after every peer joined, before measuring.
+    pub settle: u64,
 }
 
 /// Why the swarm could not run.
@@ -53,6 +55,12 @@ pub enum SwarmError {
     /// A parameter is out of range.
     #[error("{0}")]
     Config(String),
+    /// A peer connected but was no ring member 30 s later.
+    #[error("peer {index} is not a ring member after 30 s")]
+    NotMember {
+        /// Which peer.
+        index: usize,
+    },
     /// A peer could not join.
     #[error("peer {index} could not join: {source}")]
     Join {
@@ -159,7 +167,8 @@ async fn join_one(
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     if t0.elapsed() >= Duration::from_secs(30) {
-        eprintln!("peer {index} is not a ring member after 30 s");
+        peer.leave().await;
+        return Err(SwarmError::NotMember { index });
     }
     Ok((peer, t0.elapsed().as_secs_f64() * 1000.0))
 }
@@ -210,6 +219,11 @@ pub async fn run(cfg: SwarmConfig) -> Result<serde_json::Value, SwarmError> {
             "--peers must be 1..={MAX_PEERS}"
         )));
     }
+    if cfg.settle > 600 || cfg.duration > 24 * 3600 {
+        return Err(SwarmError::Config(
+            "--settle must be 0..=600 and --duration 0..=86400 seconds".into(),
+        ));
+    }
     if !(0.0..=100.0).contains(&cfg.churn) {
         return Err(SwarmError::Config(
             "--churn must be 0..=100 peers per second".into(),
@@ -228,8 +242,10 @@ pub async fn run(cfg: SwarmConfig) -> Result<serde_json::Value, SwarmError> {
             eprintln!("joined {}/{}", i + 1, cfg.peers);
         }
     }
-    // Let links settle into DataChannels before measuring.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Let links settle into DataChannels (and the ring repair whatever
+    // happened meanwhile) before measuring.
+    tokio::time::sleep(Duration::from_secs(cfg.settle)).await;
+    eprintln!("measuring");
     let rss_joined = rss_kb();
 
     let publisher = rng.key();
@@ -265,18 +281,30 @@ pub async fn run(cfg: SwarmConfig) -> Result<serde_json::Value, SwarmError> {
     let (mut next_get, mut next_publish) = (start, start);
     let (mut done_gets, mut started_gets, mut attempts) = (0, 0, 0);
     let (got_tx, mut got_rx) = tokio::sync::mpsc::unbounded_channel::<(bool, u8, f64)>();
+    let (pub_tx, mut pub_rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut publishes_done = 0;
+    let mut join_failures = 0;
     while start.elapsed() < duration
-        || attempts < cfg.publish
+        || publishes_done < cfg.publish
         || (done_gets < cfg.gets && !published.is_empty())
     {
         if attempts < cfg.publish && Instant::now() >= next_publish {
-            let p = &peers[rng.below(peers.len())];
-            match publish_one(p, &publisher, cfg.seed, attempts).await {
-                Ok(o) => published.push(o),
-                Err(e) => eprintln!("publish {attempts} failed: {e}"),
-            }
+            // In its own task, like gets: a slow publish delays nothing.
+            let p = peers[rng.below(peers.len())].clone();
+            let (tx, publisher, seed, i) = (pub_tx.clone(), publisher.clone(), cfg.seed, attempts);
+            tokio::spawn(async move {
+                let r = publish_one(&p, &publisher, seed, i).await;
+                let _ = tx.send((i, r));
+            });
             attempts += 1;
             next_publish += publish_every;
+        }
+        while let Ok((i, r)) = pub_rx.try_recv() {
+            publishes_done += 1;
+            match r {
+                Ok(o) => published.push(o),
+                Err(e) => eprintln!("publish {i} failed: {e}"),
+            }
         }
         while let Ok(r) = joined_rx.try_recv() {
             match r {
@@ -285,7 +313,10 @@ pub async fn run(cfg: SwarmConfig) -> Result<serde_json::Value, SwarmError> {
                     rejoin_ms.push(ms);
                     joined_again += 1;
                 }
-                Err(e) => eprintln!("{e}"),
+                Err(e) => {
+                    join_failures += 1;
+                    eprintln!("{e}");
+                }
             }
         }
         if peers.len() < 2 {
@@ -394,6 +425,7 @@ pub async fn run(cfg: SwarmConfig) -> Result<serde_json::Value, SwarmError> {
         "gets": tried,
         "left": left,
         "joined_again": joined_again,
+        "joins_failed": join_failures,
         "rejoin_ms_p50": round2(pct(&mut rejoin_ms, 0.5)),
         "rss_kb_per_peer": round2(rss_joined.saturating_sub(rss0) as f64 / cfg.peers as f64),
         "cpu_ms_per_peer_second": round2(cpu * 1000.0 / wall / n as f64),

@@ -79,6 +79,18 @@ fn object(key: &SigningKey, path: &str, content: &[u8]) -> SignedObject {
     .unwrap()
 }
 
+/// Gets `name` through `p`, retrying "not found" until `limit` passes.
+async fn get_within(p: &Peer, name: &Name, limit: Duration) -> SignedObject {
+    let start = Instant::now();
+    loop {
+        match p.get(name).await {
+            Ok(o) => return o,
+            Err(e) if start.elapsed() > limit => panic!("{name}: {e}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+}
+
 async fn wait_ring(peers: &[Peer], gw_url: &str) {
     wait_ring_over(peers, &[gw_url], "ring not formed").await;
 }
@@ -131,9 +143,9 @@ async fn sixteen_native_peers_form_one_ring_over_webrtc_and_outlive_the_gateway(
         .send(raw.encoded())
         .unwrap();
     assert_eq!(put.status().as_u16(), 201);
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // 201 means pinned at the gateway; its ring copy follows.
     for p in &peers {
-        let got = p.get(raw.name()).await.unwrap();
+        let got = get_within(p, raw.name(), Duration::from_secs(10)).await;
         assert_eq!(got.hash(), raw.hash());
     }
     published.push(raw);
@@ -519,7 +531,8 @@ async fn two_gateways_share_one_ring_and_the_second_outlives_the_first() {
         assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
         assert_eq!(body, format!("item {i}").as_bytes());
         for p in [&peers[1], &peers[4]] {
-            assert_eq!(p.get(o.name()).await.unwrap().hash(), o.hash());
+            let got = get_within(p, o.name(), Duration::from_secs(10)).await;
+            assert_eq!(got.hash(), o.hash());
         }
     }
     // Peers of A and peers of B hold DataChannels to each other.

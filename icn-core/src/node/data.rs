@@ -105,7 +105,8 @@ impl<S: Store> Node<S> {
             Kind::Finger(k) => (Dest::Key(self.id.finger_start(*k)), Body::FindSuccessor),
             Kind::JoinLookup(joiner) => (Dest::Key(*joiner), Body::FindSuccessor),
             Kind::Join => {
-                if let Some(via) = self.bootstrap {
+                if let Some(via) = self.rejoin_via() {
+                    self.bootstrap = Some(via);
                     self.send(via, &Message::JoinRequest);
                 }
                 return;
@@ -340,7 +341,8 @@ impl<S: Store> Node<S> {
                 // after a stabilization round, over another first hop.
                 if p.attempts < self.cfg.request_attempts {
                     p.kind = kind;
-                    p.deadline = self.now + self.cfg.stabilize_ms;
+                    // Later attempts wait longer: repairs take a few rounds.
+                    p.deadline = self.now + self.cfg.stabilize_ms * u64::from(p.attempts.min(4));
                     self.requests.insert(r.id, p);
                 } else {
                     self.fail(r.id, kind, RequestError::Unreachable);

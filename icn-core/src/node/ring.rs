@@ -189,14 +189,21 @@ impl<S: Store> Node<S> {
             return;
         }
         if self.successors.is_empty() {
-            // Every successor is gone: fall back on the closest known node.
-            let mut known: Vec<RingId> = self.known_nodes().chain(self.predecessor).collect();
+            // Every successor is gone: fall back on the closest known node,
+            // or any node this one still has a link to.
+            let linked: Vec<RingId> = self.links.peers().map(|(p, _)| *p).collect();
+            let mut known: Vec<RingId> = self
+                .known_nodes()
+                .chain(self.predecessor)
+                .chain(linked.iter().copied().filter(|p| !self.is_dead(p)))
+                .collect();
             known.sort_by_key(|n| self.id.distance_to(*n));
             self.set_successors(known);
-            // Nobody left that we know of: join again through the bootstrap
-            // node (a node that started the ring has none and stays alone).
+            // Nobody left that we know of: join again, through the bootstrap
+            // node while it is linked, else through any linked node (a node
+            // that started the ring has neither and stays alone).
             if self.successors.is_empty() {
-                if let Some(via) = self.bootstrap {
+                if let Some(via) = self.rejoin_via() {
                     self.joined = false;
                     self.predecessor = None;
                     let now = self.now;
@@ -566,6 +573,21 @@ impl<S: Store> Node<S> {
             }
             None => self.unreachable(r),
         }
+    }
+
+    /// Where to (re)join: the bootstrap node while its link is up, else any
+    /// linked node, else the bootstrap node anyway (its link may come back).
+    pub(super) fn rejoin_via(&self) -> Option<RingId> {
+        self.bootstrap
+            .filter(|b| self.links.is_up(b))
+            .or_else(|| {
+                self.links
+                    .peers()
+                    .map(|(p, _)| *p)
+                    .filter(|p| self.links.is_up(p))
+                    .min()
+            })
+            .or(self.bootstrap)
     }
 
     fn remember_signal_path(&mut self, origin: RingId, via: RingId) {

@@ -113,6 +113,11 @@ pub struct RtcLinks {
     local: SocketAddr,
     links: HashMap<RingId, Link>,
     rng: u64,
+    /// One DTLS certificate for all of this node's links: generating one
+    /// per connection (str0m's default) costs a key generation each time,
+    /// which dominated the CPU of peers under churn. Its fingerprint is
+    /// bound to the node key by the link authentication either way.
+    dtls_cert: Option<str0m::config::DtlsCert>,
 }
 
 fn now_ms() -> u64 {
@@ -144,6 +149,9 @@ impl RtcLinks {
             cert,
             local,
             links: HashMap::new(),
+            dtls_cert: str0m::crypto::from_feature_flags()
+                .dtls_provider
+                .generate_certificate(),
         }
     }
 
@@ -165,7 +173,11 @@ impl RtcLinks {
     }
 
     fn new_rtc(&self, now: Instant) -> Option<Rtc> {
-        let mut rtc = Rtc::builder().build(now);
+        let mut config = Rtc::builder();
+        if let Some(c) = &self.dtls_cert {
+            config = config.set_dtls_cert(c.clone());
+        }
+        let mut rtc = config.build(now);
         let candidate = Candidate::host(self.local, "udp").ok()?;
         rtc.add_local_candidate(candidate);
         Some(rtc)
