@@ -21,6 +21,9 @@ use crate::peer::{Peer, Transport};
 /// node's own retries, 3 + 6 + 9 + 12 s at worst, end before).
 const REQUEST_LIMIT: Duration = Duration::from_secs(40);
 
+/// Marks a get whose own peer left while it ran (not counted as tried).
+const CUT_BY_LEAVE: &str = "the peer left";
+
 /// Most peers one swarm runs.
 pub const MAX_PEERS: usize = 1000;
 
@@ -280,7 +283,9 @@ pub async fn run(cfg: SwarmConfig) -> Result<serde_json::Value, SwarmError> {
         .unwrap_or_default();
     let (mut next_get, mut next_publish) = (start, start);
     let (mut done_gets, mut started_gets, mut attempts) = (0, 0, 0);
-    let (got_tx, mut got_rx) = tokio::sync::mpsc::unbounded_channel::<(bool, u8, f64)>();
+    let (got_tx, mut got_rx) = tokio::sync::mpsc::unbounded_channel::<(Option<String>, u8, f64)>();
+    let mut get_errors: std::collections::BTreeMap<String, u64> = Default::default();
+    let mut cut_by_leave = 0u64;
     let (pub_tx, mut pub_rx) = tokio::sync::mpsc::unbounded_channel();
     let mut publishes_done = 0;
     let mut join_failures = 0;
@@ -345,11 +350,18 @@ pub async fn run(cfg: SwarmConfig) -> Result<serde_json::Value, SwarmError> {
             // From now: a slow leave must not cause a burst of leaves.
             next_churn = Some(Instant::now() + Duration::from_secs_f64(1.0 / cfg.churn));
         }
-        while let Ok((r, h, ms)) = got_rx.try_recv() {
-            if r {
-                ok += 1;
-                hops += u64::from(h);
-                lat.push(ms);
+        while let Ok((err, h, ms)) = got_rx.try_recv() {
+            match err {
+                None => {
+                    ok += 1;
+                    hops += u64::from(h);
+                    lat.push(ms);
+                }
+                Some(e) if e == CUT_BY_LEAVE => {
+                    cut_by_leave += 1;
+                    tried -= 1;
+                }
+                Some(e) => *get_errors.entry(e).or_default() += 1,
             }
             done_gets += 1;
             if done_gets % 100 == 0 {
@@ -366,8 +378,15 @@ pub async fn run(cfg: SwarmConfig) -> Result<serde_json::Value, SwarmError> {
                 let (r, h) = tokio::time::timeout(REQUEST_LIMIT, p.get_with_hops(o.name()))
                     .await
                     .unwrap_or((Err(icn_core::node::RequestError::Timeout), 0));
-                let good = r.is_ok_and(|got| got.hash() == o.hash());
-                let _ = tx.send((good, h, t0.elapsed().as_secs_f64() * 1000.0));
+                let err = match r {
+                    Ok(got) if got.hash() == o.hash() => None,
+                    Ok(_) => Some("older version".to_string()),
+                    // The churn made this very peer leave meanwhile: its
+                    // application went away, not a failure of the ring.
+                    Err(_) if p.status().await.is_none() => Some(CUT_BY_LEAVE.to_string()),
+                    Err(e) => Some(e.to_string()),
+                };
+                let _ = tx.send((err, h, t0.elapsed().as_secs_f64() * 1000.0));
             });
             tried += 1;
             started_gets += 1;
@@ -426,6 +445,8 @@ pub async fn run(cfg: SwarmConfig) -> Result<serde_json::Value, SwarmError> {
         "left": left,
         "joined_again": joined_again,
         "joins_failed": join_failures,
+        "get_errors": get_errors,
+        "gets_cut_by_leave": cut_by_leave,
         "rejoin_ms_p50": round2(pct(&mut rejoin_ms, 0.5)),
         "rss_kb_per_peer": round2(rss_joined.saturating_sub(rss0) as f64 / cfg.peers as f64),
         "cpu_ms_per_peer_second": round2(cpu * 1000.0 / wall / n as f64),

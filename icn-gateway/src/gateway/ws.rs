@@ -103,6 +103,11 @@ pub const RELAY_BYTES_PER_S: u64 = 4 * 1024 * 1024;
 pub const RELAY_MSGS_PER_S: u64 = 2000;
 /// Node certificates are valid this long.
 const CERT_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+/// How long the id of a peer that left stays out of new assignments
+/// (longer than the ring presumes a departed node dead).
+const RELEASED_FOR: Duration = Duration::from_secs(60);
+/// Departed ids remembered at most.
+const MAX_RELEASED: usize = 4096;
 /// Time a client has to answer the challenge.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -125,6 +130,8 @@ pub struct Peers {
     /// Joins admitted in the current one-second window.
     joins: Mutex<(Instant, u32)>,
     trust: Arc<TrustList>,
+    /// Ids of peers that disconnected recently, and when.
+    released: Mutex<std::collections::VecDeque<(RingId, Instant)>>,
 }
 
 impl Peers {
@@ -143,6 +150,7 @@ impl Peers {
             max_per_addr,
             joins: Mutex::new((Instant::now(), 0)),
             trust,
+            released: Mutex::new(Default::default()),
         }
     }
 
@@ -168,9 +176,37 @@ impl Peers {
         self.conns.lock().map(|c| c.len()).unwrap_or(0)
     }
 
-    /// The middle of the largest gap between the gateway and its peers.
+    /// Notes that the peer at `id` disconnected.
+    fn release(&self, id: RingId) {
+        if let Ok(mut r) = self.released.lock() {
+            r.retain(|(_, at)| at.elapsed() < RELEASED_FOR);
+            if r.len() >= MAX_RELEASED {
+                r.pop_front();
+            }
+            r.push_back((id, Instant::now()));
+        }
+    }
+
+    /// The middle of the largest gap between the gateway, its peers and the
+    /// peers that left in the last minute: a newcomer must not take the id
+    /// of a peer that just left, which the ring still holds for dead.
     fn assign(&self, conns: &HashMap<RingId, Conn>) -> RingId {
-        let ids: BTreeSet<RingId> = conns.keys().copied().chain([self.gateway_id]).collect();
+        let released: Vec<RingId> = self
+            .released
+            .lock()
+            .map(|r| {
+                r.iter()
+                    .filter(|(_, at)| at.elapsed() < RELEASED_FOR)
+                    .map(|(id, _)| *id)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let ids: BTreeSet<RingId> = conns
+            .keys()
+            .copied()
+            .chain(released)
+            .chain([self.gateway_id])
+            .collect();
         let ids: Vec<RingId> = ids.into_iter().collect();
         let mut best = (ids[0], RingId::ZERO);
         for (i, a) in ids.iter().enumerate() {
@@ -413,10 +449,49 @@ async fn run_peer(
     if let Ok(mut c) = s.peers.conns.lock() {
         c.remove(&id);
     }
+    s.peers.release(id);
     if let Some(code) = reason {
         tracing::info!(peer = %id, "disconnecting peer: {code}");
         refuse(&mut ws, code).await;
     }
     let _ = s.driver.send(Command::LinkDown(id)).await;
     let _ = ws.close(None).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conn() -> Conn {
+        Conn {
+            tx: mpsc::unbounded_channel().0,
+            gateway: false,
+            window: Instant::now(),
+            bytes: 0,
+            msgs: 0,
+        }
+    }
+
+    #[test]
+    fn a_newcomer_never_takes_the_id_of_a_peer_that_just_left() {
+        let key = SigningKey::from_bytes(&[1; 32]);
+        let trust = Arc::new(TrustList::new([1; 32], Vec::new()));
+        let peers = Peers::new(RingId::ZERO, key, 8, trust);
+        let mut conns = HashMap::new();
+        let first = peers.assign(&conns);
+        conns.insert(first, conn());
+        let second = peers.assign(&conns);
+        conns.insert(second, conn());
+        let third = peers.assign(&conns);
+        conns.insert(third, conn());
+        assert_eq!(conns.len(), 3);
+        // The first (between the other two, evenly spaced) leaves: the
+        // largest gap is now centred on its old id.
+        conns.remove(&first);
+        let unreleased = peers.assign(&conns);
+        assert_eq!(unreleased, first, "the layout this test relies on");
+        peers.release(first);
+        let next = peers.assign(&conns);
+        assert!(![first, second, third].contains(&next));
+    }
 }

@@ -57,6 +57,10 @@ pub struct Host {
     pub datagrams: Vec<(SocketAddr, Vec<u8>)>,
     /// WebSocket clients (of a gateway): their outgoing frame queues.
     clients: HashMap<RingId, mpsc::UnboundedSender<Vec<u8>>>,
+    /// Leaving: links stay open until the owner stops, so the hand-off,
+    /// `Leaving` and `Bye` get through (str0m's disconnect drops what is
+    /// still queued).
+    leaving: bool,
 }
 
 impl Host {
@@ -73,7 +77,16 @@ impl Host {
             links,
             datagrams: Vec::new(),
             clients: HashMap::new(),
+            leaving: false,
         }
+    }
+
+    /// Leaves the ring gracefully; the owner keeps pumping for a moment
+    /// so that the goodbyes are delivered, then drops the host.
+    pub fn leave(&mut self) {
+        self.leaving = true;
+        let t = self.now();
+        self.node.leave(t);
     }
 
     /// Milliseconds since the host started: the node's clock.
@@ -160,7 +173,9 @@ impl Host {
                     Output::Event(Event::Hangup(p)) => {
                         self.relayed.remove(&p);
                         self.waiting.remove(&p);
-                        self.links.close(&p);
+                        if !self.leaving {
+                            self.links.close(&p);
+                        }
                     }
                     Output::Event(Event::Signal { from, bytes }) => {
                         if let Some(answer) = self.links.handle_signal(from, &bytes, Instant::now())

@@ -353,7 +353,7 @@ async fn run(
                     Some(Cmd::Get(n, tx)) => { let req = h.node.get(t, &n); waiters.insert(req, Waiter::Get(tx)); }
                     Some(Cmd::Status(tx)) => { let _ = tx.send(h.node.ring_view()); }
                     Some(Cmd::Links(tx)) => { let _ = tx.send(h.links_view()); }
-                    Some(Cmd::Leave(tx)) => { h.node.leave(t); leaving = Some(tx); }
+                    Some(Cmd::Leave(tx)) => { h.leave(); leaving = Some(tx); }
                     None => return,
                 }
             }
