@@ -97,8 +97,10 @@ impl Rng {
     }
 }
 
-fn rss_kb() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
+/// Resident memory of process `pid` (`"self"` for this one) in KiB, from
+/// `/proc` (0 where that is unavailable).
+pub fn rss_kb(pid: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
             s.lines()
@@ -143,28 +145,18 @@ async fn join_one(
         ..Config::default()
     };
     let key = rng.key();
-    let k = cfg.ws_urls.len().max(1);
-    let mut joined = None;
-    for attempt in 0..k {
+    // Through gateway index mod k, or the next one if that one stopped
+    // (`run` checked that there is at least one).
+    let k = cfg.ws_urls.len();
+    let mut joined = Peer::join(&cfg.ws_urls[index % k], key.clone(), node_cfg.clone()).await;
+    for attempt in 1..k {
+        if joined.is_ok() {
+            break;
+        }
         let url = &cfg.ws_urls[(index + attempt) % k];
-        match Peer::join(url, key.clone(), node_cfg.clone()).await {
-            Ok(p) => {
-                joined = Some(Ok(p));
-                break;
-            }
-            // A gateway that stopped: try the next one.
-            Err(e) => joined = Some(Err(e)),
-        }
+        joined = Peer::join(url, key.clone(), node_cfg.clone()).await;
     }
-    let peer = match joined {
-        Some(Ok(p)) => p,
-        Some(Err(source)) => return Err(SwarmError::Join { index, source }),
-        None => {
-            return Err(SwarmError::Config(
-                "--gateway is required (at least one)".into(),
-            ))
-        }
-    };
+    let peer = joined.map_err(|source| SwarmError::Join { index, source })?;
     // Joined means a member of the ring: it has a successor.
     while !peer.status().await.is_some_and(|v| v.joined) && t0.elapsed() < Duration::from_secs(30) {
         tokio::time::sleep(Duration::from_millis(2)).await;
@@ -233,7 +225,7 @@ pub async fn run(cfg: SwarmConfig) -> Result<serde_json::Value, SwarmError> {
         ));
     }
     let mut rng = Rng(cfg.seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
-    let (rss0, cpu0) = (rss_kb(), cpu_seconds());
+    let (rss0, cpu0) = (rss_kb("self"), cpu_seconds());
     let mut peers = Vec::with_capacity(cfg.peers);
     let mut join_ms = Vec::new();
     for i in 0..cfg.peers {
@@ -249,7 +241,7 @@ pub async fn run(cfg: SwarmConfig) -> Result<serde_json::Value, SwarmError> {
     // happened meanwhile) before measuring.
     tokio::time::sleep(Duration::from_secs(cfg.settle)).await;
     eprintln!("measuring");
-    let rss_joined = rss_kb();
+    let rss_joined = rss_kb("self");
 
     let publisher = rng.key();
     let mut published: Vec<SignedObject> = Vec::new();

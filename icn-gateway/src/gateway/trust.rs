@@ -11,6 +11,8 @@
 
 use std::sync::Mutex;
 
+use icn_core::bootstrap::trusted_keys;
+#[cfg(test)]
 use icn_core::bootstrap::MAX_TRUSTED;
 
 /// A gateway's trust list (its own key first).
@@ -23,16 +25,10 @@ pub struct TrustList {
 impl TrustList {
     /// The list of the gateway with key `own`, trusting `configured` too.
     pub fn new(own: [u8; 32], configured: Vec<[u8; 32]>) -> TrustList {
-        let mut keys = vec![own];
-        for k in &configured {
-            if !keys.contains(k) && keys.len() < MAX_TRUSTED {
-                keys.push(*k);
-            }
-        }
         TrustList {
             own,
+            keys: Mutex::new(trusted_keys(own, &configured)),
             configured,
-            keys: Mutex::new(keys),
         }
     }
 
@@ -55,11 +51,8 @@ impl TrustList {
             return false;
         };
         let before = keys.len();
-        for k in announced {
-            if !keys.contains(k) && keys.len() < MAX_TRUSTED {
-                keys.push(*k);
-            }
-        }
+        let known_then_announced: Vec<[u8; 32]> = keys.iter().chain(announced).copied().collect();
+        *keys = trusted_keys(self.own, &known_then_announced);
         keys.len() != before
     }
 }

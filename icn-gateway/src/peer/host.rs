@@ -125,9 +125,14 @@ impl Host {
         self.clients.len()
     }
 
+    /// Whether `p` is the upstream gateway and still connected.
+    fn is_upstream(&self, p: &RingId) -> bool {
+        Some(*p) == self.upstream && self.to_upstream.is_some()
+    }
+
     fn carried(&self, p: &RingId) -> bool {
         self.clients.contains_key(p)
-            || Some(*p) == self.upstream && self.to_upstream.is_some()
+            || self.is_upstream(p)
             || self.relayed.contains(p)
             || self.links.is_open(p)
     }
@@ -141,7 +146,7 @@ impl Host {
             let _ = c.send(Frame::Ring(bytes).encode());
             return;
         }
-        let frame = if Some(to) == self.upstream && self.to_upstream.is_some() {
+        let frame = if self.is_upstream(&to) {
             Frame::Ring(bytes)
         } else if self.relayed.contains(&to) {
             Frame::Relay { peer: to, bytes }
@@ -347,9 +352,7 @@ impl Host {
             .filter_map(|p| {
                 let tr = if self.links.is_open(&p) {
                     Transport::WebRtc
-                } else if self.clients.contains_key(&p)
-                    || Some(p) == self.upstream && self.to_upstream.is_some()
-                {
+                } else if self.clients.contains_key(&p) || self.is_upstream(&p) {
                     Transport::WebSocket
                 } else if self.relayed.contains(&p) {
                     Transport::Relay

@@ -11,6 +11,7 @@ use clap::Parser;
 use ed25519_dalek::SigningKey;
 use icn_core::node::Config;
 use icn_gateway::peer::Peer;
+use icn_gateway::swarm::rss_kb;
 
 /// Measure a gateway's memory per idle WebSocket peer.
 #[derive(Debug, Parser)]
@@ -30,21 +31,10 @@ struct Args {
     idle: u64,
 }
 
-fn rss_kb(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
 #[tokio::main]
 async fn main() {
     let a = Args::parse();
-    let before = rss_kb(a.pid);
+    let before = rss_kb(&a.pid.to_string());
     let start = Instant::now();
     let mut peers = Vec::with_capacity(a.peers);
     for i in 0..a.peers {
@@ -74,7 +64,7 @@ async fn main() {
         a.idle
     );
     tokio::time::sleep(Duration::from_secs(a.idle)).await;
-    let after = rss_kb(a.pid);
+    let after = rss_kb(&a.pid.to_string());
     let per_peer = (after.saturating_sub(before) * 1024) as f64 / peers.len().max(1) as f64;
     println!(
         "{{\"peers\":{},\"rss_before_kb\":{before},\"rss_after_kb\":{after},\"bytes_per_peer\":{:.0},\"join_seconds\":{join_s:.2}}}",
