@@ -4,7 +4,8 @@
 # as every peer has joined. After the ring has settled without A (SETTLE
 # seconds, default 15), peers publish and get while one peer per second
 # leaves and a new one joins (through B, the gateway still running).
-# Prints the swarm's JSON line.
+# Prints the swarm's JSON line. KILL_DELAY (seconds, default 0) lets the
+# newest peers set up their DataChannels before A goes.
 #
 #   PEERS=100 CHURN=1 DURATION=120 scripts/bench-churn.sh
 #
@@ -54,8 +55,8 @@ b_url=$(wait_url b)
   2> >(while IFS= read -r line; do
          case $line in
            "joined $peers/$peers")
-             kill -9 "$a_pid" 2>/dev/null || true
-             echo "$line; gateway A killed" >&2 ;;
+             (sleep "${KILL_DELAY:-0}"; kill -9 "$a_pid" 2>/dev/null || true) &
+             echo "$line; gateway A killed in ${KILL_DELAY:-0} s" >&2 ;;
            peer-id*|published-name*) ;;
            *) echo "$line" >&2 ;;
          esac

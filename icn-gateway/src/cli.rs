@@ -200,6 +200,10 @@ pub struct SwarmArgs {
     /// Seconds to wait after every peer joined, before measuring (0 to 600).
     #[arg(long, value_name = "S", default_value_t = 3)]
     pub settle: u64,
+    /// Peers answer application messages for throughput measurement: `pull N`
+    /// with N bytes, anything else with the count of bytes received so far.
+    #[arg(long)]
+    pub respond: bool,
 }
 
 /// `icn verify`.
@@ -495,6 +499,7 @@ fn swarm(a: SwarmArgs, out: &mut dyn Write) -> Result<(), CliError> {
         seed: a.seed,
         read: a.read,
         settle: a.settle,
+        respond: a.respond,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -4,17 +4,23 @@
 // 2. get latency of 1 KiB objects on an 8-peer ring (2 Chromium processes);
 // 3. 10 MiB get through the ring next to a raw DataChannel between two
 //    Chromium processes, measured in the same run;
+//    and 10 MiB over `send` between a browser and a native peer (`icn swarm
+//    --respond`) next to the same between two browsers;
 // 4. bundle size, raw and gzip.
 import { gzipSync } from "node:zlib";
+import { spawn } from "node:child_process";
+import { createInterface } from "node:readline";
 import { startGateway, serveStatic, launch, until } from "./harness.mjs";
 
 const pct = (xs, p) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(p * s.length))]; };
 const MiB = 1024 * 1024;
+const mbps = (ms) => +((10 * MiB) / 1e6 / (ms / 1000)).toFixed(1);
 const gw = await startGateway();
 const server = await serveStatic();
 const base = `http://127.0.0.1:${server.address().port}/peer.html?gw=${encodeURIComponent(gw.url)}`;
 const browsers = [await launch(), await launch()];
 const out = {};
+let swarm;
 try {
   // 1. Page load to joined.
   const loads = [], members = [];
@@ -117,12 +123,47 @@ try {
     await a.evaluate(() => rawPc.close());
     await b.evaluate(() => rawPc.close());
   }
-  const mbps = (ms) => +((10 * MiB) / 1e6 / (ms / 1000)).toFixed(1);
   out.get_10mib_ms = Math.round(pct(ringMs, 0.5));
   out.get_10mib_MBps = mbps(pct(ringMs, 0.5));
   out.raw_dc_10mib_ms = Math.round(pct(raw, 0.5));
   out.raw_dc_MBps = mbps(pct(raw, 0.5));
   out.throughput_ratio = +(pct(raw, 0.5) / pct(ringMs, 0.5)).toFixed(2);
+
+  // 3b. Native peers (`icn swarm --respond`) join the same ring; one browser
+  // moves 10 MiB over `send` to and from a native peer and a browser peer
+  // it holds DataChannels to, alternately, in the same run.
+  swarm = spawn(process.env.ICN_BIN, ["swarm", "--gateway", gw.url, "--peers", "4", "--respond",
+    "--duration", "3600", "--settle", "0"], { stdio: ["ignore", "ignore", "pipe"] });
+  const nativeIds = [];
+  createInterface({ input: swarm.stderr }).on("line", (l) => { if (l.startsWith("peer-id ")) nativeIds.push(l.slice(8)); });
+  await until("4 native peers", 60000, () => nativeIds.length === 4);
+  await peers[1].page.evaluate(() => t.respond());
+  const pair = await until("a browser linked to browser 1 and to a native peer", 60000, async () => {
+    for (const p of [peers[0], ...peers.slice(2)]) {
+      const l = (await p.page.evaluate(() => peer.links())).filter((x) => x.transport === "webrtc").map((x) => x.nodeId);
+      const native = nativeIds.find((id) => l.includes(id));
+      if (native && l.includes(peers[1].nodeId)) return { page: p.page, native };
+    }
+  });
+  const flows = { b2b_push: [], b2b_pull: [], b2n_push: [], n2b_pull: [] };
+  const flow = async (name, how, to) => {
+    const ms = await Promise.race([
+      pair.page.evaluate(([how, to, n]) => t[how](to, n), [how, to, 10 * MiB]),
+      new Promise((_, no) => setTimeout(() => no(new Error(`${name}: no answer within 60 s`)), 60000)),
+    ]);
+    if (process.env.ICN_BENCH_VERBOSE) console.error(name, Math.round(ms), "ms");
+    flows[name].push(ms);
+  };
+  for (let k = 0; k < 3; k++) {
+    await flow("b2b_push", "push", peers[1].nodeId);
+    await flow("b2n_push", "push", pair.native);
+    await flow("b2b_pull", "pull", peers[1].nodeId);
+    await flow("n2b_pull", "pull", pair.native);
+  }
+  out.send_browser_to_browser_MBps = mbps(pct(flows.b2b_push, 0.5));
+  out.send_browser_to_native_MBps = mbps(pct(flows.b2n_push, 0.5));
+  out.send_browser_from_browser_MBps = mbps(pct(flows.b2b_pull, 0.5));
+  out.send_browser_from_native_MBps = mbps(pct(flows.n2b_pull, 0.5));
 
   // 4. Bundle size.
   let rawBytes = 0, gz = 0;
@@ -135,6 +176,7 @@ try {
   out.bundle_gzip_bytes = gz;
   console.log(JSON.stringify(out));
 } finally {
+  if (swarm) swarm.kill("SIGKILL");
   for (const b of browsers) await b.close().catch(() => {});
   server.close();
   gw.child.kill("SIGKILL");

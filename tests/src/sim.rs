@@ -173,6 +173,18 @@ impl Sim {
     /// Adds a node and makes it join through node `via` (over a link that
     /// exists from the start, like a joiner's WebSocket to the gateway).
     pub fn add_joining(&mut self, id: RingId, via: usize) -> usize {
+        let i = self.add_linked(id, via);
+        let via_id = self.slots[via].id;
+        if self.is_alive(via) {
+            let now = self.now;
+            self.with_node(i, |n| n.join(now, via_id));
+        }
+        i
+    }
+
+    /// Adds a node linked to node `via` that has not asked to join yet (a
+    /// browser between its WebSocket opening and its join request).
+    pub fn add_linked(&mut self, id: RingId, via: usize) -> usize {
         let i = self.add_slot(id);
         let via_id = self.slots[via].id;
         if self.is_alive(via) {
@@ -183,7 +195,6 @@ impl Sim {
             });
             self.with_node(i, |n| {
                 let _ = n.handle_input(Input::LinkUp(now, via_id));
-                n.join(now, via_id);
             });
         }
         i

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use icn_core::node::{Event, RequestError};
+use icn_core::RingId;
 use icn_tests::invariants;
 use icn_tests::scenario::{self, Params};
 use icn_tests::sim::{NetConfig, Sim};
@@ -176,12 +177,36 @@ fn messages_and_signals_are_routed_to_node_ids() {
         }),
         "seed {seed}"
     );
+    // Delivered once: nothing acknowledges a routed message, so the sender
+    // must not take silence for loss and send it again (an offer arriving
+    // again half a minute later would start a stale link set-up).
+    sim.run_for(60_000);
+    let times = |e: &Event| {
+        sim.reported
+            .iter()
+            .filter(|r| r.node == b && &r.event == e)
+            .count()
+    };
+    let hello = Event::Message {
+        from,
+        bytes: b"hello".to_vec(),
+    };
+    let offer = Event::Signal {
+        from,
+        bytes: b"offer".to_vec(),
+    };
+    assert_eq!(times(&hello), 1, "seed {seed}: message delivered again");
+    assert_eq!(times(&offer), 1, "seed {seed}: signal delivered again");
+    assert!(
+        !sim.reported
+            .iter()
+            .any(|r| r.node == a && matches!(r.event, Event::SendFailed { .. })),
+        "seed {seed}: a delivered message was reported as failed"
+    );
     // A node id that is not in the ring: unreachable.
     let now = sim.now;
     let req = sim
-        .with_node(a, |n| {
-            n.send_message(now, icn_core::RingId([0x42; 32]), vec![1])
-        })
+        .with_node(a, |n| n.send_message(now, RingId([0x42; 32]), vec![1]))
         .unwrap();
     sim.run_for(20_000);
     let failed = sim
@@ -263,4 +288,33 @@ fn invariants_hold_after_random_schedules() {
 
 fn sim_id(sim: &mut Sim) -> icn_core::RingId {
     icn_core::RingId(sim.rng().bytes32())
+}
+
+#[test]
+fn a_lone_first_node_stays_a_member_for_the_next_joiner() {
+    // The gateway's node started the ring; its last peer left. A newcomer
+    // linked to it (WebSocket open, join request not sent yet) is no member:
+    // the first node must not try to join the ring through it, or each
+    // waits for the other for good.
+    let seed = 23;
+    let mut sim = Sim::new(seed, NetConfig::default());
+    let gw = sim.add_first(RingId([0x80; 32]));
+    let a = sim.add_joining(RingId([0x10; 32]), gw);
+    sim.run_for(5_000);
+    assert!(sim.node(a).unwrap().ring_view().joined, "seed {seed}");
+    sim.leave(a);
+    sim.run_for(3_000);
+    let b = sim.add_linked(RingId([0x20; 32]), gw);
+    sim.run_for(5_000);
+    assert!(
+        sim.node(gw).unwrap().ring_view().joined,
+        "seed {seed}: the first node left the ring for a non-member"
+    );
+    let (now, gw_id) = (sim.now, sim.node(gw).unwrap().id());
+    sim.with_node(b, |n| n.join(now, gw_id));
+    sim.run_for(5_000);
+    assert!(
+        sim.node(b).unwrap().ring_view().joined,
+        "seed {seed}: no join"
+    );
 }

@@ -39,6 +39,9 @@ pub(super) struct Pending {
     /// First hop of the last attempt, avoided by the next one.
     pub(super) first_hop: Option<RingId>,
     pub(super) avoid: Option<RingId>,
+    /// The ring answered `Unreachable`: the message was not delivered and
+    /// goes again at the deadline (the only resend of an unanswered `Send`).
+    pub(super) bounced: bool,
 }
 
 impl Pending {
@@ -49,6 +52,7 @@ impl Pending {
             attempts: 1,
             first_hop: None,
             avoid: None,
+            bounced: false,
         }
     }
 }
@@ -137,6 +141,13 @@ impl<S: Store> Node<S> {
             let Some(p) = self.requests.get_mut(&req) else {
                 continue;
             };
+            if matches!(p.kind, Kind::Send(..)) && !std::mem::take(&mut p.bounced) {
+                // Nothing acknowledges a routed message (only `Unreachable`
+                // comes back): silence means delivered or lost on the way,
+                // and sending it again would deliver it twice.
+                self.requests.remove(&req);
+                continue;
+            }
             let retry = p.attempts < self.cfg.request_attempts || matches!(p.kind, Kind::Join);
             if retry {
                 p.attempts += 1;
@@ -341,6 +352,7 @@ impl<S: Store> Node<S> {
                 // after a stabilization round, over another first hop.
                 if p.attempts < self.cfg.request_attempts {
                     p.kind = kind;
+                    p.bounced = true;
                     // Later attempts wait longer: repairs take a few rounds.
                     p.deadline = self.now + self.cfg.stabilize_ms * u64::from(p.attempts.min(4));
                     self.requests.insert(r.id, p);

@@ -190,7 +190,8 @@ pub enum Event {
         /// Hops of the request that answered.
         hops: u8,
     },
-    /// A `send` could not be delivered.
+    /// The ring answered a `send` (or `signal`) with `Unreachable`. These
+    /// are sent once and not acknowledged: no event means delivered or lost.
     SendFailed {
         /// The request.
         req: ReqId,
@@ -616,7 +617,8 @@ impl<S: Store> Node<S> {
     }
 
     /// Routes an application message to node `to` (delivered there as
-    /// [`Event::Message`]); failures come back as [`Event::SendFailed`].
+    /// [`Event::Message`]), once: a node that the ring finds missing comes
+    /// back as [`Event::SendFailed`]; nothing acknowledges a delivery.
     pub fn send_message(&mut self, now: Time, to: RingId, bytes: Vec<u8>) -> ReqId {
         self.advance(now);
         self.route_to_node(to, crate::wire::Body::App(bytes))

@@ -200,9 +200,10 @@ impl<S: Store> Node<S> {
             known.sort_by_key(|n| self.id.distance_to(*n));
             self.set_successors(known);
             // Nobody left that we know of: join again, through the bootstrap
-            // node while it is linked, else through any linked node (a node
-            // that started the ring has neither and stays alone).
-            if self.successors.is_empty() {
+            // node while it is linked, else through any linked node. A node
+            // that started the ring (a gateway) stays alone instead: nodes
+            // linked to it are newcomers waiting for it to let them in.
+            if self.successors.is_empty() && self.bootstrap.is_some() {
                 if let Some(via) = self.rejoin_via() {
                     self.joined = false;
                     self.predecessor = None;
@@ -283,16 +284,21 @@ impl<S: Store> Node<S> {
         if !self.joined {
             return;
         }
-        if self.is_responsible(from) {
+        // This node may already count the joiner among its successors (a
+        // lone node takes any node linked to it): answering with a list that
+        // starts with the joiner would give it no successor at all.
+        let others = || self.successors.iter().copied().filter(|s| *s != from);
+        if self.is_responsible(from) || others().next().is_none() {
             let mut list = vec![self.id];
-            list.extend(self.successors.iter().copied());
+            list.extend(others());
+            list.truncate(crate::wire::MAX_SUCCESSORS);
             self.send(from, &Message::JoinReply { successors: list });
-        } else if self
-            .successors
-            .first()
-            .is_some_and(|s| from.in_half_open(self.id, *s))
+        } else if others()
+            .next()
+            .is_some_and(|s| from.in_half_open(self.id, s))
         {
-            let list = self.successors.clone();
+            let mut list: Vec<RingId> = others().collect();
+            list.truncate(crate::wire::MAX_SUCCESSORS);
             self.send(from, &Message::JoinReply { successors: list });
         } else {
             let req = self.new_request_id();

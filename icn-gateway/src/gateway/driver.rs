@@ -15,7 +15,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use futures_util::StreamExt;
 use icn_core::block::Block;
 use icn_core::bootstrap::Frame;
 use icn_core::node::{Event, Input, RequestError, RingView, Store};
@@ -138,7 +137,7 @@ async fn run(
         }
         let sleep = tokio::time::sleep_until(tokio::time::Instant::from_std(wake));
         tokio::select! {
-            msg = async { stream.as_mut()?.next().await }, if h.has_upstream() => match msg {
+            msg = async { stream.as_mut()?.recv().await }, if h.has_upstream() => match msg {
                 Some(Ok(Message::Binary(b))) => {
                     if let Ok(f) = Frame::decode(&b) {
                         if let Some(keys) = h.handle_upstream_frame(f) {

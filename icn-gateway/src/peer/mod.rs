@@ -17,10 +17,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ed25519_dalek::{Signer, SigningKey};
 use futures_util::{SinkExt, StreamExt};
-use icn_core::bootstrap::{join_message, Frame, NodeCert};
+use icn_core::bootstrap::{join_message, Frame, NodeCert, MAX_FRAME_SIZE};
 use icn_core::node::{Config, Event, Input, Node, RequestError, RingView};
 use icn_core::{Name, RingId, SignedObject};
 use tokio::sync::{mpsc, oneshot};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 
 use host::Host;
@@ -54,8 +55,14 @@ enum Cmd {
     ),
     Status(oneshot::Sender<RingView>),
     Links(oneshot::Sender<Vec<(RingId, Transport)>>),
+    Send(RingId, Vec<u8>),
+    Inbox(mpsc::Sender<(RingId, Vec<u8>)>),
     Leave(oneshot::Sender<()>),
 }
+
+/// Application messages held for [`Peer::messages`] before the oldest are
+/// dropped (the reader is too slow).
+pub const INBOX_LEN: usize = 1024;
 
 /// What carries a link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,13 +117,18 @@ pub async fn handshake(url: &str, key: &SigningKey) -> Result<(Ws, NodeCert, Rin
         url: url.to_string(),
         reason,
     };
-    let (mut ws, _) =
-        tokio_tungstenite::connect_async(url)
-            .await
-            .map_err(|e| PeerError::Connect {
-                url: url.to_string(),
-                reason: e.to_string(),
-            })?;
+    // tungstenite zeroes its whole read buffer (128 KiB by default) before
+    // every read attempt: a small one keeps an idle peer cheap.
+    let mut config = WebSocketConfig::default();
+    config.read_buffer_size = 16 * 1024;
+    config.max_message_size = Some(MAX_FRAME_SIZE);
+    config.max_frame_size = Some(MAX_FRAME_SIZE);
+    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url, Some(config), false)
+        .await
+        .map_err(|e| PeerError::Connect {
+            url: url.to_string(),
+            reason: e.to_string(),
+        })?;
     let Frame::Challenge {
         nonce,
         gateway_key,
@@ -228,6 +240,24 @@ impl Peer {
         rx.await.unwrap_or_default()
     }
 
+    /// Routes `bytes` to the node `to` through the ring (the JS API's
+    /// `send`): sent once, not acknowledged.
+    pub async fn send(&self, to: RingId, bytes: Vec<u8>) -> Result<(), RequestError> {
+        self.tx
+            .send(Cmd::Send(to, bytes))
+            .await
+            .map_err(|_| RequestError::NotJoined)
+    }
+
+    /// From now on, application messages routed to this peer arrive here as
+    /// `(from, bytes)` (the JS API's `onmessage`; a later call takes them
+    /// over). At most [`INBOX_LEN`] wait; more are dropped.
+    pub async fn messages(&self) -> mpsc::Receiver<(RingId, Vec<u8>)> {
+        let (tx, rx) = mpsc::channel(INBOX_LEN);
+        let _ = self.tx.send(Cmd::Inbox(tx)).await;
+        rx
+    }
+
     /// Leaves gracefully (hands keys over) and closes the connection.
     pub async fn leave(self) {
         let (tx, rx) = oneshot::channel();
@@ -248,7 +278,14 @@ enum Waiter {
     Get(oneshot::Sender<(Result<SignedObject, RequestError>, u8)>),
 }
 
-fn on_event(waiters: &mut HashMap<u64, Waiter>, e: Event) {
+#[derive(Default)]
+struct Waiters {
+    requests: HashMap<u64, Waiter>,
+    inbox: Option<mpsc::Sender<(RingId, Vec<u8>)>>,
+}
+
+fn on_event(w: &mut Waiters, e: Event) {
+    let waiters = &mut w.requests;
     match e {
         Event::GetDone { req, result, hops } => {
             if let Some(Waiter::Get(tx)) = waiters.remove(&req) {
@@ -260,21 +297,36 @@ fn on_event(waiters: &mut HashMap<u64, Waiter>, e: Event) {
                 let _ = tx.send(result);
             }
         }
+        Event::Message { from, bytes } => {
+            if let Some(inbox) = &w.inbox {
+                let _ = inbox.try_send((from, bytes));
+            }
+        }
         _ => {}
     }
 }
 
+/// What the reader of a connection to a gateway passes on.
+pub(crate) type Incoming = Result<Message, tokio_tungstenite::tungstenite::Error>;
+
 /// Splits a connection to a gateway: what is sent to the returned channel
 /// is written by a task of its own (a loop that awaited its writes while the
 /// gateway awaited its own writes to us would deadlock once both buffers
-/// filled); it closes the connection when the channel is dropped.
-pub(crate) fn split_upstream(
-    ws: Ws,
-) -> (
-    mpsc::UnboundedSender<Message>,
-    futures_util::stream::SplitStream<Ws>,
-) {
-    let (mut sink, stream) = ws.split();
+/// filled); it closes the connection when the channel is dropped. What
+/// arrives is read by another task, which the socket wakes only when there is
+/// something to read (polled in the peer's loop, the WebSocket was read at
+/// every wake-up of the peer).
+pub(crate) fn split_upstream(ws: Ws) -> (mpsc::UnboundedSender<Message>, mpsc::Receiver<Incoming>) {
+    let (mut sink, mut stream) = ws.split();
+    let (itx, irx) = mpsc::channel::<Incoming>(64);
+    tokio::spawn(async move {
+        while let Some(m) = stream.next().await {
+            let end = m.is_err();
+            if itx.send(m).await.is_err() || end {
+                break;
+            }
+        }
+    });
     let (wtx, mut wrx) = mpsc::unbounded_channel::<Message>();
     tokio::spawn(async move {
         while let Some(m) = wrx.recv().await {
@@ -284,7 +336,7 @@ pub(crate) fn split_upstream(
         }
         let _ = sink.close().await;
     });
-    (wtx, stream)
+    (wtx, irx)
 }
 
 async fn run(
@@ -297,7 +349,7 @@ async fn run(
 ) {
     let (wtx, mut stream) = split_upstream(ws);
     let mut h = Host::new(node, links, Some(gw));
-    let mut waiters = HashMap::new();
+    let mut waiters = Waiters::default();
     let mut leaving: Option<oneshot::Sender<()>> = None;
     let t = h.now();
     h.input(Input::LinkUp(t, gw));
@@ -330,7 +382,7 @@ async fn run(
         }
         let sleep = tokio::time::sleep_until(tokio::time::Instant::from_std(wake));
         tokio::select! {
-            msg = stream.next(), if h.has_upstream() => match msg {
+            msg = stream.recv(), if h.has_upstream() => match msg {
                 Some(Ok(Message::Binary(b))) => {
                     if let Ok(f) = Frame::decode(&b) {
                         if let Some(keys) = h.handle_upstream_frame(f) {
@@ -349,8 +401,10 @@ async fn run(
             cmd = rx.recv() => {
                 let t = h.now();
                 match cmd {
-                    Some(Cmd::Publish(o, tx)) => { let req = h.node.publish(t, *o); waiters.insert(req, Waiter::Put(tx)); }
-                    Some(Cmd::Get(n, tx)) => { let req = h.node.get(t, &n); waiters.insert(req, Waiter::Get(tx)); }
+                    Some(Cmd::Publish(o, tx)) => { let req = h.node.publish(t, *o); waiters.requests.insert(req, Waiter::Put(tx)); }
+                    Some(Cmd::Get(n, tx)) => { let req = h.node.get(t, &n); waiters.requests.insert(req, Waiter::Get(tx)); }
+                    Some(Cmd::Send(to, b)) => { h.node.send_message(t, to, b); }
+                    Some(Cmd::Inbox(tx)) => waiters.inbox = Some(tx),
                     Some(Cmd::Status(tx)) => { let _ = tx.send(h.node.ring_view()); }
                     Some(Cmd::Links(tx)) => { let _ = tx.send(h.links_view()); }
                     Some(Cmd::Leave(tx)) => { h.leave(); leaving = Some(tx); }

@@ -56,6 +56,14 @@ struct Link {
     backlog: Outbox,
     started: Instant,
     dead: bool,
+    /// Something reached this link since it was last driven (a datagram,
+    /// a message to send, an answer): drive it at the next poll.
+    dirty: bool,
+    /// The deadline str0m gave when last driven; until then (and unless
+    /// dirty) the link is left alone. A peer wakes for every datagram of any
+    /// of its links, and driving all of them each time cost more CPU than
+    /// the traffic itself.
+    wake: Option<Instant>,
 }
 
 impl Link {
@@ -74,6 +82,8 @@ impl Link {
             backlog: Outbox::default(),
             started: now,
             dead: false,
+            dirty: true,
+            wake: None,
         }
     }
 
@@ -247,6 +257,7 @@ impl RtcLinks {
                     return None;
                 }
                 l.remote_sdp = Some(s.sdp);
+                l.dirty = true;
                 None
             }
         }
@@ -267,6 +278,7 @@ impl RtcLinks {
             },
         );
         if let Some(l) = self.links.values_mut().find(|l| l.rtc.accepts(&input)) {
+            l.dirty = true;
             if l.rtc.handle_input(input).is_err() {
                 l.dead = true;
             }
@@ -280,6 +292,7 @@ impl RtcLinks {
         };
         if l.backlog.push_message(message) {
             l.flush();
+            l.dirty = true;
         }
     }
 
@@ -306,13 +319,17 @@ impl RtcLinks {
         };
         let mut next: Option<Instant> = None;
         for (peer, l) in self.links.iter_mut() {
-            if l.rtc.handle_input(Input::Timeout(now)).is_err() {
-                l.dead = true;
+            if l.dirty || l.wake.is_none_or(|w| now >= w) {
+                l.dirty = false;
+                if l.rtc.handle_input(Input::Timeout(now)).is_err() {
+                    l.dead = true;
+                }
+                drive(l, *peer, &ctx, out, events);
+                // Chunks written now become datagrams on the next drive.
+                l.flush();
+                l.wake = drive(l, *peer, &ctx, out, events);
             }
-            drive(l, *peer, &ctx, out, events);
-            // Chunks written now become datagrams on the next drive.
-            l.flush();
-            if let Some(t) = drive(l, *peer, &ctx, out, events) {
+            if let Some(t) = l.wake {
                 next = Some(next.map_or(t, |n| n.min(t)));
             }
             if !l.is_open() && now.duration_since(l.started) > SETUP {

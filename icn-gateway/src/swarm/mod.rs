@@ -8,6 +8,8 @@
 //! published object is still readable, and prints one JSON line of figures
 //! on stdout (progress goes to stderr).
 
+pub mod respond;
+
 use std::time::{Duration, Instant};
 
 use ed25519_dalek::SigningKey;
@@ -50,6 +52,9 @@ pub struct SwarmConfig {
     pub read: Vec<String>,
     /// Seconds to wait after every peer joined, before measuring.
     pub settle: u64,
+    /// Peers answer application messages for throughput measurement
+    /// ([`respond`]).
+    pub respond: bool,
 }
 
 /// Why the swarm could not run.
@@ -148,12 +153,13 @@ async fn join_one(
     // Through gateway index mod k, or the next one if that one stopped
     // (`run` checked that there is at least one).
     let k = cfg.ws_urls.len();
-    let mut joined = Peer::join(&cfg.ws_urls[index % k], key.clone(), node_cfg.clone()).await;
+    let mut url = &cfg.ws_urls[index % k];
+    let mut joined = Peer::join(url, key.clone(), node_cfg.clone()).await;
     for attempt in 1..k {
         if joined.is_ok() {
             break;
         }
-        let url = &cfg.ws_urls[(index + attempt) % k];
+        url = &cfg.ws_urls[(index + attempt) % k];
         joined = Peer::join(url, key.clone(), node_cfg.clone()).await;
     }
     let peer = joined.map_err(|source| SwarmError::Join { index, source })?;
@@ -165,7 +171,11 @@ async fn join_one(
         peer.leave().await;
         return Err(SwarmError::NotMember { index });
     }
-    Ok((peer, t0.elapsed().as_secs_f64() * 1000.0))
+    let ms = t0.elapsed().as_secs_f64() * 1000.0;
+    if ms > 2000.0 {
+        eprintln!("slow join: {} took {ms:.0} ms through {url}", peer.id());
+    }
+    Ok((peer, ms))
 }
 
 /// Signs object `i` of the run under `/<publisher>/swarm/<seed>/<i>` and
@@ -231,6 +241,9 @@ pub async fn run(cfg: SwarmConfig) -> Result<serde_json::Value, SwarmError> {
     for i in 0..cfg.peers {
         let (p, ms) = join_one(&cfg, &mut rng, i).await?;
         eprintln!("peer-id {}", p.id().to_hex());
+        if cfg.respond {
+            tokio::spawn(respond::run(p.clone(), p.messages().await));
+        }
         peers.push(p);
         join_ms.push(ms);
         if (i + 1) % 10 == 0 || i + 1 == cfg.peers {
@@ -281,6 +294,10 @@ pub async fn run(cfg: SwarmConfig) -> Result<serde_json::Value, SwarmError> {
     let (pub_tx, mut pub_rx) = tokio::sync::mpsc::unbounded_channel();
     let mut publishes_done = 0;
     let mut join_failures = 0;
+    // Members that stopped being members (lost every successor and joined
+    // again): each spell counted once.
+    let (mut next_watch, mut outside, mut memberships_lost) =
+        (start, std::collections::HashSet::new(), 0u64);
     while start.elapsed() < duration
         || publishes_done < cfg.publish
         || (done_gets < cfg.gets && !published.is_empty())
@@ -319,6 +336,28 @@ pub async fn run(cfg: SwarmConfig) -> Result<serde_json::Value, SwarmError> {
         if peers.len() < 2 {
             eprintln!("fewer than 2 peers left; stopping");
             break;
+        }
+        if Instant::now() >= next_watch {
+            next_watch += Duration::from_millis(500);
+            for p in &peers {
+                match p.status().await {
+                    Some(v) if !v.joined => {
+                        if outside.insert(v.id) {
+                            memberships_lost += 1;
+                            eprintln!(
+                                "not a member any more: {} ({} links, {} fingers, predecessor {})",
+                                v.id,
+                                v.links.len(),
+                                v.fingers.len(),
+                                v.predecessor.is_some()
+                            );
+                        }
+                    }
+                    _ => {
+                        outside.remove(&p.id());
+                    }
+                }
+            }
         }
         if next_churn.is_some_and(|at| Instant::now() >= at) {
             let victim = rng.below(peers.len());
@@ -439,6 +478,7 @@ pub async fn run(cfg: SwarmConfig) -> Result<serde_json::Value, SwarmError> {
         "joins_failed": join_failures,
         "get_errors": get_errors,
         "gets_cut_by_leave": cut_by_leave,
+        "memberships_lost": memberships_lost,
         "rejoin_ms_p50": round2(pct(&mut rejoin_ms, 0.5)),
         "rss_kb_per_peer": round2(rss_joined.saturating_sub(rss0) as f64 / cfg.peers as f64),
         "cpu_ms_per_peer_second": round2(cpu * 1000.0 / wall / n as f64),
