@@ -49,6 +49,10 @@ pub(crate) struct Inner {
     no_route: HashSet<RingId>,
     /// WebRTC links, negotiating or open.
     pub(crate) rtc: HashMap<RingId, RtcLink>,
+    /// Relayed links whose DataChannel set-up failed: when to offer again
+    /// (ms) and how many set-ups failed. Signals are sent once, so a lost
+    /// offer would otherwise leave the link on the relay, and down with it.
+    retry: HashMap<RingId, (u64, u32)>,
     pub(crate) waiters: HashMap<ReqId, Waiter>,
     pub(crate) onmessage: Option<Function>,
     timer: Option<i32>,
@@ -58,6 +62,11 @@ pub(crate) struct Inner {
 
 /// Peers remembered as unreachable through the gateway's relay.
 const MAX_NO_ROUTE: usize = 4096;
+
+/// A failed DataChannel set-up of a relayed link is tried again after this
+/// long (ms), doubled per failure, at most [`RETRY_MAX`] times.
+const RETRY_FIRST_MS: u64 = 2_000;
+const RETRY_MAX: u32 = 5;
 
 pub(crate) fn now() -> u64 {
     js_sys::Date::now() as u64
@@ -86,6 +95,7 @@ impl Inner {
             relayed: HashSet::new(),
             no_route: HashSet::new(),
             rtc: HashMap::new(),
+            retry: HashMap::new(),
             waiters: HashMap::new(),
             onmessage: None,
             timer: None,
@@ -157,6 +167,7 @@ fn handle_event(inner: &Shared, e: Event) {
         Event::Hangup(p) => {
             let mut me = inner.borrow_mut();
             me.relayed.remove(&p);
+            me.retry.remove(&p);
             if let Some(l) = me.rtc.remove(&p) {
                 l.close();
             }
@@ -210,6 +221,7 @@ fn dial(inner: &Shared, p: RingId) {
 pub(crate) fn link_opened(inner: &Shared, p: RingId) {
     {
         let mut me = inner.borrow_mut();
+        me.retry.remove(&p);
         let was_up = me.relayed.remove(&p);
         if !was_up {
             me.input(Input::LinkUp(now(), p));
@@ -220,14 +232,51 @@ pub(crate) fn link_opened(inner: &Shared, p: RingId) {
 
 /// The DataChannel to `p` closed, or failed to open (the node may be
 /// waiting on it).
-pub(crate) fn link_closed(inner: &Shared, p: RingId, _was_open: bool) {
+pub(crate) fn link_closed(inner: &Shared, p: RingId, was_open: bool) {
     {
         let mut me = inner.borrow_mut();
         if !me.is_carried(&p) && !me.rtc.contains_key(&p) {
             me.input(Input::LinkDown(now(), p));
         }
+        if !was_open && me.relayed.contains(&p) && !me.rtc.contains_key(&p) {
+            let failed = me.retry.get(&p).map_or(0, |r| r.1) + 1;
+            if failed <= RETRY_MAX {
+                let at = now() + (RETRY_FIRST_MS << (failed - 1));
+                me.retry.insert(p, (at, failed));
+            } else {
+                me.retry.remove(&p);
+            }
+        }
     }
     pump(inner);
+}
+
+/// Offers again the DataChannels of relayed links that are due (checked at
+/// every timer, at least once a second while the node runs).
+fn retry_offers(inner: &Shared) {
+    let due: Vec<RingId> = {
+        let mut me = inner.borrow_mut();
+        let Inner { retry, relayed, .. } = &mut *me;
+        retry.retain(|p, _| relayed.contains(p));
+        let t = now();
+        let due: Vec<RingId> = me
+            .retry
+            .iter()
+            .filter(|(_, (at, _))| *at <= t)
+            .map(|(p, _)| *p)
+            .collect();
+        for p in &due {
+            if let Some(r) = me.retry.get_mut(p) {
+                r.0 = u64::MAX; // until this set-up ends
+            }
+        }
+        due.into_iter()
+            .filter(|p| me.relayed.contains(p) && !me.rtc.contains_key(p))
+            .collect()
+    };
+    for p in due {
+        rtc::start_offer(inner, p);
+    }
 }
 
 fn arm_timer(inner: &Shared, at: u64) {
@@ -248,6 +297,7 @@ fn arm_timer(inner: &Shared, at: u64) {
                 me.input(Input::Timeout(now()));
             }
             rtc::sweep(&inner);
+            retry_offers(&inner);
             pump(&inner);
         }
     });

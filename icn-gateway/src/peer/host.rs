@@ -253,6 +253,7 @@ impl Host {
     /// Offers again the DataChannels of relayed links that are due; returns
     /// the next time one is.
     fn retry_offers(&mut self, now: Instant) -> Option<Instant> {
+        self.retry.retain(|p, _| self.relayed.contains(p));
         let due: Vec<RingId> = self
             .retry
             .iter()
