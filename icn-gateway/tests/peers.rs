@@ -25,6 +25,32 @@ fn start_gateway(data: &std::path::Path) -> Gw {
     start_gateway_with(data, &[])
 }
 
+/// Where a gateway's log goes: `$ICN_TEST_LOG_DIR/<data dir name>.log` when
+/// that is set (with `RUST_LOG` passed on), nowhere otherwise.
+fn gateway_log(data: &std::path::Path) -> Stdio {
+    match std::env::var_os("ICN_TEST_LOG_DIR") {
+        Some(dir) => {
+            let name = data.file_name().unwrap_or_default().to_string_lossy();
+            let path = std::path::Path::new(&dir).join(format!("{name}.log"));
+            Stdio::from(std::fs::File::create(path).unwrap())
+        }
+        None => Stdio::null(),
+    }
+}
+
+/// With `ICN_TEST_LOG_DIR` set, this process's peers log to `peers.log` there
+/// (filtered by `RUST_LOG`).
+fn log_peers() {
+    if let Some(dir) = std::env::var_os("ICN_TEST_LOG_DIR") {
+        let file = std::fs::File::create(std::path::Path::new(&dir).join("peers.log")).unwrap();
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_ansi(false)
+            .with_writer(std::sync::Mutex::new(file))
+            .try_init();
+    }
+}
+
 fn start_gateway_with(data: &std::path::Path, extra: &[&str]) -> Gw {
     let mut child = Command::new(env!("CARGO_BIN_EXE_icn"))
         .args([
@@ -38,7 +64,7 @@ fn start_gateway_with(data: &std::path::Path, extra: &[&str]) -> Gw {
         .arg(data)
         .args(extra)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(gateway_log(data))
         .spawn()
         .unwrap();
     let mut line = String::new();
@@ -437,6 +463,7 @@ async fn wait_ring_over(peers: &[Peer], gateways: &[&str], what: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_gateways_share_one_ring_and_the_second_outlives_the_first() {
+    log_peers();
     let dir = tempfile::TempDir::new().unwrap();
     // Gateway B's key exists first, so that A can be told to trust it.
     let b_key = dir.path().join("b.pem");

@@ -328,7 +328,7 @@ fn on_frame(inner: &Shared, bytes: &[u8]) {
                 }
                 let was_relayed = me.relayed.remove(&peer);
                 if was_relayed && !me.is_carried(&peer) && !me.rtc.contains_key(&peer) {
-                    me.input(Input::LinkDown(t, peer));
+                    me.input(Input::LinkLost(t, peer));
                 }
             }
             Ok(Frame::Trust { keys }) => {
@@ -340,8 +340,9 @@ fn on_frame(inner: &Shared, bytes: &[u8]) {
     pump(inner);
 }
 
-/// The gateway is gone: its node and every relayed link are down; links
-/// on DataChannels carry on.
+/// The gateway is gone: its node is down, and the links it relayed are
+/// lost, not their peers (the node dials those it needs again, over
+/// DataChannels); links on DataChannels carry on.
 fn on_gateway_closed(inner: &Shared) {
     {
         let mut me = inner.borrow_mut();
@@ -353,7 +354,7 @@ fn on_gateway_closed(inner: &Shared) {
         me.input(Input::LinkDown(t, gw));
         let relayed: Vec<RingId> = me.relayed.drain().collect();
         for p in relayed {
-            me.input(Input::LinkDown(t, p));
+            me.input(Input::LinkLost(t, p));
         }
     }
     pump(inner);

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use ed25519_dalek::SigningKey;
-use icn_core::node::{Event, RequestError, Store};
+use icn_core::node::{Event, RequestError, Store, Time};
 use icn_core::{ContentObject, Name, Payload, PublisherId, RingId, SignedObject};
 
 use crate::invariants;
@@ -212,6 +212,8 @@ pub fn copies(sim: &Sim) -> HashMap<RingId, usize> {
 pub struct Lookups {
     /// Successful gets' hop counts.
     pub hops: Vec<u32>,
+    /// Successful gets' times from issue to answer, ms.
+    pub ms: Vec<u64>,
     /// Object index of each failed get, with the error.
     pub failed: Vec<(usize, RequestError)>,
     /// Gets issued.
@@ -229,7 +231,7 @@ pub fn lookups(
     mut each_second: impl FnMut(&mut Sim),
 ) -> Lookups {
     let start = sim.reported.len();
-    let mut asked: HashMap<(usize, u64), usize> = HashMap::new();
+    let mut asked: HashMap<(usize, u64), (usize, Time)> = HashMap::new();
     let ticks = (duration_ms / 100).max(1);
     let mut issued = 0;
     for tick in 0..ticks {
@@ -240,7 +242,7 @@ pub fn lookups(
             let which = sim.rng().index(objects.len());
             let now = sim.now;
             if let Some(req) = sim.with_node(at, |n| n.get(now, objects[which].name())) {
-                asked.insert((at, req), which);
+                asked.insert((at, req), (which, now));
             }
             issued += 1;
         }
@@ -269,11 +271,14 @@ pub fn lookups(
     };
     for r in &sim.reported[start..] {
         if let Event::GetDone { req, result, hops } = &r.event {
-            let Some(which) = asked.remove(&(r.node, *req)) else {
+            let Some((which, issued_at)) = asked.remove(&(r.node, *req)) else {
                 continue;
             };
             match result {
-                Ok(o) if o.hash() == objects[which].hash() => out.hops.push(u32::from(*hops)),
+                Ok(o) if o.hash() == objects[which].hash() => {
+                    out.hops.push(u32::from(*hops));
+                    out.ms.push(r.at - issued_at);
+                }
                 Ok(_) => out.failed.push((which, RequestError::Invalid)),
                 Err(e) => out.failed.push((which, e.clone())),
             }

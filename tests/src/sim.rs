@@ -35,6 +35,8 @@ pub struct NetConfig {
     pub loss: f64,
     /// Time for a crash to be seen as a link-down by the crashed node's peers.
     pub detect_ms: u64,
+    /// Time a dial takes beyond one round trip (a DataChannel's set-up).
+    pub dial_ms: u64,
     /// Configuration of every node (its seed is derived per node).
     pub node: Config,
 }
@@ -46,6 +48,7 @@ impl Default for NetConfig {
             jitter_ms: 10,
             loss: 0.0,
             detect_ms: 1500,
+            dial_ms: 0,
             node: Config::default(),
         }
     }
@@ -65,6 +68,10 @@ enum Ev {
         at: usize,
         peer: RingId,
     },
+    LinkLost {
+        at: usize,
+        peer: RingId,
+    },
     Wake {
         at: usize,
     },
@@ -74,6 +81,9 @@ struct Slot {
     node: Option<Node>,
     id: RingId,
     wake: Time,
+    /// Wake-ups in a row asked for a time already here: a node that keeps
+    /// doing so would spin its driver's event loop.
+    spins: u32,
     group: u8,
 }
 
@@ -208,6 +218,7 @@ impl Sim {
             node: Some(Node::new(id, cfg)),
             id,
             wake: Time::MAX,
+            spins: 0,
             group: 0,
         });
         self.index.insert(id, i);
@@ -296,6 +307,25 @@ impl Sim {
         }
     }
 
+    /// Sets the time dials take from now on beyond one round trip.
+    pub fn set_dial_ms(&mut self, ms: u64) {
+        self.net.dial_ms = ms;
+    }
+
+    /// Every link of node `i` loses its carrier (the gateway relaying them
+    /// died): both ends see `LinkLost` after one latency; the node itself
+    /// runs on and can be dialled again.
+    pub fn lose_carrier(&mut self, i: usize) {
+        let id = self.slots[i].id;
+        for p in self.links_of(i) {
+            self.links.remove(&pair(i, p));
+            let peer = self.slots[p].id;
+            let at = self.now + self.latency();
+            self.schedule(at, Ev::LinkLost { at: p, peer: id });
+            self.schedule(at, Ev::LinkLost { at: i, peer });
+        }
+    }
+
     /// Splits the network: node `i` goes to partition `group(i)`.
     pub fn partition(&mut self, group: impl Fn(usize) -> u8) {
         for (i, s) in self.slots.iter_mut().enumerate() {
@@ -374,6 +404,14 @@ impl Sim {
                 }
                 Output::Event(e) => self.on_event(i, e),
                 Output::Timeout(at) => {
+                    let slot = &mut self.slots[i];
+                    slot.spins = if at <= self.now { slot.spins + 1 } else { 0 };
+                    assert!(
+                        slot.spins < 10_000,
+                        "seed {}: node {i} asks to be woken at {at} again and again (now {})",
+                        self.seed,
+                        self.now
+                    );
                     if at < self.slots[i].wake || self.slots[i].wake <= self.now {
                         self.slots[i].wake = at;
                         if at != Time::MAX {
@@ -394,7 +432,7 @@ impl Sim {
                 let reachable = target.is_some_and(|t| {
                     self.slots[t].node.is_some() && self.slots[t].group == self.slots[i].group
                 });
-                let rtt = 2 * self.latency();
+                let rtt = 2 * self.latency() + self.net.dial_ms;
                 match target {
                     Some(t) if reachable => {
                         self.links.insert(pair(i, t));
@@ -455,6 +493,14 @@ impl Sim {
                     .is_some_and(|p| self.links.contains(&pair(at, p)));
                 if !relinked {
                     self.with_node(at, |n| n.handle_input(Input::LinkDown(now, peer)));
+                }
+            }
+            Ev::LinkLost { at, peer } => {
+                let relinked = self
+                    .index_of(&peer)
+                    .is_some_and(|p| self.links.contains(&pair(at, p)));
+                if !relinked {
+                    self.with_node(at, |n| n.handle_input(Input::LinkLost(now, peer)));
                 }
             }
             Ev::Wake { at: i } => {

@@ -110,7 +110,6 @@ impl<S: Store> Node<S> {
             Kind::JoinLookup(joiner) => (Dest::Key(*joiner), Body::FindSuccessor),
             Kind::Join => {
                 if let Some(via) = self.rejoin_via() {
-                    self.bootstrap = Some(via);
                     self.send(via, &Message::JoinRequest);
                 }
                 return;

@@ -4,7 +4,16 @@
 //! `Event::Dial` and learns the outcome through `LinkUp`/`LinkDown`. Messages
 //! for a peer that is still being dialled wait in a small bounded queue. A link
 //! closed on purpose is announced with a `Bye` first, so the other side can
-//! tell a hang-up from a crash.
+//! tell a hang-up from a crash; a link whose carrier went away (`LinkLost`:
+//! the gateway that relayed it died) is no crash either.
+//!
+//! A crash of the peer may go unnoticed by the transport for a long time
+//! (ICE gives up on a silent DataChannel after some 25 s), and every message
+//! sent meanwhile is lost. So a link that carries messages but has been
+//! silent for [`SILENT_MS`] is probed: the node pings the peer, and if
+//! nothing at all comes back within the ping timeout the peer is presumed
+//! dead. Links in use are thus checked within seconds, idle ones cost
+//! nothing.
 
 use rustc_hash::FxHashMap as HashMap;
 
@@ -15,6 +24,9 @@ use super::Time;
 /// Most messages queued for a peer that is still being dialled.
 const MAX_QUEUE: usize = 256;
 
+/// Silence after which a link that is sent on is probed.
+pub(super) const SILENT_MS: u64 = 1000;
+
 #[derive(Debug)]
 pub(super) struct Link {
     pub(super) up: bool,
@@ -23,6 +35,10 @@ pub(super) struct Link {
     pub(super) queue: Vec<Vec<u8>>,
     /// The peer said `Bye`: a following link-down is not a crash.
     pub(super) bye_received: bool,
+    /// When the peer was last heard from (or the link came up).
+    pub(super) last_heard: Time,
+    /// A probe is out: the peer must be heard from by then.
+    pub(super) probe_deadline: Option<Time>,
 }
 
 /// What [`Links::send`] did with a message.
@@ -76,6 +92,8 @@ impl Links {
                         last_used: now,
                         queue: vec![bytes],
                         bye_received: false,
+                        last_heard: now,
+                        probe_deadline: None,
                     },
                 );
                 SendOutcome::Dial
@@ -91,10 +109,14 @@ impl Links {
             last_used: now,
             queue: Vec::new(),
             bye_received: false,
+            last_heard: now,
+            probe_deadline: None,
         });
         l.up = true;
         l.since = now;
         l.last_used = now;
+        l.last_heard = now;
+        l.probe_deadline = None;
         std::mem::take(&mut l.queue)
     }
 
@@ -109,11 +131,59 @@ impl Links {
         }
     }
 
-    /// Dials that have not completed since `before`.
+    /// The peer was heard from: it is alive.
+    pub(super) fn heard(&mut self, now: Time, peer: &RingId) {
+        if let Some(l) = self.links.get_mut(peer) {
+            l.last_heard = now;
+            l.probe_deadline = None;
+        }
+    }
+
+    /// Whether the up link to `peer`, about to be sent on, has been silent
+    /// too long and has no probe out; if so a probe is out from now on, to
+    /// be answered by `deadline`.
+    pub(super) fn start_probe(&mut self, now: Time, peer: &RingId, deadline: Time) -> bool {
+        match self.links.get_mut(peer) {
+            Some(l)
+                if l.up
+                    && l.probe_deadline.is_none()
+                    && now.saturating_sub(l.last_heard) >= SILENT_MS =>
+            {
+                l.probe_deadline = Some(deadline);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Peers whose probe went unanswered by `now`.
+    pub(super) fn unanswered_probes(&self, now: Time) -> Vec<RingId> {
+        self.links
+            .iter()
+            .filter(|(_, l)| l.probe_deadline.is_some_and(|d| d <= now))
+            .map(|(p, _)| *p)
+            .collect()
+    }
+
+    /// The earliest pending deadline of any link: a dial's or a probe's.
+    pub(super) fn next_deadline(&self, dial_timeout: Time) -> Option<Time> {
+        self.links
+            .values()
+            .filter_map(|l| {
+                if l.up {
+                    l.probe_deadline
+                } else {
+                    Some(l.since + dial_timeout)
+                }
+            })
+            .min()
+    }
+
+    /// Dials started at `before` or earlier that have not completed.
     pub(super) fn stale_dials(&self, before: Time) -> Vec<RingId> {
         self.links
             .iter()
-            .filter(|(_, l)| !l.up && l.since < before)
+            .filter(|(_, l)| !l.up && l.since <= before)
             .map(|(p, _)| *p)
             .collect()
     }

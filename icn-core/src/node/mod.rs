@@ -115,8 +115,13 @@ pub enum Input<'a> {
     Receive(Time, RingId, &'a [u8]),
     /// A link to a peer opened (after a dial, or because the peer dialled).
     LinkUp(Time, RingId),
-    /// A link closed or a dial failed.
+    /// A link closed or a dial failed: the peer is presumed dead, unless
+    /// it said `Bye` first.
     LinkDown(Time, RingId),
+    /// A link's carrier went away (the gateway relaying it), not the peer:
+    /// the link is forgotten, the peer is not presumed dead, and a link the
+    /// ring needs is dialled again at once.
+    LinkLost(Time, RingId),
 }
 
 /// Bytes for the driver to send on the link to `to`.
@@ -427,6 +432,7 @@ impl<S: Store> Node<S> {
                 let msg = Message::decode(bytes)
                     .map_err(|source| NodeError::Malformed { peer: from, source })?;
                 self.advance(now);
+                self.links.heard(now, &from);
                 if !self.left {
                     self.on_message(from, msg);
                 }
@@ -443,6 +449,17 @@ impl<S: Store> Node<S> {
                     if !bye {
                         self.peer_died(peer);
                     }
+                }
+            }
+            Input::LinkLost(now, peer) => {
+                self.advance(now);
+                if self.links.down(&peer).is_some()
+                    && !self.left
+                    && self.needs_link(&peer)
+                    && !self.is_dead(&peer)
+                {
+                    let nonce = self.random();
+                    self.send(peer, &Message::Ping { nonce });
                 }
             }
         }
@@ -462,21 +479,23 @@ impl<S: Store> Node<S> {
     }
 
     fn next_deadline(&self) -> Time {
-        let mut t = self
-            .next_stabilize
-            .min(self.next_fix_fingers)
-            .min(self.next_check_predecessor)
-            .min(self.next_sync);
+        // The ring timers run only while joined (`ring_timers`): counted
+        // otherwise, they would stay due and spin the driver's loop.
+        let mut t = self.next_sync;
+        if self.joined {
+            t = t
+                .min(self.next_stabilize)
+                .min(self.next_fix_fingers)
+                .min(self.next_check_predecessor);
+        }
         for p in self.awaiting_state.iter().chain(self.awaiting_pong.iter()) {
             t = t.min(p.deadline);
         }
         for p in self.requests.values() {
             t = t.min(p.deadline);
         }
-        for (_, l) in self.links.peers() {
-            if !l.up {
-                t = t.min(l.since + self.cfg.dial_timeout_ms);
-            }
+        if let Some(l) = self.links.next_deadline(self.cfg.dial_timeout_ms) {
+            t = t.min(l);
         }
         t
     }
@@ -492,6 +511,10 @@ impl<S: Store> Node<S> {
         {
             self.links.down(&peer);
             self.emit(Event::Hangup(peer));
+            self.peer_died(peer);
+        }
+        for peer in self.links.unanswered_probes(now) {
+            // `peer_died` says `Bye` (in case it lives) and hangs up.
             self.peer_died(peer);
         }
         self.dead.retain(|_, until| *until > now);
@@ -553,7 +576,17 @@ impl<S: Store> Node<S> {
             return;
         }
         match self.links.send(self.now, to, msg.encode()) {
-            SendOutcome::Transmit(bytes) => self.transmit(to, bytes),
+            SendOutcome::Transmit(bytes) => {
+                self.transmit(to, bytes);
+                // Only members are probed (the ring's own tables): a node
+                // that is not one answers no `Ping`.
+                let deadline = self.now + self.cfg.ping_timeout_ms;
+                if self.is_ring_neighbour(&to) && self.links.start_probe(self.now, &to, deadline) {
+                    let nonce = self.random();
+                    let ping = Message::Ping { nonce }.encode();
+                    self.transmit(to, ping);
+                }
+            }
             SendOutcome::Dial => self.emit(Event::Dial(to)),
             SendOutcome::Queued | SendOutcome::Dropped => {}
         }

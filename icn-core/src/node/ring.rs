@@ -27,6 +27,14 @@ impl<S: Store> Node<S> {
     pub fn join(&mut self, now: super::Time, via: RingId) {
         self.advance(now);
         self.bootstrap = Some(via);
+        self.start_join(via);
+    }
+
+    /// Asks `via` to let this node in, and keeps asking until it is a
+    /// member. The bootstrap node stays what `join` was given: joining
+    /// again through a neighbour must not make that neighbour the node to
+    /// come back to, or a node whose stand-in died would ask it for good.
+    fn start_join(&mut self, via: RingId) {
         self.send(via, &Message::JoinRequest);
         let deadline = self.now + self.cfg.request_timeout_ms;
         let id = self.new_request_id();
@@ -207,8 +215,7 @@ impl<S: Store> Node<S> {
                 if let Some(via) = self.rejoin_via() {
                     self.joined = false;
                     self.predecessor = None;
-                    let now = self.now;
-                    self.join(now, via);
+                    self.start_join(via);
                     return;
                 }
             }
@@ -466,11 +473,15 @@ impl<S: Store> Node<S> {
         }
     }
 
-    fn needs_link(&self, p: &RingId) -> bool {
+    pub(super) fn needs_link(&self, p: &RingId) -> bool {
+        self.is_ring_neighbour(p) || self.bootstrap == Some(*p)
+    }
+
+    /// Whether `p` is this node's predecessor, a successor or a finger.
+    pub(super) fn is_ring_neighbour(&self, p: &RingId) -> bool {
         self.predecessor == Some(*p)
             || self.successors.contains(p)
             || self.fingers.values().any(|f| f == p)
-            || self.bootstrap == Some(*p)
     }
 
     /// The next hop towards `key`, avoiding `avoid` if another choice exists.
@@ -481,6 +492,13 @@ impl<S: Store> Node<S> {
         for s in &self.successors {
             if key.in_half_open(prev, *s) {
                 if usable(s) {
+                    return Some(*s);
+                }
+                // The owner is not linked (its DataChannel is still being
+                // set up, or failed and is dialled again): wait on it. Any
+                // other hop points back here, and the message went round in
+                // circles until its hop limit.
+                if !self.is_dead(s) && Some(*s) != avoid {
                     return Some(*s);
                 }
                 break;

@@ -82,6 +82,8 @@ pub struct Upstream {
     pub ws: Ws,
     /// That gateway's node.
     pub gateway_id: RingId,
+    /// That gateway's key (which certified this one's node).
+    pub gateway_key: [u8; 32],
 }
 
 /// Starts the node's task; returns the command channel.

@@ -121,6 +121,11 @@ pub async fn run(cfg: GatewayConfig) -> Result<(), GatewayError> {
         Some(url) => Some(join_upstream(url, &key, id).await?),
         None => None,
     };
+    // The joined gateway is trusted from the start, not from its first
+    // `Trust` frame: `/api/ring` shows both keys as soon as this one serves.
+    if let Some(u) = &upstream {
+        trust.merge(&[u.gateway_key]);
+    }
     // WebRTC for nodes that are not this gateway's clients: host candidates
     // on the listening address (loopback when listening on all addresses).
     crate::peer::install_crypto();
@@ -204,7 +209,11 @@ async fn join_upstream(
         )));
     }
     tracing::info!(%gateway_id, "joined the ring through {url}");
-    Ok(driver::Upstream { ws, gateway_id })
+    Ok(driver::Upstream {
+        ws,
+        gateway_id,
+        gateway_key: cert.gateway_key,
+    })
 }
 
 async fn shutdown() {

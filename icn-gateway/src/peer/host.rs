@@ -342,7 +342,7 @@ impl Host {
                 }
                 let was = self.relayed.remove(&peer);
                 if was && !self.carried(&peer) && !self.links.has(&peer) {
-                    self.input(Input::LinkDown(t, peer));
+                    self.input(Input::LinkLost(t, peer));
                 }
             }
             Frame::Trust { keys } => return Some(keys),
@@ -355,8 +355,9 @@ impl Host {
         None
     }
 
-    /// The upstream gateway is gone: its node and the relayed links are
-    /// down; DataChannels and clients carry on.
+    /// The upstream gateway is gone: its node is down, and the links it
+    /// relayed are lost, not their peers (the node dials those it needs
+    /// again, over DataChannels); DataChannels and clients carry on.
     pub fn upstream_gone(&mut self) {
         if self.to_upstream.take().is_none() {
             return;
@@ -369,7 +370,7 @@ impl Host {
         }
         for p in std::mem::take(&mut self.relayed) {
             if !self.carried(&p) {
-                self.input(Input::LinkDown(t, p));
+                self.input(Input::LinkLost(t, p));
             }
         }
     }

@@ -186,7 +186,11 @@ impl Peer {
         let links = rtc::RtcLinks::new(key, cert.clone(), local);
         let (tx, rx) = mpsc::channel(256);
         let node = Node::new(id, cfg);
-        tokio::spawn(run(node, gateway_id, ws, udp, links, rx));
+        let span = tracing::debug_span!("peer", me = %id);
+        tokio::spawn(tracing::Instrument::instrument(
+            run(node, gateway_id, ws, udp, links, rx),
+            span,
+        ));
         Ok(Peer { id, cert, tx })
     }
 
