@@ -326,6 +326,15 @@ impl Peer {
         })
     }
 
+    /// Closes the link to `node_id` (with a goodbye, so the peer does not
+    /// take this one for dead). The ring dials it again if it needs it.
+    pub fn disconnect(&self, node_id: String) -> Result<(), JsValue> {
+        let to: RingId = node_id.parse().map_err(js_err)?;
+        self.inner.borrow_mut().node.hang_up(now(), to);
+        pump(&self.inner);
+        Ok(())
+    }
+
     /// Leaves gracefully: hands keys over to the neighbours, waits until the
     /// channels drained, then closes every link.
     pub fn leave(&self) -> Promise {

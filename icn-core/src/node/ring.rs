@@ -41,6 +41,19 @@ impl<S: Store> Node<S> {
         self.requests.insert(id, Pending::new(Kind::Join, deadline));
     }
 
+    /// Closes the link to `peer` on purpose (with `Bye`, so the peer does
+    /// not presume this node dead). Should a ring role need the link, the
+    /// node dials it again when it next sends there.
+    pub fn hang_up(&mut self, now: super::Time, peer: RingId) {
+        self.advance(now);
+        if self.links.is_up(&peer) {
+            self.send(peer, &Message::Bye);
+        }
+        if self.links.down(&peer).is_some() {
+            self.emit(Event::Hangup(peer));
+        }
+    }
+
     /// Leaves gracefully: hands owned items to the successor, tells both
     /// neighbours, says `Bye` and hangs up every link.
     pub fn leave(&mut self, now: super::Time) {
