@@ -16,6 +16,7 @@ use std::rc::Rc;
 use ed25519_dalek::SigningKey;
 use futures_channel::mpsc;
 use icn_core::bootstrap::{Frame, NodeCert};
+use icn_core::link::retry::OfferRetries;
 use icn_core::node::{Event, Input, Node, Output, ReqId};
 use icn_core::RingId;
 use js_sys::{Function, Uint8Array};
@@ -49,10 +50,8 @@ pub(crate) struct Inner {
     no_route: HashSet<RingId>,
     /// WebRTC links, negotiating or open.
     pub(crate) rtc: HashMap<RingId, RtcLink>,
-    /// Relayed links whose DataChannel set-up failed: when to offer again
-    /// (ms) and how many set-ups failed. Signals are sent once, so a lost
-    /// offer would otherwise leave the link on the relay, and down with it.
-    retry: HashMap<RingId, (u64, u32)>,
+    /// Relayed links whose DataChannel set-up failed: when to offer again.
+    retry: OfferRetries,
     pub(crate) waiters: HashMap<ReqId, Waiter>,
     pub(crate) onmessage: Option<Function>,
     timer: Option<i32>,
@@ -62,11 +61,6 @@ pub(crate) struct Inner {
 
 /// Peers remembered as unreachable through the gateway's relay.
 const MAX_NO_ROUTE: usize = 4096;
-
-/// A failed DataChannel set-up of a relayed link is tried again after this
-/// long (ms), doubled per failure, at most [`RETRY_MAX`] times.
-const RETRY_FIRST_MS: u64 = 2_000;
-const RETRY_MAX: u32 = 5;
 
 pub(crate) fn now() -> u64 {
     js_sys::Date::now() as u64
@@ -95,7 +89,7 @@ impl Inner {
             relayed: HashSet::new(),
             no_route: HashSet::new(),
             rtc: HashMap::new(),
-            retry: HashMap::new(),
+            retry: OfferRetries::new(),
             waiters: HashMap::new(),
             onmessage: None,
             timer: None,
@@ -167,7 +161,7 @@ fn handle_event(inner: &Shared, e: Event) {
         Event::Hangup(p) => {
             let mut me = inner.borrow_mut();
             me.relayed.remove(&p);
-            me.retry.remove(&p);
+            me.retry.forget(&p);
             if let Some(l) = me.rtc.remove(&p) {
                 l.close();
             }
@@ -221,7 +215,7 @@ fn dial(inner: &Shared, p: RingId) {
 pub(crate) fn link_opened(inner: &Shared, p: RingId) {
     {
         let mut me = inner.borrow_mut();
-        me.retry.remove(&p);
+        me.retry.forget(&p);
         let was_up = me.relayed.remove(&p);
         if !was_up {
             me.input(Input::LinkUp(now(), p));
@@ -239,13 +233,7 @@ pub(crate) fn link_closed(inner: &Shared, p: RingId, was_open: bool) {
             me.input(Input::LinkDown(now(), p));
         }
         if !was_open && me.relayed.contains(&p) && !me.rtc.contains_key(&p) {
-            let failed = me.retry.get(&p).map_or(0, |r| r.1) + 1;
-            if failed <= RETRY_MAX {
-                let at = now() + (RETRY_FIRST_MS << (failed - 1));
-                me.retry.insert(p, (at, failed));
-            } else {
-                me.retry.remove(&p);
-            }
+            me.retry.handle_failed(now(), p);
         }
     }
     pump(inner);
@@ -257,21 +245,10 @@ fn retry_offers(inner: &Shared) {
     let due: Vec<RingId> = {
         let mut me = inner.borrow_mut();
         let Inner { retry, relayed, .. } = &mut *me;
-        retry.retain(|p, _| relayed.contains(p));
-        let t = now();
-        let due: Vec<RingId> = me
-            .retry
-            .iter()
-            .filter(|(_, (at, _))| *at <= t)
-            .map(|(p, _)| *p)
-            .collect();
-        for p in &due {
-            if let Some(r) = me.retry.get_mut(p) {
-                r.0 = u64::MAX; // until this set-up ends
-            }
-        }
+        retry.retain(|p| relayed.contains(p));
+        let due = retry.poll_due(now());
         due.into_iter()
-            .filter(|p| me.relayed.contains(p) && !me.rtc.contains_key(p))
+            .filter(|p| !me.rtc.contains_key(p))
             .collect()
     };
     for p in due {

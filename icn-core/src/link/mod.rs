@@ -23,6 +23,8 @@
 use ciborium::value::Value;
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 
+pub mod retry;
+
 use crate::bootstrap::{BootstrapError, NodeCert};
 use crate::cbor::{self, as_array, as_list, as_text, as_u64, uint, CborError};
 use crate::id::RingId;

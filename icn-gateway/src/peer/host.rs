@@ -21,6 +21,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use icn_core::bootstrap::Frame;
+use icn_core::link::retry::OfferRetries;
 use icn_core::node::{Event, Input, Node, Output};
 use icn_core::RingId;
 use tokio::sync::mpsc;
@@ -33,12 +34,6 @@ const MAX_NO_ROUTE: usize = 4096;
 
 /// Bytes held per peer while its DataChannel is set up.
 const MAX_WAITING_BYTES: usize = 1024 * 1024;
-
-/// A relayed link whose DataChannel set-up failed is offered again after
-/// this long, doubled per failure...
-const RETRY_FIRST: Duration = Duration::from_secs(2);
-/// ... at most this many times (then the relay carries it while it lasts).
-const RETRY_MAX: u32 = 5;
 
 /// The node and its carriers.
 pub struct Host {
@@ -57,11 +52,8 @@ pub struct Host {
     /// Messages for peers whose only carrier is a DataChannel still being
     /// set up: sent when it opens, dropped if it fails.
     waiting: HashMap<RingId, (usize, Vec<Vec<u8>>)>,
-    /// Relayed links whose DataChannel set-up failed: when to offer again,
-    /// and how many set-ups failed. A lost offer or answer (signals are sent
-    /// once) would otherwise leave the link on the relay for good, and down
-    /// with the gateway.
-    retry: HashMap<RingId, (Instant, u32)>,
+    /// Relayed links whose DataChannel set-up failed: when to offer again.
+    retry: OfferRetries,
     /// WebRTC DataChannels.
     pub links: RtcLinks,
     /// Datagrams for the owner to send.
@@ -85,7 +77,7 @@ impl Host {
             relayed: HashSet::new(),
             no_route: HashSet::new(),
             waiting: HashMap::new(),
-            retry: HashMap::new(),
+            retry: OfferRetries::new(),
             links,
             datagrams: Vec::new(),
             clients: HashMap::new(),
@@ -183,7 +175,7 @@ impl Host {
     /// deadline of either.
     pub fn pump(&mut self, on_event: &mut dyn FnMut(Event)) -> Instant {
         loop {
-            let retry_at = self.retry_offers(Instant::now());
+            let retry_at = self.retry_offers();
             let node_at = loop {
                 match self.node.poll_output() {
                     Output::Transmit(t) => self.transmit(t.to, t.bytes),
@@ -191,7 +183,7 @@ impl Host {
                     Output::Event(Event::Hangup(p)) => {
                         self.relayed.remove(&p);
                         self.waiting.remove(&p);
-                        self.retry.remove(&p);
+                        self.retry.forget(&p);
                         if !self.leaving {
                             self.links.close(&p);
                         }
@@ -252,31 +244,23 @@ impl Host {
 
     /// Offers again the DataChannels of relayed links that are due; returns
     /// the next time one is.
-    fn retry_offers(&mut self, now: Instant) -> Option<Instant> {
-        self.retry.retain(|p, _| self.relayed.contains(p));
-        let due: Vec<RingId> = self
-            .retry
-            .iter()
-            .filter(|(_, (at, _))| *at <= now)
-            .map(|(p, _)| *p)
-            .collect();
-        for p in due {
-            if !self.relayed.contains(&p) || self.links.is_open(&p) {
-                self.retry.remove(&p);
-                continue;
-            }
-            if let Some(r) = self.retry.get_mut(&p) {
-                r.0 = now + Duration::from_secs(3600); // until this set-up ends
-            }
-            if !self.links.has(&p) {
+    fn retry_offers(&mut self) -> Option<Instant> {
+        let relayed = &self.relayed;
+        self.retry.retain(|p| relayed.contains(p));
+        let t = self.now();
+        for p in self.retry.poll_due(t) {
+            if self.links.is_open(&p) {
+                self.retry.forget(&p);
+            } else if !self.links.has(&p) {
                 tracing::debug!(peer = %p, "offering a DataChannel again");
-                if let Some(signal) = self.links.start_offer(p, now) {
-                    let t = self.now();
+                if let Some(signal) = self.links.start_offer(p, Instant::now()) {
                     self.node.signal(t, p, signal);
                 }
             }
         }
-        self.retry.values().map(|(at, _)| *at).min()
+        self.retry
+            .next_due()
+            .map(|at| self.start + Duration::from_millis(at))
     }
 
     fn on_link(&mut self, e: LinkEvent) {
@@ -284,7 +268,7 @@ impl Host {
         match e {
             LinkEvent::Opened(p) => {
                 tracing::debug!(peer = %p, "datachannel open");
-                self.retry.remove(&p);
+                self.retry.forget(&p);
                 if let Some((_, q)) = self.waiting.remove(&p) {
                     for m in q {
                         self.links.send(&p, &m);
@@ -300,13 +284,7 @@ impl Host {
                     self.waiting.remove(&p);
                 }
                 if !was_open && self.relayed.contains(&p) && !self.links.has(&p) {
-                    let failed = self.retry.get(&p).map_or(0, |r| r.1) + 1;
-                    if failed <= RETRY_MAX {
-                        let at = Instant::now() + RETRY_FIRST * (1 << (failed - 1));
-                        self.retry.insert(p, (at, failed));
-                    } else {
-                        self.retry.remove(&p);
-                    }
+                    self.retry.handle_failed(t, p);
                 }
                 // Also a set-up that failed: the node may be waiting on it.
                 if !self.carried(&p) && !self.links.has(&p) {
