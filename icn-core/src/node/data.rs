@@ -109,7 +109,7 @@ impl<S: Store> Node<S> {
             Kind::Finger(k) => (Dest::Key(self.id.finger_start(*k)), Body::FindSuccessor),
             Kind::JoinLookup(joiner) => (Dest::Key(*joiner), Body::FindSuccessor),
             Kind::Join => {
-                if let Some(via) = self.rejoin_via() {
+                if let Some(via) = self.rejoin_via(p.attempts) {
                     self.send(via, &Message::JoinRequest);
                 }
                 return;

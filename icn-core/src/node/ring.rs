@@ -225,7 +225,7 @@ impl<S: Store> Node<S> {
             // that started the ring (a gateway) stays alone instead: nodes
             // linked to it are newcomers waiting for it to let them in.
             if self.successors.is_empty() && self.bootstrap.is_some() {
-                if let Some(via) = self.rejoin_via() {
+                if let Some(via) = self.rejoin_via(0) {
                     self.joined = false;
                     self.predecessor = None;
                     self.start_join(via);
@@ -612,19 +612,25 @@ impl<S: Store> Node<S> {
         }
     }
 
-    /// Where to (re)join: the bootstrap node while its link is up, else any
-    /// linked node, else the bootstrap node anyway (its link may come back).
-    pub(super) fn rejoin_via(&self) -> Option<RingId> {
-        self.bootstrap
-            .filter(|b| self.links.is_up(b))
-            .or_else(|| {
-                self.links
-                    .peers()
-                    .map(|(p, _)| *p)
-                    .filter(|p| self.links.is_up(p))
-                    .min()
-            })
-            .or(self.bootstrap)
+    /// Where to (re)join, at attempt `n`: the bootstrap node while its link
+    /// is up, else one of the linked nodes (another at each attempt: one
+    /// that is no member either ignores the request), else the bootstrap
+    /// node anyway (its link may come back).
+    pub(super) fn rejoin_via(&self, n: u32) -> Option<RingId> {
+        if let Some(b) = self.bootstrap.filter(|b| self.links.is_up(b)) {
+            return Some(b);
+        }
+        let mut linked: Vec<RingId> = self
+            .links
+            .peers()
+            .filter(|(_, l)| l.up)
+            .map(|(p, _)| *p)
+            .collect();
+        linked.sort();
+        match linked.len() {
+            0 => self.bootstrap,
+            len => Some(linked[n as usize % len]),
+        }
     }
 
     fn remember_signal_path(&mut self, origin: RingId, via: RingId) {

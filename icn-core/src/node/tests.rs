@@ -9,3 +9,45 @@ fn lone_node_is_responsible_for_everything() {
     assert_eq!(n.poll_output(), Output::Event(Event::Joined));
     assert!(matches!(n.poll_output(), Output::Timeout(_)));
 }
+
+/// Peers a node sends `JoinRequest` to, in order, until `until`.
+fn join_requests(n: &mut Node, until: Time) -> Vec<RingId> {
+    let mut to = Vec::new();
+    let mut now = 0;
+    while now <= until {
+        loop {
+            match n.poll_output() {
+                Output::Transmit(t) => {
+                    if Message::decode(&t.bytes) == Ok(Message::JoinRequest) {
+                        to.push(t.to);
+                    }
+                }
+                Output::Event(_) => {}
+                Output::Timeout(at) => {
+                    now = at.max(now + 1);
+                    break;
+                }
+            }
+        }
+        n.handle_input(Input::Timeout(now)).unwrap();
+    }
+    to
+}
+
+#[test]
+fn joining_asks_each_linked_node_in_turn_while_the_bootstrap_is_down() {
+    // The bootstrap node (a gateway) is gone; the node is linked to two
+    // others, one of them no member (it ignores join requests). Asking the
+    // lowest id every time would ask that one for good.
+    let (gw, x, y) = (RingId([0x80; 32]), RingId([0x20; 32]), RingId([0x30; 32]));
+    let mut n = Node::new(RingId([0x10; 32]), Config::default());
+    n.handle_input(Input::LinkUp(0, gw)).unwrap();
+    n.join(0, gw);
+    n.handle_input(Input::LinkUp(0, x)).unwrap();
+    n.handle_input(Input::LinkUp(0, y)).unwrap();
+    n.handle_input(Input::LinkLost(0, gw)).unwrap();
+    let asked = join_requests(&mut n, 20_000);
+    assert_eq!(asked.first(), Some(&gw), "{asked:?}");
+    assert!(asked.contains(&x) && asked.contains(&y), "{asked:?}");
+    assert!(!asked[1..].contains(&gw), "{asked:?}");
+}
