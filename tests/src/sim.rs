@@ -460,6 +460,12 @@ impl Sim {
         }
     }
 
+    /// Whether node `at` is linked to `peer` now.
+    fn linked(&self, at: usize, peer: &RingId) -> bool {
+        self.index_of(peer)
+            .is_some_and(|p| self.links.contains(&pair(at, p)))
+    }
+
     /// Processes the next event; false when there is none.
     pub fn step(&mut self) -> bool {
         let Some(Reverse((at, seq))) = self.queue.pop() else {
@@ -478,28 +484,20 @@ impl Sim {
                 });
             }
             Ev::LinkUp { at, peer } => {
-                let linked = self
-                    .index_of(&peer)
-                    .is_some_and(|p| self.links.contains(&pair(at, p)));
-                if linked {
+                if self.linked(at, &peer) {
                     self.with_node(at, |n| n.handle_input(Input::LinkUp(now, peer)));
                 } else {
                     self.with_node(at, |n| n.handle_input(Input::LinkDown(now, peer)));
                 }
             }
+            // Not when the two were linked again meanwhile.
             Ev::LinkDown { at, peer } => {
-                let relinked = self
-                    .index_of(&peer)
-                    .is_some_and(|p| self.links.contains(&pair(at, p)));
-                if !relinked {
+                if !self.linked(at, &peer) {
                     self.with_node(at, |n| n.handle_input(Input::LinkDown(now, peer)));
                 }
             }
             Ev::LinkLost { at, peer } => {
-                let relinked = self
-                    .index_of(&peer)
-                    .is_some_and(|p| self.links.contains(&pair(at, p)));
-                if !relinked {
+                if !self.linked(at, &peer) {
                     self.with_node(at, |n| n.handle_input(Input::LinkLost(now, peer)));
                 }
             }

@@ -25,7 +25,7 @@ use super::Time;
 const MAX_QUEUE: usize = 256;
 
 /// Silence after which a link that is sent on is probed.
-pub(super) const SILENT_MS: u64 = 1000;
+const SILENT_MS: u64 = 1000;
 
 #[derive(Debug)]
 pub(super) struct Link {
@@ -140,20 +140,30 @@ impl Links {
     }
 
     /// Whether the up link to `peer`, about to be sent on, has been silent
-    /// too long and has no probe out; if so a probe is out from now on, to
-    /// be answered by `deadline`.
-    pub(super) fn start_probe(&mut self, now: Time, peer: &RingId, deadline: Time) -> bool {
-        match self.links.get_mut(peer) {
-            Some(l)
-                if l.up
-                    && l.probe_deadline.is_none()
-                    && now.saturating_sub(l.last_heard) >= SILENT_MS =>
-            {
-                l.probe_deadline = Some(deadline);
-                true
-            }
-            _ => false,
+    /// too long and has no probe out.
+    pub(super) fn wants_probe(&self, now: Time, peer: &RingId) -> bool {
+        self.links.get(peer).is_some_and(|l| {
+            l.up && l.probe_deadline.is_none() && now.saturating_sub(l.last_heard) >= SILENT_MS
+        })
+    }
+
+    /// A probe to `peer` is out: it must be heard from by `deadline`.
+    pub(super) fn probe_out(&mut self, peer: &RingId, deadline: Time) {
+        if let Some(l) = self.links.get_mut(peer) {
+            l.probe_deadline = Some(deadline);
         }
+    }
+
+    /// Peers with an up link, in id order.
+    pub(super) fn up_peers(&self) -> Vec<RingId> {
+        let mut up: Vec<RingId> = self
+            .links
+            .iter()
+            .filter(|(_, l)| l.up)
+            .map(|(p, _)| *p)
+            .collect();
+        up.sort();
+        up
     }
 
     /// Peers whose probe went unanswered by `now`.

@@ -403,13 +403,7 @@ impl<S: Store> Node<S> {
         let mut fingers: Vec<RingId> = self.fingers.values().copied().collect();
         fingers.sort_by_key(|f| self.id.distance_to(*f));
         fingers.dedup();
-        let mut links: Vec<RingId> = self
-            .links
-            .peers()
-            .filter(|(_, l)| l.up)
-            .map(|(p, _)| *p)
-            .collect();
-        links.sort();
+        let links = self.links.up_peers();
         RingView {
             id: self.id,
             joined: self.joined,
@@ -579,9 +573,11 @@ impl<S: Store> Node<S> {
             SendOutcome::Transmit(bytes) => {
                 self.transmit(to, bytes);
                 // Only members are probed (the ring's own tables): a node
-                // that is not one answers no `Ping`.
-                let deadline = self.now + self.cfg.ping_timeout_ms;
-                if self.is_ring_neighbour(&to) && self.links.start_probe(self.now, &to, deadline) {
+                // that is not one answers no `Ping`. The silence check is
+                // cheap and comes first: it runs at every send.
+                if self.links.wants_probe(self.now, &to) && self.is_ring_neighbour(&to) {
+                    let deadline = self.now + self.cfg.ping_timeout_ms;
+                    self.links.probe_out(&to, deadline);
                     let nonce = self.random();
                     let ping = Message::Ping { nonce }.encode();
                     self.transmit(to, ping);

@@ -46,6 +46,12 @@ impl<S: Store> Node<S> {
     /// node dials it again when it next sends there.
     pub fn hang_up(&mut self, now: super::Time, peer: RingId) {
         self.advance(now);
+        self.close_link(peer);
+    }
+
+    /// Says `Bye` on the link to `peer` if it is up, forgets the link and
+    /// tells the driver to close it.
+    pub(super) fn close_link(&mut self, peer: RingId) {
         if self.links.is_up(&peer) {
             self.send(peer, &Message::Bye);
         }
@@ -395,14 +401,9 @@ impl<S: Store> Node<S> {
         if matches!(self.awaiting_pong, Some(p) if p.peer == peer) {
             self.awaiting_pong = None;
         }
-        if self.links.is_up(&peer) {
-            // Presumed dead but the link is open: say Bye first, so that if
-            // it is alive after all it does not presume us dead in turn.
-            self.send(peer, &Message::Bye);
-        }
-        if self.links.down(&peer).is_some() {
-            self.emit(Event::Hangup(peer));
-        }
+        // Presumed dead but the link may be open: say Bye first, so that if
+        // it is alive after all it does not presume us dead in turn.
+        self.close_link(peer);
     }
 
     /// Looks up fingers: all of them right after joining, then one per tick.
@@ -480,9 +481,7 @@ impl<S: Store> Node<S> {
             .into_iter()
             .take(self.links.len().saturating_sub(target))
         {
-            self.send(p, &Message::Bye);
-            self.links.down(&p);
-            self.emit(Event::Hangup(p));
+            self.close_link(p);
         }
     }
 
@@ -620,13 +619,7 @@ impl<S: Store> Node<S> {
         if let Some(b) = self.bootstrap.filter(|b| self.links.is_up(b)) {
             return Some(b);
         }
-        let mut linked: Vec<RingId> = self
-            .links
-            .peers()
-            .filter(|(_, l)| l.up)
-            .map(|(p, _)| *p)
-            .collect();
-        linked.sort();
+        let linked = self.links.up_peers();
         match linked.len() {
             0 => self.bootstrap,
             len => Some(linked[n as usize % len]),
