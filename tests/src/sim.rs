@@ -54,6 +54,10 @@ impl Default for NetConfig {
     }
 }
 
+/// How long the id of a node that went stays out of new assignments (the
+/// gateway's `RELEASED_FOR`).
+const RELEASED_MS: Time = 60_000;
+
 enum Ev {
     Deliver {
         to: usize,
@@ -109,6 +113,8 @@ pub struct Sim {
     slots: Vec<Slot>,
     index: HashMap<RingId, usize>,
     ids: BTreeSet<RingId>,
+    /// Ids of nodes that crashed or left, and when.
+    released: Vec<(RingId, Time)>,
     queue: BinaryHeap<Reverse<(Time, u64)>>,
     events: HashMap<u64, Ev>,
     seq: u64,
@@ -133,6 +139,7 @@ impl Sim {
             slots: Vec::new(),
             index: HashMap::default(),
             ids: BTreeSet::new(),
+            released: Vec::new(),
             queue: BinaryHeap::new(),
             events: HashMap::default(),
             seq: 0,
@@ -153,7 +160,15 @@ impl Sim {
     /// between ids already assigned (a random id for the first node).
     pub fn assign_id(&mut self) -> RingId {
         let mut best: Option<(RingId, RingId)> = None;
-        let ids: Vec<RingId> = self.ids.iter().copied().collect();
+        // Like the gateway, keep the ids of nodes gone in the last 60 s out of
+        // new assignments: their neighbours still presume them dead.
+        let now = self.now;
+        self.released
+            .retain(|(_, at)| now.saturating_sub(*at) < RELEASED_MS);
+        let mut ids: Vec<RingId> = self.ids.iter().copied().collect();
+        ids.extend(self.released.iter().map(|(id, _)| *id));
+        ids.sort_unstable();
+        ids.dedup();
         for (i, a) in ids.iter().enumerate() {
             let b = ids[(i + 1) % ids.len()];
             let gap = a.distance_to(b);
@@ -284,6 +299,7 @@ impl Sim {
         self.retired_get_messages += node.stats().get_messages;
         let id = self.slots[i].id;
         self.ids.remove(&id);
+        self.released.push((id, self.now));
         let peers: Vec<usize> = self.links_of(i);
         for p in peers {
             self.links.remove(&pair(i, p));
@@ -301,6 +317,7 @@ impl Sim {
         }
         let id = self.slots[i].id;
         self.ids.remove(&id);
+        self.released.push((id, self.now));
         for p in self.links_of(i) {
             self.links.remove(&pair(i, p));
             self.schedule_on_link(i, p, Ev::LinkDown { at: p, peer: id });

@@ -253,6 +253,26 @@ pub struct Stats {
     pub get_messages: u64,
     /// Routed messages forwarded for others.
     pub forwarded: u64,
+    /// Peers presumed dead (a link went down without `Bye`, or probes went
+    /// unanswered).
+    pub presumed_dead: u64,
+    /// Routed messages this node could not pass on, by reason (answered
+    /// `Unreachable`, or dropped if they were replies).
+    pub undeliverable: Undeliverable,
+}
+
+/// Why routed messages stopped at a node: counters for tracing failures
+/// under churn.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Undeliverable {
+    /// The message had taken the most hops a message may take (a loop).
+    pub hop_limit: u64,
+    /// This node is no member of the ring (it routes nothing).
+    pub not_member: u64,
+    /// No link leads closer to the key.
+    pub no_hop: u64,
+    /// For a node id this node owns: no link to that node.
+    pub unlinked_node: u64,
 }
 
 /// Public view of the node's ring state.

@@ -27,6 +27,8 @@ impl<S: Store> Node<S> {
     pub fn join(&mut self, now: super::Time, via: RingId) {
         self.advance(now);
         self.bootstrap = Some(via);
+        // Joining again through another node: the earlier attempt ends.
+        self.requests.retain(|_, p| !matches!(p.kind, Kind::Join));
         self.start_join(via);
     }
 
@@ -60,8 +62,8 @@ impl<S: Store> Node<S> {
         }
     }
 
-    /// Leaves gracefully: hands owned items to the successor, tells both
-    /// neighbours, says `Bye` and hangs up every link.
+    /// Leaves gracefully: hands owned items to the successor, tells every
+    /// linked peer (`Leaving`) and hangs up every link.
     pub fn leave(&mut self, now: super::Time) {
         self.advance(now);
         if !self.joined {
@@ -71,23 +73,20 @@ impl<S: Store> Node<S> {
             let from = self.predecessor.unwrap_or(self.id);
             self.hand_off(s, from, self.id);
         }
+        // Every linked peer hears it, not only the neighbours: a node that
+        // has this one as a finger, or for a reply, stops routing to it at
+        // once instead of into a link whose far end is gone (it closes only
+        // when the transport notices, seconds later). `Leaving` also says
+        // `Bye`.
         let leaving = Message::Leaving {
             predecessor: self.predecessor,
             successors: self.successors.clone(),
         };
-        let neighbours: Vec<RingId> = self
-            .successors
-            .first()
-            .copied()
-            .into_iter()
-            .chain(self.predecessor)
-            .collect();
-        for n in neighbours {
-            self.send(n, &leaving);
-        }
         let peers: Vec<RingId> = self.links.peers().map(|(p, _)| *p).collect();
         for p in peers {
-            self.send(p, &Message::Bye);
+            if self.links.is_up(&p) {
+                self.send(p, &leaving);
+            }
             self.links.down(&p);
             self.emit(Event::Hangup(p));
         }
@@ -388,6 +387,7 @@ impl<S: Store> Node<S> {
         if peer == self.id {
             return;
         }
+        self.stats.presumed_dead += 1;
         let was_successor = self.successors.contains(&peer);
         let was_predecessor = self.predecessor == Some(peer);
         self.mark_gone(peer);
@@ -578,10 +578,16 @@ impl<S: Store> Node<S> {
                 }
             }
             if self.is_responsible(n) {
+                self.stats.undeliverable.unlinked_node += 1;
                 return self.unreachable(r);
             }
         }
-        if r.hops >= MAX_HOPS || !self.joined {
+        if !self.joined {
+            self.stats.undeliverable.not_member += 1;
+            return self.unreachable(r);
+        }
+        if r.hops >= MAX_HOPS {
+            self.stats.undeliverable.hop_limit += 1;
             return self.unreachable(r);
         }
         let key = match r.dest {
@@ -598,6 +604,23 @@ impl<S: Store> Node<S> {
                 .filter(|_| r.origin == self.id)
                 .and_then(|p| p.avoid),
         };
+        // The previous hop took this node for the key's owner (the key lies
+        // between that hop and here), yet the key is not this node's: a node
+        // joined in between that the previous hop's successor list does not
+        // show yet, and the predecessor is nearer. Routing on by fingers
+        // would bring the message back to that hop, round and round until
+        // its hop limit.
+        // Only after a forward step (less than half the ring clockwise): a
+        // message this node's successor sent back here did not overshoot, and
+        // following predecessors from there would walk the ring backwards.
+        let forward = from.distance_to(self.id) < self.id.distance_to(from);
+        let overshot = from != self.id && forward && key.in_open(from, self.id);
+        if let Some(p) = self
+            .predecessor
+            .filter(|p| overshot && *p != from && !self.is_dead(p))
+        {
+            return self.forward_to(p, r);
+        }
         match self.next_hop(key, avoid) {
             Some(next) => {
                 if r.origin == self.id {
@@ -607,7 +630,10 @@ impl<S: Store> Node<S> {
                 }
                 self.forward_to(next, r)
             }
-            None => self.unreachable(r),
+            None => {
+                self.stats.undeliverable.no_hop += 1;
+                self.unreachable(r)
+            }
         }
     }
 
