@@ -171,6 +171,10 @@ pub enum Frame {
         key: [u8; 32],
         /// Signature over [`join_message`].
         signature: [u8; 64],
+        /// A peer already in the ring whose gateway went away: the
+        /// certificate another gateway gave it, so that this one keeps its
+        /// ring position (spec/bootstrap.md, "Joining again elsewhere").
+        cert: Option<NodeCert>,
     },
     /// Gateway to peer: your certified ring position.
     Welcome(NodeCert),
@@ -235,7 +239,17 @@ impl Frame {
             } => {
                 vec![uint(0), by(nonce), by(gateway_key), by(&gateway_id.0)]
             }
-            Frame::Hello { key, signature } => vec![uint(1), by(key), by(signature)],
+            Frame::Hello {
+                key,
+                signature,
+                cert,
+            } => {
+                let mut v = vec![uint(1), by(key), by(signature)];
+                if let Some(c) = cert {
+                    v.extend(c.to_values());
+                }
+                v
+            }
             Frame::Welcome(c) => {
                 let mut v = vec![uint(2)];
                 v.extend(c.to_values());
@@ -255,7 +269,7 @@ impl Frame {
     /// Strict, bounded decoding.
     pub fn decode(bytes: &[u8]) -> Result<Frame, BootstrapError> {
         let v = cbor::decode_strict(bytes, MAX_FRAME_SIZE)?;
-        let mut it = as_list(v, "frame", 6)?.into_iter();
+        let mut it = as_list(v, "frame", 8)?.into_iter();
         let tag = as_u64(it.next().ok_or(CborError::Missing("tag"))?, "tag")?;
         let f: Vec<Value> = it.collect();
         let want = match tag {
@@ -265,7 +279,8 @@ impl Frame {
             3 | 5 | 6 | 7 => 1,
             t => return Err(BootstrapError::UnknownTag(t)),
         };
-        if f.len() != want {
+        // A hello may carry a certificate (5 more fields).
+        if f.len() != want && !(tag == 1 && f.len() == want + 5) {
             return Err(BootstrapError::Arity(tag));
         }
         let mut f = f.into_iter();
@@ -276,10 +291,25 @@ impl Frame {
                 gateway_key: b32(next()?, "gateway key")?,
                 gateway_id: RingId(b32(next()?, "gateway id")?),
             },
-            1 => Frame::Hello {
-                key: b32(next()?, "key")?,
-                signature: as_array::<64>(next()?, "signature")?,
-            },
+            1 => {
+                let key = b32(next()?, "key")?;
+                let signature = as_array::<64>(next()?, "signature")?;
+                let cert = match next() {
+                    Ok(id) => Some(NodeCert::from_values([
+                        id,
+                        next()?,
+                        next()?,
+                        next()?,
+                        next()?,
+                    ])?),
+                    Err(_) => None,
+                };
+                Frame::Hello {
+                    key,
+                    signature,
+                    cert,
+                }
+            }
             2 => Frame::Welcome(NodeCert::from_values([
                 next()?,
                 next()?,
@@ -337,6 +367,12 @@ mod tests {
             Frame::Hello {
                 key,
                 signature: sig,
+                cert: None,
+            },
+            Frame::Hello {
+                key,
+                signature: sig,
+                cert: Some(cert.clone()),
             },
             Frame::Welcome(cert),
             Frame::Ring(vec![1, 2, 3]),

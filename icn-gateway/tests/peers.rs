@@ -75,6 +75,17 @@ fn start_gateway_with(data: &std::path::Path, extra: &[&str]) -> Gw {
     Gw(child, url)
 }
 
+/// `icn keygen --out path`: writes a key, returns its publisher id.
+fn keygen(path: &std::path::Path) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_icn"))
+        .args(["keygen", "--out"])
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
 fn http_get(url: &str) -> (u16, Vec<u8>) {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
@@ -275,6 +286,7 @@ async fn misbehaving_clients_are_refused_with_a_reason() {
     let hello = Frame::Hello {
         key: SigningKey::from_bytes(&[1; 32]).verifying_key().to_bytes(),
         signature: [0; 64],
+        cert: None,
     };
     ws.send(Message::binary(hello.encode())).await.unwrap();
     let Some(Ok(Message::Binary(b))) = ws.next().await else {
@@ -307,6 +319,7 @@ async fn misbehaving_clients_are_refused_with_a_reason() {
         Frame::Hello {
             key: k,
             signature: sig,
+            cert: None,
         }
         .encode(),
     ))
@@ -467,13 +480,7 @@ async fn two_gateways_share_one_ring_and_the_second_outlives_the_first() {
     let dir = tempfile::TempDir::new().unwrap();
     // Gateway B's key exists first, so that A can be told to trust it.
     let b_key = dir.path().join("b.pem");
-    let out = Command::new(env!("CARGO_BIN_EXE_icn"))
-        .args(["keygen", "--out"])
-        .arg(&b_key)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let b_id = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let b_id = keygen(&b_key);
     let a = start_gateway_with(&dir.path().join("a"), &["--trust-gateway", &b_id]);
     // A gateway that A does not trust is refused, with the fix in the error.
     let stranger = Command::new(env!("CARGO_BIN_EXE_icn"))
@@ -591,4 +598,64 @@ async fn two_gateways_share_one_ring_and_the_second_outlives_the_first() {
         );
         assert_eq!(body, format!("item {i}").as_bytes());
     }
+}
+
+/// spec/bootstrap.md, "Joining again elsewhere": a peer certified by gateway
+/// A keeps its ring position when it comes to gateway B with that
+/// certificate; certificates that are not its own, not from a trusted
+/// gateway or forged are refused with a reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_keeps_its_ring_position_when_it_joins_again_through_another_gateway() {
+    use icn_core::bootstrap::NodeCert;
+    use icn_gateway::peer::{handshake, handshake_keeping};
+    let dir = tempfile::TempDir::new().unwrap();
+    let b_key = dir.path().join("b.pem");
+    let b_id = keygen(&b_key);
+    let a = start_gateway_with(&dir.path().join("a"), &["--trust-gateway", &b_id]);
+    let b = start_gateway_with(
+        &dir.path().join("b"),
+        &["--key", b_key.to_str().unwrap(), "--join", &a.1],
+    );
+    let ws = |gw: &Gw| format!("{}/ws", gw.1.replace("http://", "ws://"));
+    let (a_ws, b_ws) = (ws(&a), ws(&b));
+
+    let key = SigningKey::from_bytes(&[21; 32]);
+    let (_at_a, cert_a, _) = handshake(&a_ws, &key).await.unwrap();
+    let (_at_b, cert_b, _) = handshake_keeping(&b_ws, &key, Some(cert_a.clone()))
+        .await
+        .unwrap();
+    assert_eq!(cert_b.node_id, cert_a.node_id, "B kept the position A gave");
+    assert_ne!(
+        cert_b.gateway_key, cert_a.gateway_key,
+        "B certified it itself"
+    );
+
+    let refused = |r: Result<_, icn_gateway::peer::PeerError>| match r {
+        Ok(_) => panic!("accepted"),
+        Err(e) => e.to_string(),
+    };
+    // The same position again while the first connection holds it.
+    let again = handshake_keeping(&b_ws, &key, Some(cert_a.clone())).await;
+    assert!(refused(again).contains("already-connected"));
+    // Another key with that certificate.
+    let thief = SigningKey::from_bytes(&[22; 32]);
+    let stolen = handshake_keeping(&b_ws, &thief, Some(cert_a.clone())).await;
+    assert!(refused(stolen).contains("certificate-not-yours"));
+    // A certificate from a gateway nobody trusts.
+    let stranger = SigningKey::from_bytes(&[23; 32]);
+    let other = SigningKey::from_bytes(&[24; 32]);
+    let own = NodeCert::issue(
+        &stranger,
+        RingId([7; 32]),
+        other.verifying_key().to_bytes(),
+        u64::MAX,
+    );
+    let untrusted = handshake_keeping(&b_ws, &other, Some(own)).await;
+    assert!(refused(untrusted).contains("certificate-untrusted"));
+    // A's certificate, with the position changed.
+    let mut forged = cert_a.clone();
+    forged.node_id = RingId([8; 32]);
+    forged.node_key = other.verifying_key().to_bytes();
+    let forged = handshake_keeping(&b_ws, &other, Some(forged)).await;
+    assert!(refused(forged).contains("certificate-invalid"));
 }

@@ -105,6 +105,7 @@ impl Peer {
             &Frame::Hello {
                 key: my_key,
                 signature,
+                cert: None,
             }
             .encode(),
         )?;

@@ -51,3 +51,21 @@ fn joining_asks_each_linked_node_in_turn_while_the_bootstrap_is_down() {
     assert!(asked.contains(&x) && asked.contains(&y), "{asked:?}");
     assert!(!asked[1..].contains(&gw), "{asked:?}");
 }
+
+#[test]
+fn joining_again_through_another_gateway_ends_the_earlier_attempt() {
+    // A stranded peer connects to a second gateway and joins through it:
+    // only that gateway is asked from then on, once per attempt.
+    let (a, b) = (RingId([0x80; 32]), RingId([0x90; 32]));
+    let mut n = Node::new(RingId([0x10; 32]), Config::default());
+    n.handle_input(Input::LinkUp(0, a)).unwrap();
+    n.join(0, a);
+    n.handle_input(Input::LinkDown(0, a)).unwrap();
+    n.handle_input(Input::LinkUp(0, b)).unwrap();
+    n.join(0, b);
+    let asked = join_requests(&mut n, 10_000);
+    assert_eq!(asked.first(), Some(&a), "{asked:?}");
+    assert!(asked[1..].iter().all(|p| *p == b), "{asked:?}");
+    let attempts = 1 + 10_000 / Config::default().request_timeout_ms as usize;
+    assert!(asked.len() - 1 <= attempts, "{asked:?}");
+}

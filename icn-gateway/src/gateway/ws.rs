@@ -297,7 +297,12 @@ async fn handshake(
         Ok(Some(Ok(m))) => binary(&m).and_then(|b| Frame::decode(b).ok()),
         _ => None,
     };
-    let Some(Frame::Hello { key, signature }) = hello else {
+    let Some(Frame::Hello {
+        key,
+        signature,
+        cert: earlier,
+    }) = hello
+    else {
         refuse(ws, "expected-hello").await;
         return None;
     };
@@ -312,10 +317,22 @@ async fn handshake(
     let (tx, rx) = mpsc::unbounded_channel();
     // A trusted gateway keeps its own position (derived from its key).
     let gateway = peers.trust.may_join(&key);
+    let kept = match &earlier {
+        Some(c) => match peers.keeps_position(c, &key) {
+            Ok(id) => Some(id),
+            Err(why) => {
+                refuse(ws, why).await;
+                return None;
+            }
+        },
+        None => None,
+    };
     let registered = {
         let mut conns = peers.conns.lock().ok()?;
         let id = if gateway {
             super::node_id_of(&key)
+        } else if let Some(id) = kept {
+            id
         } else {
             peers.assign(&conns)
         };
@@ -356,6 +373,30 @@ async fn handshake(
     // The gateway's node gets a link to the newcomer over this socket.
     let _ = s.driver.send(Command::LinkUp { peer: id, tx }).await;
     Some((id, rx))
+}
+
+impl Peers {
+    /// The ring position a peer that joined through another gateway of
+    /// the ring keeps when it comes here (its gateway went away): the one
+    /// its certificate names, if a trusted gateway issued that certificate
+    /// for this very key and it has not expired. Else the code to refuse
+    /// the connection with.
+    fn keeps_position(&self, cert: &NodeCert, key: &[u8; 32]) -> Result<RingId, &'static str> {
+        if cert.node_key != *key {
+            return Err("certificate-not-yours");
+        }
+        let trusted = self.trusted();
+        if !trusted.contains(&cert.gateway_key) {
+            return Err("certificate-untrusted");
+        }
+        // Gateways' own positions are derived from their keys.
+        let a_gateways = cert.node_id == self.gateway_id
+            || trusted.iter().any(|k| super::node_id_of(k) == cert.node_id);
+        if cert.verify(now_ms()).is_err() || a_gateways {
+            return Err("certificate-invalid");
+        }
+        Ok(cert.node_id)
+    }
 }
 
 /// Whether `from` may relay `len` more bytes now; counts them if so.

@@ -333,6 +333,15 @@ impl Host {
         None
     }
 
+    /// A new upstream gateway (the peer joined again through it after the
+    /// last one went away): its node's link is up from now on, and its relay
+    /// carries links again.
+    pub fn set_upstream(&mut self, gw: RingId) {
+        self.upstream = Some(gw);
+        self.to_upstream = Some(Vec::new());
+        self.no_route.clear();
+    }
+
     /// The upstream gateway is gone: its node is down, and the links it
     /// relayed are lost, not their peers (the node dials those it needs
     /// again, over DataChannels); DataChannels and clients carry on.

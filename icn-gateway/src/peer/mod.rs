@@ -18,7 +18,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use ed25519_dalek::{Signer, SigningKey};
 use futures_util::{SinkExt, StreamExt};
 use icn_core::bootstrap::{join_message, Frame, NodeCert, MAX_FRAME_SIZE};
-use icn_core::node::{Config, Event, Input, Node, RequestError, RingView};
+use icn_core::node::{Config, Event, Input, Node, RequestError, RingView, Stats};
 use icn_core::{Name, RingId, SignedObject};
 use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
@@ -54,6 +54,7 @@ enum Cmd {
         oneshot::Sender<(Result<SignedObject, RequestError>, u8)>,
     ),
     Status(oneshot::Sender<RingView>),
+    Stats(oneshot::Sender<Stats>),
     Links(oneshot::Sender<Vec<(RingId, Transport)>>),
     Send(RingId, Vec<u8>),
     Inbox(mpsc::Sender<(RingId, Vec<u8>)>),
@@ -113,6 +114,18 @@ async fn next_frame(ws: &mut Ws) -> Result<Frame, String> {
 /// `url`: returns the connection, the checked certificate and the gateway's
 /// ring position.
 pub async fn handshake(url: &str, key: &SigningKey) -> Result<(Ws, NodeCert, RingId), PeerError> {
+    handshake_keeping(url, key, None).await
+}
+
+/// [`handshake`] for a peer that is in the ring already: `earlier` is its
+/// certificate from another gateway of the ring, which keeps its position
+/// (spec/bootstrap.md, "Joining again elsewhere").
+pub async fn handshake_keeping(
+    url: &str,
+    key: &SigningKey,
+    earlier: Option<NodeCert>,
+) -> Result<(Ws, NodeCert, RingId), PeerError> {
+    let keep = earlier.as_ref().map(|c| c.node_id);
     let hs = |reason: String| PeerError::Handshake {
         url: url.to_string(),
         reason,
@@ -143,6 +156,7 @@ pub async fn handshake(url: &str, key: &SigningKey) -> Result<(Ws, NodeCert, Rin
         Frame::Hello {
             key: my_key,
             signature,
+            cert: earlier,
         }
         .encode(),
     ))
@@ -158,6 +172,11 @@ pub async fn handshake(url: &str, key: &SigningKey) -> Result<(Ws, NodeCert, Rin
     if cert.gateway_key != gateway_key || cert.node_key != my_key {
         return Err(hs("certificate is not for this gateway and key".into()));
     }
+    if keep.is_some_and(|id| id != cert.node_id) {
+        return Err(hs(
+            "the gateway did not keep this node's ring position".into()
+        ));
+    }
     Ok((ws, cert, gateway_id))
 }
 
@@ -172,23 +191,61 @@ impl Peer {
     /// Connects to `url` (e.g. `ws://127.0.0.1:8080/ws`), proves `key`,
     /// receives a certified ring position and starts joining the ring.
     pub async fn join(url: &str, key: SigningKey, cfg: Config) -> Result<Peer, PeerError> {
+        Peer::join_any(&[url.to_string()], key, cfg).await
+    }
+
+    /// Like [`Peer::join`], through the first of `urls` (gateways of one
+    /// ring) that answers. Should the peer later be stranded (its gateway
+    /// gone, no link left, no member for [`STRANDED_FOR`]), it joins again
+    /// through the next of them that answers, keeping its ring position,
+    /// its store and its handle.
+    pub async fn join_any(
+        urls: &[String],
+        key: SigningKey,
+        cfg: Config,
+    ) -> Result<Peer, PeerError> {
+        let Some(first_url) = urls.first() else {
+            return Err(PeerError::Connect {
+                url: String::new(),
+                reason: "no gateway URL".into(),
+            });
+        };
+        let mut joined = Err(PeerError::Connect {
+            url: first_url.clone(),
+            reason: "not tried".into(),
+        });
+        let mut at = 0;
+        for (i, url) in urls.iter().enumerate() {
+            joined = handshake(url, &key).await;
+            if joined.is_ok() {
+                at = i;
+                break;
+            }
+        }
+        let (ws, cert, gateway_id) = joined?;
+        let url = &urls[at];
         let hs = |reason: String| PeerError::Handshake {
             url: url.to_string(),
             reason,
         };
-        let (ws, cert, gateway_id) = handshake(url, &key).await?;
         let id = cert.node_id;
         install_crypto();
         let udp = tokio::net::UdpSocket::bind("127.0.0.1:0")
             .await
             .map_err(|e| hs(format!("cannot bind a UDP socket: {e}")))?;
         let local = udp.local_addr().map_err(|e| hs(e.to_string()))?;
-        let links = rtc::RtcLinks::new(key, cert.clone(), local);
+        let links = rtc::RtcLinks::new(key.clone(), cert.clone(), local);
         let (tx, rx) = mpsc::channel(256);
         let node = Node::new(id, cfg);
         let span = tracing::debug_span!("peer", me = %id);
+        let gateways = Gateways {
+            urls: urls.to_vec(),
+            next: at + 1,
+            key,
+            cert: cert.clone(),
+        };
         tokio::spawn(tracing::Instrument::instrument(
-            run(node, gateway_id, ws, udp, links, rx),
+            run(node, gateway_id, ws, udp, links, rx, gateways),
             span,
         ));
         Ok(Peer { id, cert, tx })
@@ -232,6 +289,13 @@ impl Peer {
     pub async fn status(&self) -> Option<RingView> {
         let (tx, rx) = oneshot::channel();
         self.tx.send(Cmd::Status(tx)).await.ok()?;
+        rx.await.ok()
+    }
+
+    /// The node's counters.
+    pub async fn stats(&self) -> Option<Stats> {
+        let (tx, rx) = oneshot::channel();
+        self.tx.send(Cmd::Stats(tx)).await.ok()?;
         rx.await.ok()
     }
 
@@ -343,6 +407,40 @@ pub(crate) fn split_upstream(ws: Ws) -> (mpsc::UnboundedSender<Message>, mpsc::R
     (wtx, irx)
 }
 
+/// How long a peer may be stranded (its gateway gone, no link left, no
+/// member of the ring) before it joins again through another gateway.
+pub const STRANDED_FOR: Duration = Duration::from_secs(2);
+
+/// How often the driver checks whether its peer is stranded.
+const STRANDED_CHECK: Duration = Duration::from_millis(500);
+
+/// The gateways a peer may join (again) through.
+struct Gateways {
+    urls: Vec<String>,
+    /// The one to try next.
+    next: usize,
+    key: SigningKey,
+    /// The peer's current certificate (it keeps its position with it).
+    cert: NodeCert,
+}
+
+type Rejoined = Result<(Ws, NodeCert, RingId), PeerError>;
+
+impl Gateways {
+    /// Connects to the next gateway in the background, keeping the peer's
+    /// ring position.
+    fn connect_next(&mut self) -> oneshot::Receiver<Rejoined> {
+        let url = self.urls[self.next % self.urls.len()].clone();
+        self.next += 1;
+        let (key, cert) = (self.key.clone(), self.cert.clone());
+        let (tx, rx) = oneshot::channel();
+        tokio::spawn(async move {
+            let _ = tx.send(handshake_keeping(&url, &key, Some(cert)).await);
+        });
+        rx
+    }
+}
+
 async fn run(
     node: Node,
     gw: RingId,
@@ -350,8 +448,9 @@ async fn run(
     udp: tokio::net::UdpSocket,
     links: rtc::RtcLinks,
     mut rx: mpsc::Receiver<Cmd>,
+    mut gateways: Gateways,
 ) {
-    let (wtx, mut stream) = split_upstream(ws);
+    let (mut wtx, mut stream) = split_upstream(ws);
     let mut h = Host::new(node, links, Some(gw));
     let mut waiters = Waiters::default();
     let mut leaving: Option<oneshot::Sender<()>> = None;
@@ -359,6 +458,9 @@ async fn run(
     h.input(Input::LinkUp(t, gw));
     h.node.join(t, gw);
     let mut buf = vec![0u8; 2048];
+    let mut next_check = Instant::now() + STRANDED_CHECK;
+    let mut stranded_since: Option<Instant> = None;
+    let mut rejoining: Option<oneshot::Receiver<Rejoined>> = None;
     loop {
         let wake = h.pump(&mut |e| on_event(&mut waiters, e));
         for (to, bytes) in h.datagrams.drain(..) {
@@ -384,7 +486,23 @@ async fn run(
             let _ = done.send(());
             return;
         }
-        let sleep = tokio::time::sleep_until(tokio::time::Instant::from_std(wake));
+        let now = Instant::now();
+        if now >= next_check {
+            next_check = now + STRANDED_CHECK;
+            let stranded =
+                !h.has_upstream() && !h.node.is_joined() && h.node.ring_view().links.is_empty();
+            match stranded_since {
+                _ if !stranded => stranded_since = None,
+                None => stranded_since = Some(now),
+                Some(since) if now - since >= STRANDED_FOR && rejoining.is_none() => {
+                    tracing::info!("stranded: joining again through another gateway");
+                    rejoining = Some(gateways.connect_next());
+                    stranded_since = Some(now);
+                }
+                Some(_) => {}
+            }
+        }
+        let sleep = tokio::time::sleep_until(tokio::time::Instant::from_std(wake.min(next_check)));
         tokio::select! {
             msg = stream.recv(), if h.has_upstream() => match msg {
                 Some(Ok(Message::Binary(b))) => {
@@ -397,6 +515,23 @@ async fn run(
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => h.upstream_gone(),
                 Some(Ok(_)) => {}
             },
+            r = async { match rejoining.as_mut() { Some(r) => r.await, None => std::future::pending().await } }, if rejoining.is_some() => {
+                rejoining = None;
+                match r {
+                    Ok(Ok((ws, cert, gw))) => {
+                        (wtx, stream) = split_upstream(ws);
+                        h.links.set_cert(cert.clone());
+                        gateways.cert = cert;
+                        h.set_upstream(gw);
+                        let t = h.now();
+                        h.input(Input::LinkUp(t, gw));
+                        h.node.join(t, gw);
+                        tracing::info!(gateway = %gw, "joined again, same ring position");
+                    }
+                    Ok(Err(e)) => tracing::debug!("joining again failed: {e}"),
+                    Err(_) => {}
+                }
+            }
             r = udp.recv_from(&mut buf) => {
                 if let Ok((n, from)) = r {
                     h.links.handle_datagram(Instant::now(), from, &buf[..n]);
@@ -410,6 +545,7 @@ async fn run(
                     Some(Cmd::Send(to, b)) => { h.node.send_message(t, to, b); }
                     Some(Cmd::Inbox(tx)) => waiters.inbox = Some(tx),
                     Some(Cmd::Status(tx)) => { let _ = tx.send(h.node.ring_view()); }
+                    Some(Cmd::Stats(tx)) => { let _ = tx.send(h.node.stats()); }
                     Some(Cmd::Links(tx)) => { let _ = tx.send(h.links_view()); }
                     Some(Cmd::Leave(tx)) => { h.leave(); leaving = Some(tx); }
                     None => return,

@@ -144,6 +144,14 @@ impl RtcLinks {
         self.trusted = icn_core::bootstrap::trusted_keys(self.cert.gateway_key, announced);
     }
 
+    /// Links are authenticated with `cert` from now on (a certificate for the
+    /// same node from the gateway it joined again through); that gateway's
+    /// key is trusted too, the others stay.
+    pub fn set_cert(&mut self, cert: NodeCert) {
+        self.trusted = icn_core::bootstrap::trusted_keys(cert.gateway_key, &self.trusted);
+        self.cert = cert;
+    }
+
     /// The gateway keys whose certificates are accepted.
     pub fn trusted(&self) -> &[[u8; 32]] {
         &self.trusted

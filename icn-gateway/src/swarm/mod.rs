@@ -13,8 +13,8 @@ pub mod respond;
 use std::time::{Duration, Instant};
 
 use ed25519_dalek::SigningKey;
-use icn_core::node::Config;
-use icn_core::{ContentObject, Name, Payload, PublisherId, SignedObject};
+use icn_core::node::{Config, Undeliverable};
+use icn_core::{ContentObject, Name, Payload, PublisherId, RingId, SignedObject};
 use serde_json::json;
 
 use crate::peer::{Peer, Transport};
@@ -151,17 +151,13 @@ async fn join_one(
     };
     let key = rng.key();
     // Through gateway index mod k, or the next one if that one stopped
-    // (`run` checked that there is at least one).
+    // (`run` checked that there is at least one); a peer left stranded
+    // later joins again through the next one.
     let k = cfg.ws_urls.len();
-    let mut url = &cfg.ws_urls[index % k];
-    let mut joined = Peer::join(url, key.clone(), node_cfg.clone()).await;
-    for attempt in 1..k {
-        if joined.is_ok() {
-            break;
-        }
-        url = &cfg.ws_urls[(index + attempt) % k];
-        joined = Peer::join(url, key.clone(), node_cfg.clone()).await;
-    }
+    let urls: Vec<String> = (0..k)
+        .map(|i| cfg.ws_urls[(index + i) % k].clone())
+        .collect();
+    let joined = Peer::join_any(&urls, key, node_cfg).await;
     let peer = joined.map_err(|source| SwarmError::Join { index, source })?;
     // Joined means a member of the ring: it has a successor.
     while !peer.status().await.is_some_and(|v| v.joined) && t0.elapsed() < Duration::from_secs(30) {
@@ -173,7 +169,7 @@ async fn join_one(
     }
     let ms = t0.elapsed().as_secs_f64() * 1000.0;
     if ms > 2000.0 {
-        eprintln!("slow join: {} took {ms:.0} ms through {url}", peer.id());
+        eprintln!("slow join: {} took {ms:.0} ms", peer.id());
     }
     Ok((peer, ms))
 }
@@ -210,6 +206,57 @@ async fn publish_one(
     // For scripts that read them while the swarm runs.
     eprintln!("published-name {}", signed.name());
     Ok(signed)
+}
+
+fn add_undeliverable(sum: &mut Undeliverable, u: Undeliverable) {
+    sum.hop_limit += u.hop_limit;
+    sum.not_member += u.not_member;
+    sum.no_hop += u.no_hop;
+    sum.unlinked_node += u.unlinked_node;
+}
+
+/// One line on a failed get, for tracing why: the asking peer's state and
+/// that of the peers around the key (by the ids of the swarm's peers; the
+/// gateways' own nodes are not among them).
+async fn diagnose(peers: &[Peer], error: &str, ms: f64, asker: RingId, key: RingId) -> String {
+    let short = |id: &RingId| id.to_hex()[..8].to_string();
+    let view = |v: Option<icn_core::node::RingView>| match v {
+        None => "gone".to_string(),
+        Some(v) => format!(
+            "{}{} pred {} succ [{}] links {}",
+            short(&v.id),
+            if v.joined { "" } else { " (no member)" },
+            v.predecessor
+                .as_ref()
+                .map(short)
+                .unwrap_or_else(|| "-".into()),
+            v.successors
+                .iter()
+                .take(3)
+                .map(short)
+                .collect::<Vec<_>>()
+                .join(" "),
+            v.links.len()
+        ),
+    };
+    let mut ids: Vec<(RingId, &Peer)> = peers.iter().map(|p| (p.id(), p)).collect();
+    ids.sort_by_key(|(id, _)| *id);
+    let owner = ids.iter().position(|(id, _)| *id >= key).unwrap_or(0);
+    let mut around = Vec::new();
+    for d in [ids.len() - 1, 0, 1] {
+        if let Some((_, p)) = ids.get((owner + d) % ids.len().max(1)) {
+            around.push(view(p.status().await));
+        }
+    }
+    let asking = match peers.iter().find(|p| p.id() == asker) {
+        Some(p) => view(p.status().await),
+        None => format!("{} (left)", short(&asker)),
+    };
+    format!(
+        "get failed after {ms:.0} ms: {error}; key {}; asked by {asking}; around the key: {}",
+        short(&key),
+        around.join(" | ")
+    )
 }
 
 /// Runs the swarm and returns the JSON line to print.
@@ -288,9 +335,12 @@ pub async fn run(cfg: SwarmConfig) -> Result<serde_json::Value, SwarmError> {
         .unwrap_or_default();
     let (mut next_get, mut next_publish) = (start, start);
     let (mut done_gets, mut started_gets, mut attempts) = (0, 0, 0);
-    let (got_tx, mut got_rx) = tokio::sync::mpsc::unbounded_channel::<(Option<String>, u8, f64)>();
+    let (got_tx, mut got_rx) =
+        tokio::sync::mpsc::unbounded_channel::<(Option<String>, u8, f64, RingId, RingId)>();
     let mut get_errors: std::collections::BTreeMap<String, u64> = Default::default();
     let mut cut_by_leave = 0u64;
+    let mut undeliverable = Undeliverable::default();
+    let mut presumed_dead = 0u64;
     let (pub_tx, mut pub_rx) = tokio::sync::mpsc::unbounded_channel();
     let mut publishes_done = 0;
     let mut join_failures = 0;
@@ -362,6 +412,10 @@ pub async fn run(cfg: SwarmConfig) -> Result<serde_json::Value, SwarmError> {
         if next_churn.is_some_and(|at| Instant::now() >= at) {
             let victim = rng.below(peers.len());
             let leaver = peers.swap_remove(victim);
+            if let Some(s) = leaver.stats().await {
+                add_undeliverable(&mut undeliverable, s.undeliverable);
+                presumed_dead += s.presumed_dead;
+            }
             if tokio::time::timeout(Duration::from_secs(5), leaver.leave())
                 .await
                 .is_err()
@@ -381,7 +435,10 @@ pub async fn run(cfg: SwarmConfig) -> Result<serde_json::Value, SwarmError> {
             // From now: a slow leave must not cause a burst of leaves.
             next_churn = Some(Instant::now() + Duration::from_secs_f64(1.0 / cfg.churn));
         }
-        while let Ok((err, h, ms)) = got_rx.try_recv() {
+        while let Ok((err, h, ms, asker, key)) = got_rx.try_recv() {
+            if let Some(e) = err.as_deref().filter(|e| *e != CUT_BY_LEAVE) {
+                eprintln!("{}", diagnose(&peers, e, ms, asker, key).await);
+            }
             match err {
                 None => {
                     ok += 1;
@@ -404,6 +461,7 @@ pub async fn run(cfg: SwarmConfig) -> Result<serde_json::Value, SwarmError> {
             let o = published[rng.below(published.len())].clone();
             let p = peers[rng.below(peers.len())].clone();
             let tx = got_tx.clone();
+            let key = o.name().ring_key();
             tokio::spawn(async move {
                 let t0 = Instant::now();
                 let (r, h) = tokio::time::timeout(REQUEST_LIMIT, p.get_with_hops(o.name()))
@@ -417,7 +475,8 @@ pub async fn run(cfg: SwarmConfig) -> Result<serde_json::Value, SwarmError> {
                     Err(_) if p.status().await.is_none() => Some(CUT_BY_LEAVE.to_string()),
                     Err(e) => Some(e.to_string()),
                 };
-                let _ = tx.send((err, h, t0.elapsed().as_secs_f64() * 1000.0));
+                let ms = t0.elapsed().as_secs_f64() * 1000.0;
+                let _ = tx.send((err, h, ms, p.id(), key));
             });
             tried += 1;
             started_gets += 1;
@@ -443,6 +502,12 @@ pub async fn run(cfg: SwarmConfig) -> Result<serde_json::Value, SwarmError> {
             .is_ok_and(|got| got.hash() == o.hash())
         {
             lost += 1;
+        }
+    }
+    for p in &peers {
+        if let Some(s) = p.stats().await {
+            add_undeliverable(&mut undeliverable, s.undeliverable);
+            presumed_dead += s.presumed_dead;
         }
     }
     let (mut webrtc, mut relayed) = (0, 0);
@@ -479,6 +544,13 @@ pub async fn run(cfg: SwarmConfig) -> Result<serde_json::Value, SwarmError> {
         "get_errors": get_errors,
         "gets_cut_by_leave": cut_by_leave,
         "memberships_lost": memberships_lost,
+        "presumed_dead": presumed_dead,
+        "undeliverable": {
+            "hop_limit": undeliverable.hop_limit,
+            "not_member": undeliverable.not_member,
+            "no_hop": undeliverable.no_hop,
+            "unlinked_node": undeliverable.unlinked_node,
+        },
         "rejoin_ms_p50": round2(pct(&mut rejoin_ms, 0.5)),
         "rss_kb_per_peer": round2(rss_joined.saturating_sub(rss0) as f64 / cfg.peers as f64),
         "cpu_ms_per_peer_second": round2(cpu * 1000.0 / wall / n as f64),
