@@ -415,8 +415,12 @@ impl<S: Store> Node<S> {
         let dist = self.id.distance_to(succ);
         let kmin = 255 - dist.leading_zeros().min(255);
         self.fingers.retain(|k, _| *k > kmin);
+        // Each round also looks up the successor itself (finger 0, key
+        // self + 1): a successor list that skips nodes (a wrong join answer,
+        // repairs after losses) is otherwise only walked back one node per
+        // stabilize round, and fingers below `kmin` are never looked up.
         let ks: Vec<u32> = if all {
-            (kmin + 1..256).collect()
+            std::iter::once(0).chain(kmin + 1..256).collect()
         } else {
             if self.next_finger <= kmin || self.next_finger > 255 {
                 self.next_finger = 255;
@@ -424,9 +428,9 @@ impl<S: Store> Node<S> {
             let k = self.next_finger;
             self.next_finger -= 1;
             if k > kmin {
-                vec![k]
+                vec![0, k]
             } else {
-                vec![]
+                vec![0]
             }
         };
         for k in ks {
@@ -455,6 +459,18 @@ impl<S: Store> Node<S> {
     pub(super) fn set_finger(&mut self, k: u32, node: RingId) {
         if node == self.id || self.is_dead(&node) {
             return;
+        }
+        if let Some(s) = self.successors.first().copied() {
+            if node.in_open(self.id, s) {
+                // Between this node and its successor: the list missed it.
+                let mut list = vec![node];
+                list.extend(self.successors.iter().copied());
+                self.set_successors(list);
+                self.next_stabilize = self.now;
+            }
+        }
+        if k == 0 {
+            return; // the successor, not a finger
         }
         self.fingers.insert(k, node);
         if !self.links.is_up(&node) {

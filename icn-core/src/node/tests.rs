@@ -69,3 +69,48 @@ fn joining_again_through_another_gateway_ends_the_earlier_attempt() {
     let attempts = 1 + 10_000 / Config::default().request_timeout_ms as usize;
     assert!(asked.len() - 1 <= attempts, "{asked:?}");
 }
+
+#[test]
+fn looking_up_its_own_successor_repairs_a_list_that_skips_nodes() {
+    use crate::wire::{Body, Dest, Routed};
+    // A wrong join answer gave the node a successor far ahead; the lookup of
+    // key self + 1 that every finger round makes finds the node between.
+    let (me, x, far) = (RingId([0x10; 32]), RingId([0x18; 32]), RingId([0x80; 32]));
+    let mut n = Node::new(me, Config::default());
+    n.handle_input(Input::LinkUp(0, far)).unwrap();
+    n.join(0, far);
+    let reply = Message::JoinReply {
+        successors: vec![far],
+    };
+    n.handle_input(Input::Receive(1, far, &reply.encode()))
+        .unwrap();
+    n.handle_input(Input::Timeout(2)).unwrap();
+    let mut lookup = None;
+    while let Some(o) = match n.poll_output() {
+        Output::Timeout(_) => None,
+        o => Some(o),
+    } {
+        if let Output::Transmit(t) = o {
+            if let Ok(Message::Routed(r)) = Message::decode(&t.bytes) {
+                if r.dest == Dest::Key(me.finger_start(0)) {
+                    lookup = Some(r.id);
+                }
+            }
+        }
+    }
+    let id = lookup.expect("the node looks its successor up");
+    let answer = Message::Routed(Routed {
+        dest: Dest::Node(me),
+        origin: x,
+        id,
+        hops: 2,
+        body: Body::Successor {
+            node: x,
+            successors: vec![far],
+        },
+    });
+    n.handle_input(Input::Receive(3, far, &answer.encode()))
+        .unwrap();
+    assert_eq!(n.successors().first(), Some(&x));
+    assert!(n.successors().contains(&far));
+}
