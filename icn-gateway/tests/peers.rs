@@ -600,6 +600,23 @@ async fn two_gateways_share_one_ring_and_the_second_outlives_the_first() {
     }
 }
 
+/// Gateway A, trusting B's key, and gateway B joined into A's ring.
+fn gateways_a_and_b(dir: &std::path::Path) -> (Gw, Gw) {
+    let b_key = dir.join("b.pem");
+    let b_id = keygen(&b_key);
+    let a = start_gateway_with(&dir.join("a"), &["--trust-gateway", &b_id]);
+    let b = start_gateway_with(
+        &dir.join("b"),
+        &["--key", b_key.to_str().unwrap(), "--join", &a.1],
+    );
+    (a, b)
+}
+
+/// The WebSocket URL of a gateway.
+fn ws(gw: &Gw) -> String {
+    format!("{}/ws", gw.1.replace("http://", "ws://"))
+}
+
 /// spec/bootstrap.md, "Joining again elsewhere": a peer certified by gateway
 /// A keeps its ring position when it comes to gateway B with that
 /// certificate; certificates that are not its own, not from a trusted
@@ -609,14 +626,7 @@ async fn a_peer_keeps_its_ring_position_when_it_joins_again_through_another_gate
     use icn_core::bootstrap::NodeCert;
     use icn_gateway::peer::{handshake, handshake_keeping};
     let dir = tempfile::TempDir::new().unwrap();
-    let b_key = dir.path().join("b.pem");
-    let b_id = keygen(&b_key);
-    let a = start_gateway_with(&dir.path().join("a"), &["--trust-gateway", &b_id]);
-    let b = start_gateway_with(
-        &dir.path().join("b"),
-        &["--key", b_key.to_str().unwrap(), "--join", &a.1],
-    );
-    let ws = |gw: &Gw| format!("{}/ws", gw.1.replace("http://", "ws://"));
+    let (a, b) = gateways_a_and_b(dir.path());
     let (a_ws, b_ws) = (ws(&a), ws(&b));
 
     let key = SigningKey::from_bytes(&[21; 32]);
@@ -658,4 +668,46 @@ async fn a_peer_keeps_its_ring_position_when_it_joins_again_through_another_gate
     forged.node_key = other.verifying_key().to_bytes();
     let forged = handshake_keeping(&b_ws, &other, Some(forged)).await;
     assert!(refused(forged).contains("certificate-invalid"));
+}
+
+/// The whole path of "Joining again elsewhere": a peer that joined through
+/// gateway A, which dies before the peer has any other link, joins again
+/// through gateway B on its own and is the same node (same id) in B's ring.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stranded_peer_joins_again_through_the_next_gateway() {
+    log_peers();
+    let dir = tempfile::TempDir::new().unwrap();
+    let (a, b) = gateways_a_and_b(dir.path());
+    let urls = [ws(&a), ws(&b)];
+    let key = SigningKey::from_bytes(&[31; 32]);
+    let peer = Peer::join_any(&urls, key, Config::default()).await.unwrap();
+    let id = peer.id();
+    // A dies at once: the peer's links (A's socket, B over A's relay) go
+    // with it, long before a DataChannel to B could be up.
+    // B, left alone with newcomers only, starts the ring anew after 15 s.
+    drop(a);
+    let deadline = Instant::now() + Duration::from_secs(45);
+    loop {
+        let v = peer.status().await.unwrap();
+        let through_b = peer
+            .links()
+            .await
+            .iter()
+            .any(|(_, t)| *t == Transport::WebSocket);
+        if v.joined && through_b {
+            assert_eq!(v.id, id, "the same ring position");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not a member through B after 45 s: {v:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // B counts it among its peers, under the same id.
+    let ring = ring_json(&b.1);
+    assert!(
+        ring.to_string().contains(&id.to_hex()),
+        "B's ring view lacks {id}: {ring}"
+    );
 }

@@ -19,6 +19,9 @@ impl<S: Store> Node<S> {
     /// Starts a new ring with this node as its only member.
     pub fn bootstrap(&mut self, now: super::Time) {
         self.advance(now);
+        // A node that starts a ring (again) has no node to come back to:
+        // alone, it waits for newcomers instead of asking them to let it in.
+        self.bootstrap = None;
         self.become_member();
     }
 

@@ -13,7 +13,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use icn_core::block::Block;
 use icn_core::bootstrap::Frame;
@@ -99,6 +99,12 @@ pub fn spawn(
     tx
 }
 
+/// How long a gateway that joined another one stays outside the ring, its
+/// upstream gone, before it starts the ring anew.
+const ALONE_AFTER: Duration = Duration::from_secs(15);
+/// How often that is checked.
+const ALONE_CHECK: Duration = Duration::from_secs(1);
+
 async fn run(
     mut h: Host,
     udp: UdpSocket,
@@ -123,8 +129,29 @@ async fn run(
     };
     let mut waiters: HashMap<u64, Waiter> = HashMap::new();
     let mut buf = vec![0u8; 2048];
+    let mut outside_since: Option<Instant> = None;
+    let mut next_check = Instant::now() + ALONE_CHECK;
     loop {
         let wake = h.pump(&mut |e| on_event(e, &mut waiters, &metrics));
+        let now = Instant::now();
+        if now >= next_check {
+            next_check = now + ALONE_CHECK;
+            // Joined through a gateway that is gone, and no linked node has
+            // let this one in again for a while: every member is gone too
+            // (the nodes still linked are newcomers waiting to be let in, as
+            // this node waits for them). Start the ring anew, as a gateway
+            // without `--join` does, so that they can join.
+            if h.has_upstream() || h.node.is_joined() || wtx.is_none() {
+                outside_since = None;
+            } else if now - *outside_since.get_or_insert(now) >= ALONE_AFTER {
+                tracing::warn!("no member of the ring answers: starting it anew");
+                let t = h.now();
+                h.node.bootstrap(t);
+                outside_since = None;
+                continue;
+            }
+        }
+        let wake = wake.min(next_check);
         for (to, bytes) in h.datagrams.drain(..) {
             let _ = udp.send_to(&bytes, to).await;
         }
