@@ -284,7 +284,7 @@ fn arm_timer(inner: &Shared, at: u64) {
     me.timer_cb = Some(cb);
 }
 
-fn on_frame(inner: &Shared, bytes: &[u8]) {
+pub(crate) fn on_frame(inner: &Shared, bytes: &[u8]) {
     {
         let mut me = inner.borrow_mut();
         let (t, gw) = (now(), me.gw);

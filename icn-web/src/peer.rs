@@ -16,7 +16,8 @@ use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{BinaryType, MessageEvent, WebSocket};
 
 use crate::driver::{
-    attach_gateway, js_err, message_bytes, next, now, pump, requests, sleep, Inner, Shared,
+    attach_gateway, js_err, message_bytes, next, now, on_frame, pump, requests, sleep, Inner,
+    Shared,
 };
 
 /// Requests in flight at once when moving the blocks of one object.
@@ -135,6 +136,11 @@ impl Peer {
         )));
         attach_gateway(&inner, &ws);
         drop((early, closed));
+        // Frames that came right after the welcome (the `Trust` list) may
+        // already wait in the handshake's channel.
+        while let Ok(Some(b)) = rx.try_recv() {
+            on_frame(&inner, &b);
+        }
         {
             let mut me = inner.borrow_mut();
             let t = now();
