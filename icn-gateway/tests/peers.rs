@@ -593,8 +593,10 @@ async fn two_gateways_share_one_ring_and_the_second_outlives_the_first() {
         assert_eq!(
             status,
             200,
-            "after A died: {}",
-            String::from_utf8_lossy(&body)
+            "after A died, {}: {}; B's ring state: {}",
+            o.name(),
+            String::from_utf8_lossy(&body),
+            ring_json(&b.1)
         );
         assert_eq!(body, format!("item {i}").as_bytes());
     }

@@ -352,8 +352,10 @@ impl<S: Store> Node<S> {
                 if p.attempts < self.cfg.request_attempts {
                     p.kind = kind;
                     p.bounced = true;
-                    // Later attempts wait longer: repairs take a few rounds.
-                    p.deadline = self.now + self.cfg.stabilize_ms * u64::from(p.attempts.min(4));
+                    // Later attempts wait twice as long (2, 4, 8 rounds):
+                    // repairing a neighbourhood takes a few rounds, and
+                    // retries that give up before it is done fail the get.
+                    p.deadline = self.now + (self.cfg.stabilize_ms << p.attempts.min(4));
                     self.requests.insert(r.id, p);
                 } else {
                     self.fail(r.id, kind, RequestError::Unreachable);

@@ -68,6 +68,10 @@ impl Links {
         self.links.len()
     }
 
+    pub(super) fn any_up(&self) -> bool {
+        self.links.values().any(|l| l.up)
+    }
+
     pub(super) fn peers(&self) -> impl Iterator<Item = (&RingId, &Link)> {
         self.links.iter()
     }

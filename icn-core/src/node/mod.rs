@@ -321,9 +321,10 @@ pub struct Node<S: Store = MemoryStore> {
     requests: HashMap<ReqId, data::Pending>,
     /// Peers presumed dead, and until when to ignore them.
     dead: HashMap<RingId, Time>,
-    /// Reverse paths of signaling: the neighbour a signal from a node came
-    /// through, and when, so the answer can retrace it (see `ring.rs`).
-    signal_paths: HashMap<RingId, (RingId, Time)>,
+    /// Reverse paths: the neighbour a routed message from a node last came
+    /// through, and when, so messages for that node can retrace it (see
+    /// `ring.rs`).
+    paths: HashMap<RingId, (RingId, Time)>,
     /// Outstanding GetState to the first successor.
     awaiting_state: Option<Probe>,
     /// Outstanding ping to the predecessor.
@@ -364,7 +365,7 @@ impl<S: Store> Node<S> {
             store,
             requests: HashMap::default(),
             dead: HashMap::default(),
-            signal_paths: HashMap::default(),
+            paths: HashMap::default(),
             awaiting_state: None,
             awaiting_pong: None,
             next_stabilize: Time::MAX,
@@ -416,6 +417,11 @@ impl<S: Store> Node<S> {
     /// Number of links open or being dialled.
     pub fn link_count(&self) -> usize {
         self.links.len()
+    }
+
+    /// Whether any link is open (without building a [`RingView`]).
+    pub fn has_open_link(&self) -> bool {
+        self.links.any_up()
     }
 
     /// A snapshot of the ring state, for status pages and tests.

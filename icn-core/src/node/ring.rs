@@ -12,8 +12,9 @@ pub(super) const MAX_HOPS: u8 = 64;
 /// Idle time after which an unneeded link may be closed.
 const IDLE_MS: u64 = 30_000;
 /// Reverse signaling paths remembered at most, and for how long.
-const MAX_SIGNAL_PATHS: usize = 1024;
-const SIGNAL_PATH_MS: u64 = 60_000;
+/// Origins whose way back a node remembers, and for how long.
+const MAX_PATHS: usize = 1024;
+const PATH_MS: u64 = 60_000;
 
 impl<S: Store> Node<S> {
     /// Starts a new ring with this node as its only member.
@@ -567,8 +568,8 @@ impl<S: Store> Node<S> {
             }
         }
         let signal = matches!(r.body, Body::Signal(_));
-        if signal && from != self.id {
-            self.remember_signal_path(r.origin, from);
+        if from != self.id && r.origin != self.id {
+            self.remember_path(r.origin, from);
         }
         let here = match r.dest {
             Dest::Node(n) => n == self.id,
@@ -588,13 +589,18 @@ impl<S: Store> Node<S> {
             if self.links.is_up(&n) && !setting_up {
                 return self.forward_to(n, r);
             }
-            // A node setting up its first links may be known to nobody but
-            // the gateway it joined through: signals to it retrace the path
-            // its own signal came by.
-            if signal {
-                if let Some(hop) = self.signal_path(n) {
-                    return self.forward_to(hop, r);
-                }
+            // A node may be known to nobody around its id yet: one setting
+            // up its first links (only the gateway it joined through knows
+            // it), or one whose successor list skips nodes that joined
+            // before it. Routed by id, its answers would end at the node
+            // responsible for its id, which has no link to it. So a message
+            // for a node goes back the way that node's own messages came,
+            // as NDN's data retraces its interest.
+            if let Some(hop) = self
+                .path_back(n)
+                .filter(|hop| *hop != from && r.hops < MAX_HOPS)
+            {
+                return self.forward_to(hop, r);
             }
             if self.is_responsible(n) {
                 self.stats.undeliverable.unlinked_node += 1;
@@ -671,23 +677,24 @@ impl<S: Store> Node<S> {
         }
     }
 
-    fn remember_signal_path(&mut self, origin: RingId, via: RingId) {
+    fn remember_path(&mut self, origin: RingId, via: RingId) {
         let now = self.now;
-        if self.signal_paths.len() >= MAX_SIGNAL_PATHS {
-            self.signal_paths
-                .retain(|_, (_, at)| now.saturating_sub(*at) < SIGNAL_PATH_MS);
+        if self.paths.len() >= MAX_PATHS {
+            self.paths
+                .retain(|_, (_, at)| now.saturating_sub(*at) < PATH_MS);
         }
-        if self.signal_paths.len() < MAX_SIGNAL_PATHS || self.signal_paths.contains_key(&origin) {
-            self.signal_paths.insert(origin, (via, now));
+        if self.paths.len() < MAX_PATHS || self.paths.contains_key(&origin) {
+            self.paths.insert(origin, (via, now));
         }
     }
 
-    /// The neighbour a recent signal from `n` came through, if its link is up.
-    fn signal_path(&self, n: RingId) -> Option<RingId> {
-        self.signal_paths
+    /// The neighbour a recent message from `n` came through, if its link is
+    /// up: the way back to `n`.
+    fn path_back(&self, n: RingId) -> Option<RingId> {
+        self.paths
             .get(&n)
             .filter(|(via, at)| {
-                self.now.saturating_sub(*at) < SIGNAL_PATH_MS
+                self.now.saturating_sub(*at) < PATH_MS
                     && *via != n
                     && self.links.is_up(via)
                     && !self.is_dead(via)

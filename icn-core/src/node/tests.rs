@@ -114,3 +114,46 @@ fn looking_up_its_own_successor_repairs_a_list_that_skips_nodes() {
     assert_eq!(n.successors().first(), Some(&x));
     assert!(n.successors().contains(&far));
 }
+
+#[test]
+fn an_answer_to_a_node_nobody_links_to_retraces_its_request() {
+    use crate::wire::{Body, Dest, Routed};
+    // `o` lies in this node's range, but its successor list skips this node
+    // (it joined through a node far away): its get came through `a`. Routed
+    // by id, the answer would stop here, where `o` has no link.
+    let (me, a, o) = (RingId([0x40; 32]), RingId([0x90; 32]), RingId([0x20; 32]));
+    let mut n = Node::new(me, Config::default());
+    n.bootstrap(0);
+    n.handle_input(Input::LinkUp(1, a)).unwrap();
+    while !matches!(n.poll_output(), Output::Timeout(_)) {}
+    let get = Message::Routed(Routed {
+        dest: Dest::Key(RingId([0x30; 32])),
+        origin: o,
+        id: 7,
+        hops: 1,
+        body: Body::Get {
+            block: false,
+            forwarded: 0,
+        },
+    });
+    n.handle_input(Input::Receive(2, a, &get.encode())).unwrap();
+    let mut answered = None;
+    loop {
+        match n.poll_output() {
+            Output::Timeout(_) => break,
+            Output::Transmit(t) => {
+                if let Ok(Message::Routed(r)) = Message::decode(&t.bytes) {
+                    if r.id == 7 {
+                        answered = Some((t.to, r));
+                    }
+                }
+            }
+            Output::Event(_) => {}
+        }
+    }
+    let (to, r) = answered.expect("the answer is sent, not dropped");
+    assert_eq!(to, a);
+    assert_eq!(r.dest, Dest::Node(o));
+    assert!(matches!(r.body, Body::GetReply { .. }), "{r:?}");
+    assert_eq!(n.stats().undeliverable.unlinked_node, 0);
+}

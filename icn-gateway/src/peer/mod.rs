@@ -489,8 +489,7 @@ async fn run(
         let now = Instant::now();
         if now >= next_check {
             next_check = now + STRANDED_CHECK;
-            let stranded =
-                !h.has_upstream() && !h.node.is_joined() && h.node.ring_view().links.is_empty();
+            let stranded = !h.has_upstream() && !h.node.is_joined() && !h.node.has_open_link();
             match stranded_since {
                 _ if !stranded => stranded_since = None,
                 None => stranded_since = Some(now),

@@ -13,7 +13,7 @@ pub mod respond;
 use std::time::{Duration, Instant};
 
 use ed25519_dalek::SigningKey;
-use icn_core::node::{Config, Undeliverable};
+use icn_core::node::{Config, Stats, Undeliverable};
 use icn_core::{ContentObject, Name, Payload, PublisherId, RingId, SignedObject};
 use serde_json::json;
 
@@ -208,11 +208,23 @@ async fn publish_one(
     Ok(signed)
 }
 
-fn add_undeliverable(sum: &mut Undeliverable, u: Undeliverable) {
-    sum.hop_limit += u.hop_limit;
-    sum.not_member += u.not_member;
-    sum.no_hop += u.no_hop;
-    sum.unlinked_node += u.unlinked_node;
+/// Node counters summed over peers (those that left included): why routed
+/// messages stopped, and how often a peer was presumed dead.
+#[derive(Default)]
+struct Tally {
+    undeliverable: Undeliverable,
+    presumed_dead: u64,
+}
+
+impl Tally {
+    fn add(&mut self, s: &Stats) {
+        let (sum, u) = (&mut self.undeliverable, s.undeliverable);
+        sum.hop_limit += u.hop_limit;
+        sum.not_member += u.not_member;
+        sum.no_hop += u.no_hop;
+        sum.unlinked_node += u.unlinked_node;
+        self.presumed_dead += s.presumed_dead;
+    }
 }
 
 /// One line on a failed get, for tracing why: the asking peer's state and
@@ -339,8 +351,7 @@ pub async fn run(cfg: SwarmConfig) -> Result<serde_json::Value, SwarmError> {
         tokio::sync::mpsc::unbounded_channel::<(Option<String>, u8, f64, RingId, RingId)>();
     let mut get_errors: std::collections::BTreeMap<String, u64> = Default::default();
     let mut cut_by_leave = 0u64;
-    let mut undeliverable = Undeliverable::default();
-    let mut presumed_dead = 0u64;
+    let mut tally = Tally::default();
     let (pub_tx, mut pub_rx) = tokio::sync::mpsc::unbounded_channel();
     let mut publishes_done = 0;
     let mut join_failures = 0;
@@ -413,8 +424,7 @@ pub async fn run(cfg: SwarmConfig) -> Result<serde_json::Value, SwarmError> {
             let victim = rng.below(peers.len());
             let leaver = peers.swap_remove(victim);
             if let Some(s) = leaver.stats().await {
-                add_undeliverable(&mut undeliverable, s.undeliverable);
-                presumed_dead += s.presumed_dead;
+                tally.add(&s);
             }
             if tokio::time::timeout(Duration::from_secs(5), leaver.leave())
                 .await
@@ -506,8 +516,7 @@ pub async fn run(cfg: SwarmConfig) -> Result<serde_json::Value, SwarmError> {
     }
     for p in &peers {
         if let Some(s) = p.stats().await {
-            add_undeliverable(&mut undeliverable, s.undeliverable);
-            presumed_dead += s.presumed_dead;
+            tally.add(&s);
         }
     }
     let (mut webrtc, mut relayed) = (0, 0);
@@ -544,12 +553,12 @@ pub async fn run(cfg: SwarmConfig) -> Result<serde_json::Value, SwarmError> {
         "get_errors": get_errors,
         "gets_cut_by_leave": cut_by_leave,
         "memberships_lost": memberships_lost,
-        "presumed_dead": presumed_dead,
+        "presumed_dead": tally.presumed_dead,
         "undeliverable": {
-            "hop_limit": undeliverable.hop_limit,
-            "not_member": undeliverable.not_member,
-            "no_hop": undeliverable.no_hop,
-            "unlinked_node": undeliverable.unlinked_node,
+            "hop_limit": tally.undeliverable.hop_limit,
+            "not_member": tally.undeliverable.not_member,
+            "no_hop": tally.undeliverable.no_hop,
+            "unlinked_node": tally.undeliverable.unlinked_node,
         },
         "rejoin_ms_p50": round2(pct(&mut rejoin_ms, 0.5)),
         "rss_kb_per_peer": round2(rss_joined.saturating_sub(rss0) as f64 / cfg.peers as f64),
