@@ -6,7 +6,7 @@
 //! ring messages for other peers of the same gateway. `spec/bootstrap.md`
 //! is the specification; every frame is one CBOR array, decoded strictly.
 
-use ciborium::value::Value;
+use crate::cbor::Value;
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 
 use crate::cbor::{self, as_array, as_bytes, as_list, as_text, as_u64, uint, CborError};

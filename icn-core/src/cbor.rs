@@ -1,19 +1,38 @@
-//! Strict CBOR decoding shared by every icn decoder.
+//! Strict CBOR: the one codec behind every icn encoder and decoder.
 //!
 //! icn signs exact bytes, and every peer must agree on what a given byte string
 //! means, so decoders accept only the RFC 8949 core deterministic encoding
 //! (shortest heads, definite lengths, map keys in ascending order, no
-//! duplicates) and only the types the spec uses (no floats, no tags). The
-//! strategy is: bound the input size, let ciborium parse it into a `Value` with
-//! a recursion limit, walk the value for duplicate or unordered keys and
-//! forbidden types, then re-encode it and require the result to equal the input
-//! byte for byte. Anything a lenient parser would have "fixed up" fails that
-//! last check, so there is only ever one accepted encoding per value.
+//! duplicates) and only the types the spec uses (no floats, no tags, no simple
+//! values but `true`, `false` and `null`).
+//!
+//! The codec is our own rather than ciborium + serde: icn needs only a small
+//! `Value` tree, and the generic serde machinery (with the float formatting
+//! its error messages pull in) weighed more in the browser bundle than this
+//! whole module. The reader is lenient about encoding forms so that it can
+//! tell *why* input is refused, in the precedence of the spec's error codes:
+//! not well-formed (`malformed`), then trailing bytes, then the first
+//! forbidden item, duplicate or unordered key in document order, then a
+//! well-formed but long or indefinite-length encoding (`non-canonical`).
 
-use ciborium::value::{Integer, Value};
+mod read;
+
+/// A decoded CBOR item of the kinds icn uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Value {
+    /// Major types 0 and 1: -2^64 ..= 2^64 - 1.
+    Integer(i128),
+    Bytes(Vec<u8>),
+    Text(String),
+    Array(Vec<Value>),
+    /// Entries in the order they were given (encoding keeps it).
+    Map(Vec<(Value, Value)>),
+    Bool(bool),
+    Null,
+}
 
 /// Deepest nesting any icn structure needs, with room to spare.
-const RECURSION_LIMIT: usize = 16;
+pub(crate) const RECURSION_LIMIT: usize = 16;
 
 /// Why bytes were refused by the strict decoder or a schema check.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -96,75 +115,40 @@ pub(crate) fn write_head(out: &mut Vec<u8>, major: u8, arg: u64) {
 /// Encodes a value; maps keep the order they are given in.
 pub(crate) fn encode(value: &Value) -> Vec<u8> {
     let mut out = Vec::new();
-    // Writing to a Vec cannot fail and every Value is serialisable.
-    if ciborium::ser::into_writer(value, &mut out).is_err() {
-        unreachable!("serialising a ciborium Value into a Vec failed");
-    }
+    encode_into(&mut out, value);
     out
 }
 
-/// Decodes exactly one item in deterministic encoding from `bytes`.
-pub(crate) fn decode_strict(bytes: &[u8], max: usize) -> Result<Value, CborError> {
-    if bytes.len() > max {
-        return Err(CborError::TooLarge {
-            len: bytes.len(),
-            max,
-        });
-    }
-    let mut reader = bytes;
-    let value: Value = ciborium::de::from_reader_with_recursion_limit(&mut reader, RECURSION_LIMIT)
-        .map_err(|e| CborError::Malformed(short_error(&e)))?;
-    if !reader.is_empty() {
-        return Err(CborError::TrailingBytes);
-    }
-    check_value(&value)?;
-    if encode(&value) != bytes {
-        return Err(CborError::NonCanonical(
-            "not the shortest, definite-length encoding",
-        ));
-    }
-    Ok(value)
-}
-
-fn short_error<E: core::fmt::Debug>(e: &ciborium::de::Error<E>) -> String {
-    match e {
-        ciborium::de::Error::Io(_) => "unexpected end of input".into(),
-        ciborium::de::Error::Syntax(at) => format!("syntax error at byte {at}"),
-        ciborium::de::Error::Semantic(_, msg) => msg.chars().take(80).collect(),
-        ciborium::de::Error::RecursionLimitExceeded => "nesting too deep".into(),
-    }
-}
-
-fn check_value(v: &Value) -> Result<(), CborError> {
-    match v {
-        Value::Integer(_) | Value::Bytes(_) | Value::Text(_) | Value::Bool(_) | Value::Null => {
-            Ok(())
+fn encode_into(out: &mut Vec<u8>, value: &Value) {
+    match value {
+        Value::Integer(i) if *i >= 0 => write_head(out, 0, *i as u64),
+        Value::Integer(i) => write_head(out, 1, (-1 - *i) as u64),
+        Value::Bytes(b) => {
+            write_head(out, 2, b.len() as u64);
+            out.extend_from_slice(b);
         }
-        Value::Float(_) => Err(CborError::Unsupported("floating-point number")),
-        Value::Tag(..) => Err(CborError::Unsupported("tag")),
-        Value::Array(items) => items.iter().try_for_each(check_value),
+        Value::Text(t) => {
+            write_head(out, 3, t.len() as u64);
+            out.extend_from_slice(t.as_bytes());
+        }
+        Value::Array(items) => {
+            write_head(out, 4, items.len() as u64);
+            items.iter().for_each(|v| encode_into(out, v));
+        }
         Value::Map(entries) => {
-            let mut prev: Option<Vec<u8>> = None;
-            for (k, val) in entries {
-                check_value(k)?;
-                check_value(val)?;
-                let key = encode(k);
-                if let Some(p) = &prev {
-                    match p.as_slice().cmp(key.as_slice()) {
-                        core::cmp::Ordering::Equal => return Err(CborError::DuplicateKey),
-                        core::cmp::Ordering::Greater => {
-                            return Err(CborError::NonCanonical("map keys out of order"))
-                        }
-                        core::cmp::Ordering::Less => {}
-                    }
-                }
-                prev = Some(key);
+            write_head(out, 5, entries.len() as u64);
+            for (k, v) in entries {
+                encode_into(out, k);
+                encode_into(out, v);
             }
-            Ok(())
         }
-        _ => Err(CborError::Unsupported("simple value")),
+        Value::Bool(false) => out.push(0xf4),
+        Value::Bool(true) => out.push(0xf5),
+        Value::Null => out.push(0xf6),
     }
 }
+
+pub(crate) use read::decode_strict;
 
 /// The fields of a map with small unsigned integer keys, taken one by one.
 pub(crate) struct Fields {
@@ -278,53 +262,8 @@ pub(crate) fn as_list(v: Value, field: &'static str, max: usize) -> Result<Vec<V
 
 /// A CBOR unsigned integer value.
 pub(crate) fn uint(v: u64) -> Value {
-    Value::Integer(Integer::from(v))
+    Value::Integer(i128::from(v))
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn heads_are_shortest() {
-        for (arg, len) in [
-            (0u64, 1),
-            (23, 1),
-            (24, 2),
-            (255, 2),
-            (256, 3),
-            (65536, 5),
-            (1 << 32, 9),
-        ] {
-            let mut out = Vec::new();
-            write_head(&mut out, 0, arg);
-            assert_eq!(out.len(), len);
-            assert_eq!(decode_strict(&out, 16), Ok(uint(arg)));
-        }
-    }
-
-    #[test]
-    fn refuses_non_deterministic_forms() {
-        let err = |b: &[u8]| decode_strict(b, 64).unwrap_err();
-        assert_eq!(err(&[0x18, 0x05]).code(), "non-canonical");
-        assert_eq!(err(&[0x5f, 0x41, 0x00, 0xff]).code(), "non-canonical");
-        assert_eq!(
-            err(&[0xa2, 0x01, 0x00, 0x01, 0x00]),
-            CborError::DuplicateKey
-        );
-        assert_eq!(err(&[0xa2, 0x02, 0x00, 0x01, 0x00]).code(), "non-canonical");
-        assert_eq!(err(&[0x01, 0x01]), CborError::TrailingBytes);
-        assert_eq!(err(&[0xf9, 0x3c, 0x00]).code(), "unsupported");
-        assert_eq!(err(&[0xc1, 0x01]).code(), "unsupported");
-        assert_eq!(
-            err(&[0x5b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]).code(),
-            "malformed"
-        );
-        assert_eq!(
-            err(&[0x9b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]).code(),
-            "malformed"
-        );
-        assert_eq!(err(&[0x81; 40]).code(), "malformed");
-        assert_eq!(decode_strict(&[0; 65], 64).unwrap_err().code(), "too-large");
-    }
-}
+mod tests;

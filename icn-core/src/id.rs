@@ -74,6 +74,12 @@ impl RingId {
         to.wrapping_sub(self)
     }
 
+    /// Sorts `ids` clockwise from this id. (One shared instance: every sort
+    /// with its own closure is another copy of the sort in the wasm bundle.)
+    pub fn sort_clockwise(self, ids: &mut [RingId]) {
+        ids.sort_unstable_by_key(|n| self.distance_to(*n));
+    }
+
     /// Half the value, rounded down.
     pub fn half(self) -> RingId {
         let mut out = [0u8; 32];

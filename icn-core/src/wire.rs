@@ -12,7 +12,7 @@
 //! most [`MAX_MESSAGE_SIZE`] bytes and every list has a limit, so a hostile
 //! peer can cost a node at most one bounded allocation per message.
 
-use ciborium::value::Value;
+use crate::cbor::Value;
 
 use crate::cbor::{self, as_array, as_bytes, as_list, as_u64, uint, CborError};
 use crate::hash::Hash;

@@ -20,7 +20,7 @@
 //! specification. Everything here is sans-IO and shared by the browser and
 //! native drivers.
 
-use ciborium::value::Value;
+use crate::cbor::Value;
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 
 pub mod retry;

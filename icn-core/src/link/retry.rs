@@ -75,7 +75,7 @@ impl OfferRetries {
                 due.push(*p);
             }
         }
-        due.sort();
+        due.sort_unstable();
         due
     }
 

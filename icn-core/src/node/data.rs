@@ -70,11 +70,13 @@ impl<S: Store> Node<S> {
         self.start(Kind::Send(to, body))
     }
 
-    /// Registers a request and sends it (or fails it at once when this node
-    /// is not a member).
+    /// Registers a request and sends it. A node that is joining (for the
+    /// first time, or again after losing its place) holds it until it is a
+    /// member, within the request's usual timeouts; one that never joined
+    /// or has left fails it at once.
     fn start(&mut self, kind: Kind) -> super::ReqId {
         let req = self.new_request_id();
-        if !self.joined {
+        if !self.joined && !self.is_joining() {
             self.fail(req, kind, RequestError::NotJoined);
             return req;
         }
@@ -84,11 +86,32 @@ impl<S: Store> Node<S> {
         req
     }
 
-    /// (Re)sends the routed message of a pending request.
+    fn is_joining(&self) -> bool {
+        !self.left && self.requests.values().any(|p| matches!(p.kind, Kind::Join))
+    }
+
+    /// Sends the requests held while this node was joining.
+    pub(super) fn send_held(&mut self) {
+        let held: Vec<super::ReqId> = self
+            .requests
+            .iter()
+            .filter(|(_, p)| !matches!(p.kind, Kind::Join))
+            .map(|(id, _)| *id)
+            .collect();
+        for req in held {
+            self.send_request(req);
+        }
+    }
+
+    /// (Re)sends the routed message of a pending request (held while this
+    /// node is not a member).
     fn send_request(&mut self, req: super::ReqId) {
         let Some(p) = self.requests.get(&req) else {
             return;
         };
+        if !self.joined && !matches!(p.kind, Kind::Join) {
+            return;
+        }
         let (dest, body) = match &p.kind {
             Kind::Get(Wanted::Object(name)) => (
                 Dest::Key(name.ring_key()),
@@ -140,7 +163,7 @@ impl<S: Store> Node<S> {
             let Some(p) = self.requests.get_mut(&req) else {
                 continue;
             };
-            if matches!(p.kind, Kind::Send(..)) && !std::mem::take(&mut p.bounced) {
+            if matches!(p.kind, Kind::Send(..)) && self.joined && !std::mem::take(&mut p.bounced) {
                 // Nothing acknowledges a routed message (only `Unreachable`
                 // comes back): silence means delivered or lost on the way,
                 // and sending it again would deliver it twice.

@@ -166,7 +166,7 @@ impl Links {
             .filter(|(_, l)| l.up)
             .map(|(p, _)| *p)
             .collect();
-        up.sort();
+        up.sort_unstable();
         up
     }
 

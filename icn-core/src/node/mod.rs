@@ -427,7 +427,7 @@ impl<S: Store> Node<S> {
     /// A snapshot of the ring state, for status pages and tests.
     pub fn ring_view(&self) -> RingView {
         let mut fingers: Vec<RingId> = self.fingers.values().copied().collect();
-        fingers.sort_by_key(|f| self.id.distance_to(*f));
+        self.id.sort_clockwise(&mut fingers);
         fingers.dedup();
         let links = self.links.up_peers();
         RingView {

@@ -111,6 +111,7 @@ impl<S: Store> Node<S> {
         self.next_check_predecessor = now + self.jitter(self.cfg.check_predecessor_ms);
         self.next_sync = now + self.jitter(self.cfg.sync_ms);
         self.emit(Event::Joined);
+        self.send_held();
     }
 
     /// Whether this node is responsible for `key` (it is the key's successor).
@@ -227,7 +228,7 @@ impl<S: Store> Node<S> {
                 .chain(self.predecessor)
                 .chain(linked.iter().copied().filter(|p| !self.is_dead(p)))
                 .collect();
-            known.sort_by_key(|n| self.id.distance_to(*n));
+            self.id.sort_clockwise(&mut known);
             self.set_successors(known);
             // Nobody left that we know of: join again, through the bootstrap
             // node while it is linked, else through any linked node. A node
@@ -364,7 +365,7 @@ impl<S: Store> Node<S> {
         if self.successors.first() == Some(&from) {
             let mut list: Vec<RingId> = successors;
             list.extend(self.successors.iter().skip(1).copied());
-            list.sort_by_key(|n| self.id.distance_to(*n));
+            self.id.sort_clockwise(&mut list);
             self.mark_gone(from);
             self.set_successors(list);
         }
@@ -496,7 +497,7 @@ impl<S: Store> Node<S> {
             .filter(|(p, l)| l.up && l.last_used < idle_before && !self.needs_link(p))
             .map(|(p, l)| (l.last_used, *p))
             .collect();
-        idle.sort();
+        idle.sort_unstable();
         for (_, p) in idle
             .into_iter()
             .take(self.links.len().saturating_sub(target))

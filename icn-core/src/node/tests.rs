@@ -157,3 +157,50 @@ fn an_answer_to_a_node_nobody_links_to_retraces_its_request() {
     assert!(matches!(r.body, Body::GetReply { .. }), "{r:?}");
     assert_eq!(n.stats().undeliverable.unlinked_node, 0);
 }
+
+#[test]
+fn a_get_made_while_joining_waits_for_membership() {
+    use crate::wire::{Body, Dest};
+    let (me, via) = (RingId([0x10; 32]), RingId([0x80; 32]));
+    let name = crate::Name::parse("/alice/held").unwrap();
+    // Never joined: refused at once.
+    let mut idle = Node::new(me, Config::default());
+    let req = idle.get(0, &name);
+    assert_eq!(
+        idle.poll_output(),
+        Output::Event(Event::GetDone {
+            req,
+            result: Err(RequestError::NotJoined),
+            hops: 0
+        })
+    );
+    // Joining: held, then sent once the node is a member.
+    let mut n = Node::new(me, Config::default());
+    n.handle_input(Input::LinkUp(0, via)).unwrap();
+    n.join(0, via);
+    let req = n.get(1, &name);
+    let routed_get = |n: &mut Node| {
+        let mut sent = false;
+        loop {
+            match n.poll_output() {
+                Output::Timeout(_) => return sent,
+                Output::Event(Event::GetDone { req: r, .. }) if r == req => panic!("failed"),
+                Output::Transmit(t) => {
+                    if let Ok(Message::Routed(r)) = Message::decode(&t.bytes) {
+                        sent |= r.id == req
+                            && matches!(r.body, Body::Get { .. })
+                            && r.dest == Dest::Key(name.ring_key());
+                    }
+                }
+                Output::Event(_) => {}
+            }
+        }
+    };
+    assert!(!routed_get(&mut n), "sent before the node is a member");
+    let reply = Message::JoinReply {
+        successors: vec![via],
+    };
+    n.handle_input(Input::Receive(2, via, &reply.encode()))
+        .unwrap();
+    assert!(routed_get(&mut n), "not sent once the node is a member");
+}
