@@ -57,6 +57,14 @@ pub(crate) struct Inner {
     timer: Option<i32>,
     timer_cb: Option<Closure<dyn FnMut()>>,
     ws_handlers: Vec<Closure<dyn FnMut(JsValue)>>,
+    /// Gateway URLs of this ring, the one joined through first.
+    pub(crate) gateways: Vec<String>,
+    /// The one to join again through when stranded.
+    pub(crate) next_gateway: usize,
+    /// A [`crate::gateway::watch`] is running.
+    pub(crate) watching: bool,
+    /// `leave()` was called: never join again.
+    pub(crate) left: bool,
 }
 
 /// Peers remembered as unreachable through the gateway's relay.
@@ -77,6 +85,7 @@ impl Inner {
         ws: WebSocket,
         key: SigningKey,
         cert: NodeCert,
+        gateways: Vec<String>,
     ) -> Self {
         Inner {
             me: node.id(),
@@ -95,6 +104,10 @@ impl Inner {
             timer: None,
             timer_cb: None,
             ws_handlers: Vec::new(),
+            next_gateway: 1,
+            gateways,
+            watching: false,
+            left: false,
         }
     }
 
@@ -335,6 +348,7 @@ fn on_gateway_closed(inner: &Shared) {
         }
     }
     pump(inner);
+    crate::gateway::watch(inner);
 }
 
 pub(crate) fn message_bytes(data: &JsValue) -> Option<Vec<u8>> {

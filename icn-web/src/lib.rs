@@ -19,12 +19,15 @@
 //! ```
 //!
 //! * `driver`: the node's event loop in the page and the choice of transport.
+//! * `gateway`: the bootstrap handshake, and joining again elsewhere when stranded.
 //! * `rtc`: DataChannel links: negotiation, glare, authentication, backpressure.
 //! * `peer`: the JS API.
 #![deny(missing_docs, unreachable_pub)]
 
 #[cfg(target_arch = "wasm32")]
 mod driver;
+#[cfg(target_arch = "wasm32")]
+mod gateway;
 #[cfg(target_arch = "wasm32")]
 mod peer;
 #[cfg(target_arch = "wasm32")]

@@ -3,25 +3,22 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use ed25519_dalek::{Signer, SigningKey};
-use futures_channel::mpsc;
+use ed25519_dalek::SigningKey;
 use icn_core::block::{chunk, DEFAULT_BLOCK_SIZE};
-use icn_core::bootstrap::{join_message, Frame};
-use icn_core::node::{Config, Event, Input, Item, Node, RequestError, Store};
+use icn_core::node::{Config, Event, Item, Node, RequestError, Store};
 use icn_core::{ContentObject, Name, Payload, PublisherId, RingId, SignedObject};
 use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
-use wasm_bindgen::closure::Closure;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{BinaryType, MessageEvent, WebSocket};
 
-use crate::driver::{
-    attach_gateway, js_err, message_bytes, next, now, on_frame, pump, requests, sleep, Inner,
-    Shared,
-};
+use crate::driver::{js_err, now, pump, requests, sleep, Inner, Shared};
+use crate::gateway::{handshake, install};
 
 /// Requests in flight at once when moving the blocks of one object.
 const BLOCK_WINDOW: usize = 8;
+
+/// Gateway URLs a peer takes from `options.gateways`.
+const MAX_GATEWAYS: usize = 16;
 
 /// A peer of the icn ring, running in this page.
 #[wasm_bindgen]
@@ -66,7 +63,11 @@ fn parse_name(name: &str) -> Result<Name, JsValue> {
 #[wasm_bindgen]
 impl Peer {
     /// Joins the ring through the gateway at `url` (`ws://host/ws`). `options`
-    /// may hold `secretKey`, a 32-byte `Uint8Array` seed of the node key.
+    /// may hold `secretKey`, a 32-byte `Uint8Array` seed of the node key, and
+    /// `gateways`, WebSocket URLs of more gateways of the same ring: tried in
+    /// turn if `url` does not answer, and joined again through (keeping the
+    /// ring position) should this peer be stranded later, its gateway gone
+    /// and no DataChannel left.
     pub async fn join(url: String, options: JsValue) -> Result<Peer, JsValue> {
         let key = match option(&options, "secretKey") {
             Some(v) => {
@@ -78,50 +79,29 @@ impl Peer {
             }
             None => random_key()?,
         };
-        let ws = WebSocket::new(&url)?;
-        ws.set_binary_type(BinaryType::Arraybuffer);
-        // Until the handshake is over, frames go to this channel.
-        let (tx, mut rx) = mpsc::unbounded::<Option<Vec<u8>>>();
-        let tx2 = tx.clone();
-        let early = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
-            let _ = tx.unbounded_send(message_bytes(&e.data()));
-        });
-        let closed = Closure::<dyn FnMut(JsValue)>::new(move |_| {
-            let _ = tx2.unbounded_send(None);
-        });
-        ws.set_onmessage(Some(early.as_ref().unchecked_ref()));
-        ws.set_onclose(Some(closed.as_ref().unchecked_ref()));
-        ws.set_onerror(Some(closed.as_ref().unchecked_ref()));
-        let Frame::Challenge {
-            nonce,
-            gateway_key,
-            gateway_id,
-        } = next_frame(&mut rx, &url).await?
-        else {
-            return Err(js_err("expected a challenge from the gateway"));
-        };
-        let my_key = key.verifying_key().to_bytes();
-        let signature = key.sign(&join_message(&nonce, &my_key)).to_bytes();
-        ws.send_with_u8_array(
-            &Frame::Hello {
-                key: my_key,
-                signature,
-                cert: None,
+        let mut gateways = vec![url];
+        if let Some(list) = option(&options, "gateways") {
+            let list: Array = list
+                .dyn_into()
+                .map_err(|_| js_err("gateways must be an array of WebSocket URLs"))?;
+            for u in list.iter().take(MAX_GATEWAYS) {
+                let u = u
+                    .as_string()
+                    .ok_or_else(|| js_err("gateways must be an array of WebSocket URLs"))?;
+                gateways.push(u);
             }
-            .encode(),
-        )?;
-        let cert = match next_frame(&mut rx, &url).await? {
-            Frame::Welcome(c) => c,
-            Frame::Error { code } => {
-                return Err(js_err(format!("the gateway refused to admit us: {code}")))
-            }
-            _ => return Err(js_err("expected a welcome from the gateway")),
-        };
-        cert.verify(now()).map_err(js_err)?;
-        if cert.gateway_key != gateway_key || cert.node_key != my_key {
-            return Err(js_err("the certificate is not for this gateway and key"));
         }
-        let id = cert.node_id;
+        let mut admitted = Err(js_err("no gateway URL"));
+        let mut at = 0;
+        for (i, u) in gateways.iter().enumerate() {
+            admitted = handshake(u, &key, None).await;
+            if admitted.is_ok() {
+                at = i;
+                break;
+            }
+        }
+        let admitted = admitted?;
+        let id = admitted.cert.node_id;
         let cfg = Config {
             seed: id.prefix_u64() ^ now(),
             ..Config::default()
@@ -129,25 +109,14 @@ impl Peer {
         let publisher = PublisherId::from_key(key.verifying_key()).to_text();
         let inner = Rc::new(RefCell::new(Inner::new(
             Node::new(id, cfg),
-            gateway_id,
-            ws.clone(),
+            admitted.gateway_id,
+            admitted.ws.clone(),
             key,
-            cert,
+            admitted.cert.clone(),
+            gateways,
         )));
-        attach_gateway(&inner, &ws);
-        drop((early, closed));
-        // Frames that came right after the welcome (the `Trust` list) may
-        // already wait in the handshake's channel.
-        while let Ok(Some(b)) = rx.try_recv() {
-            on_frame(&inner, &b);
-        }
-        {
-            let mut me = inner.borrow_mut();
-            let t = now();
-            me.input(Input::LinkUp(t, gateway_id));
-            me.node.join(t, gateway_id);
-        }
-        pump(&inner);
+        inner.borrow_mut().next_gateway = at + 1;
+        install(&inner, admitted);
         Ok(Peer {
             inner,
             id,
@@ -347,7 +316,11 @@ impl Peer {
     pub fn leave(&self) -> Promise {
         let inner = self.inner.clone();
         wasm_bindgen_futures::future_to_promise(async move {
-            inner.borrow_mut().node.leave(now());
+            {
+                let mut me = inner.borrow_mut();
+                me.left = true;
+                me.node.leave(now());
+            }
             pump(&inner);
             sleep(300).await;
             let mut me = inner.borrow_mut();
@@ -415,17 +388,4 @@ async fn fetch_blocks(inner: &Shared, m: &icn_core::Manifest) -> Result<Uint8Arr
         offset += block.bytes().len() as u32;
     }
     Ok(out)
-}
-
-/// The next handshake frame from the gateway.
-async fn next_frame(
-    rx: &mut mpsc::UnboundedReceiver<Option<Vec<u8>>>,
-    url: &str,
-) -> Result<Frame, JsValue> {
-    let bytes = next(rx).await.flatten().ok_or_else(|| {
-        js_err(format!(
-            "could not reach the gateway at {url}, or it closed the connection"
-        ))
-    })?;
-    Frame::decode(&bytes).map_err(js_err)
 }

@@ -15,10 +15,10 @@ export const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-
   "--allow-loopback-in-peer-connection", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"];
 const TYPES = { ".html": "text/html", ".js": "text/javascript", ".wasm": "application/wasm" };
 
-/** Starts `icn gateway` on a free port; resolves to { child, url, ws, data }. */
-export async function startGateway(data) {
+/** Starts `icn gateway` on a free port (with `args` added); resolves to { child, url, ws, data }. */
+export async function startGateway(data, args = []) {
   data = data || await mkdtemp(join(tmpdir(), "icn-browser-"));
-  const child = spawn(process.env.ICN_BIN, ["gateway", "--listen", "127.0.0.1:0", "--data", data],
+  const child = spawn(process.env.ICN_BIN, ["gateway", "--listen", "127.0.0.1:0", "--data", data, ...args],
     { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, RUST_LOG: "warn" } });
   const line = await new Promise((resolve, reject) => {
     createInterface({ input: child.stdout }).once("line", resolve);

@@ -1,0 +1,200 @@
+//! The gateway connection: the bootstrap handshake, and joining again
+//! through another gateway when this peer is stranded.
+//!
+//! A peer whose gateway goes away stays in the ring over its DataChannels.
+//! One that has none yet (it joined a moment before) or lost them all is
+//! stranded: no gateway, no link, no member. As native peers do
+//! (spec/bootstrap.md, "Joining again elsewhere"), it then connects to the
+//! next gateway URL it was given, presents the certificate it holds, and
+//! goes on with the same ring position, key and store.
+
+use ed25519_dalek::{Signer, SigningKey};
+use futures_channel::mpsc;
+use icn_core::bootstrap::{join_message, Frame, NodeCert};
+use icn_core::node::Input;
+use icn_core::RingId;
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::{BinaryType, MessageEvent, WebSocket};
+
+use crate::driver::{
+    attach_gateway, js_err, message_bytes, next, now, on_frame, pump, sleep, Shared,
+};
+
+/// How long a peer may be stranded before it joins again elsewhere.
+const STRANDED_MS: i32 = 2000;
+
+/// Failed connections (every gateway down) before a stranded peer gives up.
+const MAX_FAILURES: u32 = 60;
+
+/// A finished handshake, not yet handed to the driver.
+pub(crate) struct Admitted {
+    pub(crate) ws: WebSocket,
+    pub(crate) cert: NodeCert,
+    pub(crate) gateway_id: RingId,
+    /// Frames that arrived right after the welcome (the `Trust` list).
+    pub(crate) early: Vec<Vec<u8>>,
+    // Kept until the driver installs its own handlers.
+    _handlers: [Closure<dyn FnMut(JsValue)>; 2],
+}
+
+/// Connects to `url` and proves `key`; with `cert`, asks to keep the ring
+/// position that certificate names.
+pub(crate) async fn handshake(
+    url: &str,
+    key: &SigningKey,
+    cert: Option<NodeCert>,
+) -> Result<Admitted, JsValue> {
+    let ws = WebSocket::new(url)?;
+    ws.set_binary_type(BinaryType::Arraybuffer);
+    // Until the handshake is over, frames go to this channel.
+    let (tx, mut rx) = mpsc::unbounded::<Option<Vec<u8>>>();
+    let tx2 = tx.clone();
+    let on_message = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
+        let data = e.unchecked_into::<MessageEvent>().data();
+        let _ = tx.unbounded_send(message_bytes(&data));
+    });
+    let on_close = Closure::<dyn FnMut(JsValue)>::new(move |_| {
+        let _ = tx2.unbounded_send(None);
+    });
+    ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+    ws.set_onerror(Some(on_close.as_ref().unchecked_ref()));
+    let result = admit(&ws, &mut rx, url, key, cert).await;
+    if result.is_err() {
+        let _ = ws.close();
+    }
+    let (cert, gateway_id) = result?;
+    let mut early = Vec::new();
+    while let Ok(Some(b)) = rx.try_recv() {
+        early.push(b);
+    }
+    Ok(Admitted {
+        ws,
+        cert,
+        gateway_id,
+        early,
+        _handlers: [on_message, on_close],
+    })
+}
+
+async fn admit(
+    ws: &WebSocket,
+    rx: &mut mpsc::UnboundedReceiver<Option<Vec<u8>>>,
+    url: &str,
+    key: &SigningKey,
+    cert: Option<NodeCert>,
+) -> Result<(NodeCert, RingId), JsValue> {
+    let Frame::Challenge {
+        nonce,
+        gateway_key,
+        gateway_id,
+    } = next_frame(rx, url).await?
+    else {
+        return Err(js_err("expected a challenge from the gateway"));
+    };
+    let my_key = key.verifying_key().to_bytes();
+    let signature = key.sign(&join_message(&nonce, &my_key)).to_bytes();
+    let keep = cert.as_ref().map(|c| c.node_id);
+    ws.send_with_u8_array(
+        &Frame::Hello {
+            key: my_key,
+            signature,
+            cert,
+        }
+        .encode(),
+    )?;
+    let cert = match next_frame(rx, url).await? {
+        Frame::Welcome(c) => c,
+        Frame::Error { code } => {
+            return Err(js_err(format!("the gateway refused to admit us: {code}")))
+        }
+        _ => return Err(js_err("expected a welcome from the gateway")),
+    };
+    cert.verify(now()).map_err(js_err)?;
+    if cert.gateway_key != gateway_key || cert.node_key != my_key {
+        return Err(js_err("the certificate is not for this gateway and key"));
+    }
+    if keep.is_some_and(|id| id != cert.node_id) {
+        return Err(js_err("the gateway gave another ring position"));
+    }
+    Ok((cert, gateway_id))
+}
+
+async fn next_frame(
+    rx: &mut mpsc::UnboundedReceiver<Option<Vec<u8>>>,
+    url: &str,
+) -> Result<Frame, JsValue> {
+    let bytes = next(rx).await.flatten().ok_or_else(|| {
+        js_err(format!(
+            "could not reach the gateway at {url}, or it closed the connection"
+        ))
+    })?;
+    Frame::decode(&bytes).map_err(js_err)
+}
+
+/// Hands an admitted connection to the driver: the gateway becomes this
+/// peer's bootstrap link, and the node joins (again) through it.
+pub(crate) fn install(inner: &Shared, a: Admitted) {
+    attach_gateway(inner, &a.ws);
+    {
+        let mut me = inner.borrow_mut();
+        me.ws = Some(a.ws);
+        me.gw = a.gateway_id;
+        if !me.trusted.contains(&a.cert.gateway_key) {
+            me.trusted.push(a.cert.gateway_key);
+        }
+        me.cert = a.cert;
+    }
+    for b in &a.early {
+        on_frame(inner, b);
+    }
+    {
+        let mut me = inner.borrow_mut();
+        let (t, gw) = (now(), me.gw);
+        me.input(Input::LinkUp(t, gw));
+        me.node.join(t, gw);
+    }
+    pump(inner);
+}
+
+/// Runs while the gateway connection is down: when the peer has been
+/// stranded for [`STRANDED_MS`], joins again through the next gateway URL.
+pub(crate) fn watch(inner: &Shared) {
+    {
+        let mut me = inner.borrow_mut();
+        if me.watching || me.left {
+            return;
+        }
+        me.watching = true;
+    }
+    let inner = inner.clone();
+    wasm_bindgen_futures::spawn_local(async move {
+        let mut failures = 0;
+        loop {
+            sleep(STRANDED_MS).await;
+            let (url, key, cert) = {
+                let me = inner.borrow();
+                if me.left || me.ws.is_some() {
+                    break;
+                }
+                if me.node.is_joined() || me.node.has_open_link() {
+                    continue; // in the ring over DataChannels: not stranded
+                }
+                let url = me.gateways[me.next_gateway % me.gateways.len()].clone();
+                (url, me.key.clone(), me.cert.clone())
+            };
+            inner.borrow_mut().next_gateway += 1;
+            match handshake(&url, &key, Some(cert)).await {
+                Ok(a) if !inner.borrow().left => {
+                    install(&inner, a);
+                    break;
+                }
+                Ok(_) => break,
+                Err(_) if failures + 1 >= MAX_FAILURES => break,
+                Err(_) => failures += 1,
+            }
+        }
+        inner.borrow_mut().watching = false;
+    });
+}
