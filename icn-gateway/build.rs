@@ -123,6 +123,7 @@ fn build_wasm(root: &Path) -> PathBuf {
     ] {
         cmd.env_remove(var);
     }
+    cmd.env("CARGO_ENCODED_RUSTFLAGS", remap_flags(root).join("\u{1f}"));
     let status = cmd
         .status()
         .unwrap_or_else(|e| panic!("cannot run cargo for the wasm build: {e}"));
@@ -130,6 +131,26 @@ fn build_wasm(root: &Path) -> PathBuf {
         panic!("building icn-web for wasm32-unknown-unknown failed ({status})");
     }
     target_dir.join("wasm32-unknown-unknown/wasm-release/icn_web.wasm")
+}
+
+/// `--remap-path-prefix` flags that cut this machine's paths (the crate
+/// registry, the workspace) out of the panic locations the bundle carries:
+/// the bundle does not depend on where it is built, and it is a little
+/// smaller.
+fn remap_flags(root: &Path) -> Vec<String> {
+    let mut prefixes: Vec<PathBuf> = vec![root.to_path_buf()];
+    let cargo_home = env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
+    if let Some(Ok(dirs)) = cargo_home.map(|h| std::fs::read_dir(h.join("registry/src"))) {
+        prefixes.extend(dirs.flatten().map(|d| d.path()));
+    }
+    // (The standard library's own paths, /rustc/<commit>/..., come
+    // precompiled and stay.)
+    prefixes
+        .iter()
+        .map(|p| format!("--remap-path-prefix={}=", p.display()))
+        .collect()
 }
 
 /// Shrinks the wasm with binaryen's `wasm-opt -Oz` when it is available.
