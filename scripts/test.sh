@@ -11,7 +11,7 @@ step() { printf '\n==> %s\n' "$*"; }
 # Toolchain pieces a new machine may lack; rustup installs them without root.
 if command -v rustup >/dev/null; then
   rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
-  for c in rustfmt clippy; do
+  for c in rustfmt clippy rust-src; do
     rustup component list --installed | grep -q "^$c" || rustup component add "$c"
   done
 fi

@@ -13,7 +13,7 @@ const ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Base32Error {
     /// A character outside `a-z2-7`.
-    #[error("invalid base32 character {0:?}")]
+    #[error("invalid base32 character '{}'", .0.escape_default())]
     Character(char),
     /// A length no byte string encodes to.
     #[error("invalid base32 length {0}")]

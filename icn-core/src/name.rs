@@ -58,7 +58,7 @@ pub enum NameError {
     #[error("bad percent-escape at byte {0}")]
     BadEscape(usize),
     /// A character that must be percent-encoded.
-    #[error("character {0:?} must be percent-encoded")]
+    #[error("character '{}' must be percent-encoded", .0.escape_default())]
     BadCharacter(char),
     /// Too many components.
     #[error("too many components (limit {MAX_COMPONENTS})")]

@@ -57,7 +57,7 @@ fn request_error(e: RequestError) -> JsValue {
 }
 
 fn parse_name(name: &str) -> Result<Name, JsValue> {
-    Name::parse(name).map_err(|e| js_err(format!("bad name {name:?}: {e}")))
+    Name::parse(name).map_err(|e| js_err(format!("bad name '{name}': {e}")))
 }
 
 #[wasm_bindgen]
@@ -152,7 +152,7 @@ impl Peer {
         wasm_bindgen_futures::future_to_promise(async move {
             let name = parse_name(&path)?
                 .under_publisher(&publisher)
-                .map_err(|e| js_err(format!("bad name {path:?}: {e}")))?;
+                .map_err(|e| js_err(format!("bad name '{path}': {e}")))?;
             let content_type = option(&options, "contentType")
                 .and_then(|v| v.as_string())
                 .unwrap_or_else(|| "application/octet-stream".into());

@@ -235,7 +235,7 @@ pub enum Output {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NodeError {
     /// A peer sent bytes that are not a valid message.
-    #[error("malformed message from {peer:?}: {source}")]
+    #[error("malformed message from {peer}: {source}")]
     Malformed {
         /// The peer.
         peer: RingId,
