@@ -20,8 +20,12 @@ mod read;
 /// A decoded CBOR item of the kinds icn uses.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Value {
-    /// Major types 0 and 1: -2^64 ..= 2^64 - 1.
-    Integer(i128),
+    /// Major type 0: an unsigned integer.
+    Uint(u64),
+    /// Major type 1: the integer `-1 - n`. (Two variants rather than one
+    /// `i128`: the value stays 16 bytes and no 128-bit arithmetic reaches the
+    /// browser bundle.)
+    Nint(u64),
     Bytes(Vec<u8>),
     Text(String),
     Array(Vec<Value>),
@@ -121,8 +125,8 @@ pub(crate) fn encode(value: &Value) -> Vec<u8> {
 
 fn encode_into(out: &mut Vec<u8>, value: &Value) {
     match value {
-        Value::Integer(i) if *i >= 0 => write_head(out, 0, *i as u64),
-        Value::Integer(i) => write_head(out, 1, (-1 - *i) as u64),
+        Value::Uint(n) => write_head(out, 0, *n),
+        Value::Nint(n) => write_head(out, 1, *n),
         Value::Bytes(b) => {
             write_head(out, 2, b.len() as u64);
             out.extend_from_slice(b);
@@ -172,7 +176,7 @@ impl Fields {
         let mut entries = Vec::with_capacity(map.len());
         for (k, v) in map {
             let key = match k {
-                Value::Integer(i) => u64::try_from(i).ok(),
+                Value::Uint(n) => Some(n),
                 _ => None,
             };
             match key {
@@ -203,7 +207,7 @@ impl Fields {
 /// The value as an unsigned 64-bit integer.
 pub(crate) fn as_u64(v: Value, field: &'static str) -> Result<u64, CborError> {
     match v {
-        Value::Integer(i) => u64::try_from(i).ok(),
+        Value::Uint(n) => Some(n),
         _ => None,
     }
     .ok_or(CborError::WrongType {
@@ -262,7 +266,7 @@ pub(crate) fn as_list(v: Value, field: &'static str, max: usize) -> Result<Vec<V
 
 /// A CBOR unsigned integer value.
 pub(crate) fn uint(v: u64) -> Value {
-    Value::Integer(i128::from(v))
+    Value::Uint(v)
 }
 
 #[cfg(test)]

@@ -117,8 +117,8 @@ impl Reader<'_> {
         }
         let (major, info, arg) = self.head()?;
         match (major, arg) {
-            (0, Arg::Value(v)) => Ok(Value::Integer(i128::from(v))),
-            (1, Arg::Value(v)) => Ok(Value::Integer(-1 - i128::from(v))),
+            (0, Arg::Value(v)) => Ok(Value::Uint(v)),
+            (1, Arg::Value(v)) => Ok(Value::Nint(v)),
             (2, Arg::Value(n)) => Ok(Value::Bytes(self.take(n)?.to_vec())),
             (3, Arg::Value(n)) => text(self.take(n)?.to_vec()),
             (2 | 3, Arg::Indefinite) => {

@@ -55,8 +55,8 @@ mod differential {
 
     fn value() -> impl Strategy<Value = Value> {
         let leaf = prop_oneof![
-            any::<u64>().prop_map(|v| Value::Integer(i128::from(v))),
-            (0u64..1000).prop_map(|v| Value::Integer(-1 - i128::from(v))),
+            any::<u64>().prop_map(Value::Uint),
+            (0u64..1000).prop_map(Value::Nint),
             proptest::collection::vec(any::<u8>(), 0..40).prop_map(Value::Bytes),
             ".{0,12}".prop_map(Value::Text),
             any::<bool>().prop_map(Value::Bool),
@@ -74,7 +74,14 @@ mod differential {
 
     fn convert(v: CValue) -> Option<Value> {
         Some(match v {
-            CValue::Integer(i) => Value::Integer(i128::from(i)),
+            CValue::Integer(i) => {
+                let i = i128::from(i);
+                if i >= 0 {
+                    Value::Uint(u64::try_from(i).ok()?)
+                } else {
+                    Value::Nint(u64::try_from(-1 - i).ok()?)
+                }
+            }
             CValue::Bytes(b) => Value::Bytes(b),
             CValue::Text(t) => Value::Text(t),
             CValue::Bool(b) => Value::Bool(b),
