@@ -16,6 +16,7 @@
 //! * [`object`]: signed, CBOR-encoded content objects and their strict decoder.
 //! * [`block`]: splitting large content into content-addressed blocks and back.
 //! * [`node`]: the Chord node as a sans-IO state machine.
+//! * [`vecmap`]: the small sorted maps and sets every table of a node uses.
 //! * [`bootstrap`], [`link`]: joining through a gateway; signaling, authenticating
 //!   and framing direct (WebRTC) links.
 #![deny(missing_docs, unreachable_pub)]
@@ -32,6 +33,7 @@ pub mod name;
 pub mod node;
 pub mod object;
 pub mod publisher;
+pub mod vecmap;
 pub mod wire;
 
 pub use block::{Block, BlockError, BlockRef, Manifest};

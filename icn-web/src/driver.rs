@@ -9,8 +9,8 @@
 //! through the gateway's relay while the gateway is there. The node sees one
 //! link per peer, whatever carries it.
 
+use icn_core::vecmap::{VecMap, VecSet};
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
 use ed25519_dalek::SigningKey;
@@ -45,14 +45,14 @@ pub(crate) struct Inner {
     /// Gateway keys whose node certificates this peer accepts.
     pub(crate) trusted: Vec<[u8; 32]>,
     /// Peers reached through the gateway's relay.
-    pub(crate) relayed: HashSet<RingId>,
+    pub(crate) relayed: VecSet<RingId>,
     /// Peers the gateway cannot relay to (clients of another gateway).
-    no_route: HashSet<RingId>,
+    no_route: VecSet<RingId>,
     /// WebRTC links, negotiating or open.
-    pub(crate) rtc: HashMap<RingId, RtcLink>,
+    pub(crate) rtc: VecMap<RingId, RtcLink>,
     /// Relayed links whose DataChannel set-up failed: when to offer again.
     retry: OfferRetries,
-    pub(crate) waiters: HashMap<ReqId, Waiter>,
+    pub(crate) waiters: VecMap<ReqId, Waiter>,
     pub(crate) onmessage: Option<Function>,
     timer: Option<i32>,
     timer_cb: Option<Closure<dyn FnMut()>>,
@@ -95,11 +95,11 @@ impl Inner {
             trusted: vec![cert.gateway_key],
             key,
             cert,
-            relayed: HashSet::new(),
-            no_route: HashSet::new(),
-            rtc: HashMap::new(),
+            relayed: VecSet::new(),
+            no_route: VecSet::new(),
+            rtc: VecMap::new(),
             retry: OfferRetries::new(),
-            waiters: HashMap::new(),
+            waiters: VecMap::new(),
             onmessage: None,
             timer: None,
             timer_cb: None,

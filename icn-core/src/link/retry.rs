@@ -8,7 +8,7 @@
 //! native drivers both keep one [`OfferRetries`]; time is an input (ms on
 //! the driver's clock), as everywhere in the core.
 
-use rustc_hash::FxHashMap as HashMap;
+use crate::vecmap::VecMap;
 
 use crate::id::RingId;
 
@@ -28,7 +28,7 @@ struct Entry {
 /// The schedule of new offers, by peer.
 #[derive(Debug, Default)]
 pub struct OfferRetries {
-    entries: HashMap<RingId, Entry>,
+    entries: VecMap<RingId, Entry>,
 }
 
 impl OfferRetries {
@@ -69,7 +69,7 @@ impl OfferRetries {
     /// due again until its set-up fails again ([`Self::handle_failed`]).
     pub fn poll_due(&mut self, now: u64) -> Vec<RingId> {
         let mut due = Vec::new();
-        for (p, e) in &mut self.entries {
+        for (p, e) in self.entries.iter_mut() {
             if e.at.is_some_and(|at| at <= now) {
                 e.at = None;
                 due.push(*p);

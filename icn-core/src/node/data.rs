@@ -487,7 +487,7 @@ impl<S: Store> Node<S> {
         end: RingId,
         entries: Vec<(RingId, Hash)>,
     ) {
-        let theirs: rustc_hash::FxHashSet<RingId> = entries.iter().map(|(k, _)| *k).collect();
+        let theirs: crate::vecmap::VecSet<RingId> = entries.iter().map(|(k, _)| *k).collect();
         let want: Vec<RingId> = entries
             .into_iter()
             .filter(|(k, h)| {

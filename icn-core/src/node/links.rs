@@ -15,7 +15,7 @@
 //! dead. Links in use are thus checked within seconds, idle ones cost
 //! nothing.
 
-use rustc_hash::FxHashMap as HashMap;
+use crate::vecmap::VecMap;
 
 use crate::id::RingId;
 
@@ -56,7 +56,7 @@ pub(super) enum SendOutcome {
 
 #[derive(Debug, Default)]
 pub(super) struct Links {
-    links: HashMap<RingId, Link>,
+    links: VecMap<RingId, Link>,
 }
 
 impl Links {
@@ -107,7 +107,7 @@ impl Links {
 
     /// Marks a link up and returns the messages waiting for it.
     pub(super) fn up(&mut self, now: Time, peer: RingId) -> Vec<Vec<u8>> {
-        let l = self.links.entry(peer).or_insert(Link {
+        let l = self.links.get_or_insert_with(peer, || Link {
             up: true,
             since: now,
             last_used: now,

@@ -40,7 +40,7 @@ pub mod store;
 
 use std::collections::VecDeque;
 
-use rustc_hash::FxHashMap as HashMap;
+use crate::vecmap::VecMap;
 
 use crate::block::Block;
 use crate::id::RingId;
@@ -314,17 +314,17 @@ pub struct Node<S: Store = MemoryStore> {
     predecessor: Option<RingId>,
     successors: Vec<RingId>,
     /// Finger index k -> node responsible for id + 2^k.
-    fingers: HashMap<u32, RingId>,
+    fingers: VecMap<u32, RingId>,
     next_finger: u32,
     links: Links,
     store: S,
-    requests: HashMap<ReqId, data::Pending>,
+    requests: VecMap<ReqId, data::Pending>,
     /// Peers presumed dead, and until when to ignore them.
-    dead: HashMap<RingId, Time>,
+    dead: VecMap<RingId, Time>,
     /// Reverse paths: the neighbour a routed message from a node last came
     /// through, and when, so messages for that node can retrace it (see
     /// `ring.rs`).
-    paths: HashMap<RingId, (RingId, Time)>,
+    paths: VecMap<RingId, (RingId, Time)>,
     /// Outstanding GetState to the first successor.
     awaiting_state: Option<Probe>,
     /// Outstanding ping to the predecessor.
@@ -359,13 +359,13 @@ impl<S: Store> Node<S> {
             bootstrap: None,
             predecessor: None,
             successors: Vec::new(),
-            fingers: HashMap::default(),
+            fingers: VecMap::default(),
             next_finger: 255,
             links: Links::default(),
             store,
-            requests: HashMap::default(),
-            dead: HashMap::default(),
-            paths: HashMap::default(),
+            requests: VecMap::default(),
+            dead: VecMap::default(),
+            paths: VecMap::default(),
             awaiting_state: None,
             awaiting_pong: None,
             next_stabilize: Time::MAX,
