@@ -204,6 +204,51 @@ impl Fields {
     }
 }
 
+/// The elements of an array, taken in order: the shape every icn message
+/// and frame has. The methods are out of line on purpose: each decoder calls
+/// them at many sites, and a call is far smaller than the match it hides.
+pub(crate) struct Seq {
+    items: std::vec::IntoIter<Value>,
+}
+
+impl Seq {
+    /// The elements of `v`, which must be an array of at most `max` items.
+    pub(crate) fn new(v: Value, what: &'static str, max: usize) -> Result<Seq, CborError> {
+        Ok(Seq {
+            items: as_list(v, what, max)?.into_iter(),
+        })
+    }
+
+    /// How many elements are left.
+    pub(crate) fn left(&self) -> usize {
+        self.items.len()
+    }
+
+    /// The next element, `field`.
+    #[inline(never)]
+    pub(crate) fn next(&mut self, field: &'static str) -> Result<Value, CborError> {
+        self.items.next().ok_or(CborError::Missing(field))
+    }
+
+    /// The next element as an unsigned integer.
+    #[inline(never)]
+    pub(crate) fn uint(&mut self, field: &'static str) -> Result<u64, CborError> {
+        as_u64(self.next(field)?, field)
+    }
+
+    /// The next element as a 32-byte string.
+    #[inline(never)]
+    pub(crate) fn b32(&mut self, field: &'static str) -> Result<[u8; 32], CborError> {
+        as_array(self.next(field)?, field)
+    }
+
+    /// The next element as a byte string of at most `max` bytes.
+    #[inline(never)]
+    pub(crate) fn bytes(&mut self, field: &'static str, max: usize) -> Result<Vec<u8>, CborError> {
+        as_bytes(self.next(field)?, field, max)
+    }
+}
+
 /// The value as an unsigned 64-bit integer.
 pub(crate) fn as_u64(v: Value, field: &'static str) -> Result<u64, CborError> {
     match v {

@@ -14,7 +14,7 @@
 
 use crate::cbor::Value;
 
-use crate::cbor::{self, as_array, as_bytes, as_list, as_u64, uint, CborError};
+use crate::cbor::{self, as_array, as_u64, uint, CborError, Seq};
 use crate::hash::Hash;
 use crate::id::RingId;
 use crate::object::MAX_OBJECT_SIZE;
@@ -262,43 +262,36 @@ impl Message {
     /// Strict, bounded decoding.
     pub fn decode(bytes: &[u8]) -> Result<Message, WireError> {
         let v = cbor::decode_strict(bytes, MAX_MESSAGE_SIZE)?;
-        let mut items = as_list(v, "message", 8)?.into_iter();
-        let tag = as_u64(items.next().ok_or(CborError::Missing("tag"))?, "tag")?;
-        let mut rest: Vec<Value> = items.collect();
-        let arity = |n: usize, rest: &Vec<Value>| {
-            if rest.len() == n {
-                Ok(())
-            } else {
-                Err(WireError::Arity(tag))
-            }
+        let mut s = Seq::new(v, "message", 8)?;
+        let tag = s.uint("tag")?;
+        let arity = match tag {
+            0 | 2 | 4 | 11 => 0,
+            1 | 5 | 6 | 8 | 9 => 1,
+            3 | 10 => 2,
+            7 => 3,
+            12 => 6,
+            other => return Err(WireError::UnknownTag(other)),
         };
-        let msg = match tag {
-            0 | 2 | 4 | 11 => {
-                arity(0, &rest)?;
-                match tag {
-                    0 => Message::JoinRequest,
-                    2 => Message::GetState,
-                    4 => Message::Notify,
-                    _ => Message::Bye,
-                }
-            }
-            1 | 8 => {
-                arity(1, &rest)?;
-                let max = if tag == 1 { MAX_SUCCESSORS } else { MAX_DIGEST };
-                let list = id_list(rest.remove(0), max)?;
-                if tag == 1 {
-                    Message::JoinReply { successors: list }
-                } else {
-                    Message::Want { keys: list }
-                }
-            }
+        if s.left() != arity {
+            return Err(WireError::Arity(tag));
+        }
+        Ok(match tag {
+            0 => Message::JoinRequest,
+            2 => Message::GetState,
+            4 => Message::Notify,
+            11 => Message::Bye,
+            1 => Message::JoinReply {
+                successors: id_list(s.next("successors")?, MAX_SUCCESSORS)?,
+            },
+            8 => Message::Want {
+                keys: id_list(s.next("keys")?, MAX_DIGEST)?,
+            },
             3 | 10 => {
-                arity(2, &rest)?;
-                let successors = id_list(rest.remove(1), MAX_SUCCESSORS)?;
-                let predecessor = match rest.remove(0) {
+                let predecessor = match s.next("predecessor")? {
                     Value::Null => None,
                     v => Some(RingId(as_array(v, "predecessor")?)),
                 };
+                let successors = id_list(s.next("successors")?, MAX_SUCCESSORS)?;
                 if tag == 3 {
                     Message::State {
                         predecessor,
@@ -311,29 +304,23 @@ impl Message {
                     }
                 }
             }
-            5 | 6 => {
-                arity(1, &rest)?;
-                let nonce = as_u64(rest.remove(0), "nonce")?;
-                if tag == 5 {
-                    Message::Ping { nonce }
-                } else {
-                    Message::Pong { nonce }
-                }
-            }
+            5 => Message::Ping {
+                nonce: s.uint("nonce")?,
+            },
+            6 => Message::Pong {
+                nonce: s.uint("nonce")?,
+            },
             7 => {
-                arity(3, &rest)?;
-                let list = rest.remove(2);
-                let end = RingId(as_array(rest.remove(1), "end")?);
-                let start = RingId(as_array(rest.remove(0), "start")?);
-                let mut entries = Vec::new();
-                for e in as_list(list, "digest", MAX_DIGEST)? {
-                    let mut pair = as_list(e, "digest entry", 2)?.into_iter();
-                    match (pair.next(), pair.next()) {
-                        (Some(k), Some(h)) => {
-                            entries.push((RingId(as_array(k, "key")?), Hash(as_array(h, "hash")?)))
-                        }
-                        _ => return Err(WireError::Arity(tag)),
+                let start = RingId(s.b32("start")?);
+                let end = RingId(s.b32("end")?);
+                let mut list = Seq::new(s.next("digest")?, "digest", MAX_DIGEST)?;
+                let mut entries = Vec::with_capacity(list.left());
+                while list.left() > 0 {
+                    let mut pair = Seq::new(list.next("digest entry")?, "digest entry", 2)?;
+                    if pair.left() != 2 {
+                        return Err(WireError::Arity(tag));
                     }
+                    entries.push((RingId(pair.b32("key")?), Hash(pair.b32("hash")?)));
                 }
                 Message::Digest {
                     start,
@@ -342,33 +329,34 @@ impl Message {
                 }
             }
             9 => {
-                arity(1, &rest)?;
-                let items = as_list(rest.remove(0), "items", MAX_ITEMS)?
-                    .into_iter()
-                    .map(decode_item)
-                    .collect::<Result<_, _>>()?;
+                let mut list = Seq::new(s.next("items")?, "items", MAX_ITEMS)?;
+                let mut items = Vec::with_capacity(list.left());
+                while list.left() > 0 {
+                    items.push(decode_item(list.next("item")?)?);
+                }
                 Message::Store { items }
             }
-            12 => Message::Routed(decode_routed(rest)?),
-            other => return Err(WireError::UnknownTag(other)),
-        };
-        Ok(msg)
+            _ => Message::Routed(decode_routed(s)?),
+        })
     }
 }
 
 fn id_list(v: Value, max: usize) -> Result<Vec<RingId>, WireError> {
-    as_list(v, "id list", max)?
-        .into_iter()
-        .map(|i| Ok(RingId(as_array(i, "id")?)))
-        .collect()
+    let mut s = Seq::new(v, "id list", max)?;
+    let mut ids = Vec::with_capacity(s.left());
+    while s.left() > 0 {
+        ids.push(RingId(s.b32("id")?));
+    }
+    Ok(ids)
 }
 
 fn decode_item(v: Value) -> Result<ItemBytes, WireError> {
-    let mut pair = as_list(v, "item", 2)?.into_iter();
-    let (Some(kind), Some(bytes), None) = (pair.next(), pair.next(), pair.next()) else {
+    let mut pair = Seq::new(v, "item", 2)?;
+    if pair.left() != 2 {
         return Err(WireError::Arity(9));
-    };
-    let bytes = as_bytes(bytes, "item", MAX_OBJECT_SIZE)?;
+    }
+    let kind = pair.next("item kind")?;
+    let bytes = pair.bytes("item", MAX_OBJECT_SIZE)?;
     match as_u64(kind, "item kind")? {
         0 => Ok(ItemBytes::Object(bytes)),
         1 => Ok(ItemBytes::Block(bytes)),
@@ -423,38 +411,37 @@ fn small(v: Value, field: &'static str) -> Result<u8, WireError> {
     })
 }
 
-fn decode_routed(rest: Vec<Value>) -> Result<Routed, WireError> {
-    let [dkind, did, origin, id, hops, body]: [Value; 6] =
-        rest.try_into().map_err(|_| WireError::Arity(12))?;
-    let did = RingId(as_array(did, "destination")?);
-    let dest = match as_u64(dkind, "destination kind")? {
+fn decode_routed(mut s: Seq) -> Result<Routed, WireError> {
+    let dkind = s.uint("destination kind")?;
+    let did = RingId(s.b32("destination")?);
+    let dest = match dkind {
         0 => Dest::Key(did),
         1 => Dest::Node(did),
         k => return Err(WireError::UnknownTag(k)),
     };
-    let mut b = as_list(body, "body", 3)?.into_iter();
-    let btag = as_u64(b.next().ok_or(CborError::Missing("body tag"))?, "body tag")?;
-    let f: Vec<Value> = b.collect();
+    let origin = RingId(s.b32("origin")?);
+    let id = s.uint("id")?;
+    let hops = small(s.next("hops")?, "hops")?;
+    let mut b = Seq::new(s.next("body")?, "body", 3)?;
+    let btag = b.uint("body tag")?;
     let want = match btag {
         0 | 8 => 0,
         2 | 3 | 5 | 1 => 2,
         4 | 6 | 7 => 1,
         t => return Err(WireError::UnknownTag(t)),
     };
-    if f.len() != want {
+    if b.left() != want {
         return Err(WireError::Arity(btag));
     }
-    let mut f = f.into_iter();
-    let mut next = || f.next().ok_or(WireError::Arity(btag));
     let body = match btag {
         0 => Body::FindSuccessor,
         1 => Body::Successor {
-            node: RingId(as_array(next()?, "node")?),
-            successors: id_list(next()?, MAX_SUCCESSORS)?,
+            node: RingId(b.b32("node")?),
+            successors: id_list(b.next("successors")?, MAX_SUCCESSORS)?,
         },
         2 => Body::Get {
-            block: match next()? {
-                Value::Bool(b) => b,
+            block: match b.next("block")? {
+                Value::Bool(x) => x,
                 _ => {
                     return Err(CborError::WrongType {
                         field: "block",
@@ -463,34 +450,34 @@ fn decode_routed(rest: Vec<Value>) -> Result<Routed, WireError> {
                     .into())
                 }
             },
-            forwarded: small(next()?, "forwarded")?,
+            forwarded: small(b.next("forwarded")?, "forwarded")?,
         },
         3 => Body::GetReply {
-            item: match next()? {
+            item: match b.next("item")? {
                 Value::Null => None,
                 v => Some(decode_item(v)?),
             },
-            hops: small(next()?, "hops")?,
+            hops: small(b.next("hops")?, "hops")?,
         },
         4 => Body::Put {
-            item: decode_item(next()?)?,
+            item: decode_item(b.next("item")?)?,
         },
         5 => Body::PutReply {
-            error: match next()? {
+            error: match b.next("error")? {
                 Value::Null => None,
                 v => Some(cbor::as_text(v, "error", 64)?),
             },
-            hops: small(next()?, "hops")?,
+            hops: small(b.next("hops")?, "hops")?,
         },
-        6 => Body::App(as_bytes(next()?, "payload", MAX_PAYLOAD)?),
-        7 => Body::Signal(as_bytes(next()?, "payload", MAX_PAYLOAD)?),
+        6 => Body::App(b.bytes("payload", MAX_PAYLOAD)?),
+        7 => Body::Signal(b.bytes("payload", MAX_PAYLOAD)?),
         _ => Body::Unreachable,
     };
     Ok(Routed {
         dest,
-        origin: RingId(as_array(origin, "origin")?),
-        id: as_u64(id, "id")?,
-        hops: small(hops, "hops")?,
+        origin,
+        id,
+        hops,
         body,
     })
 }
