@@ -8,7 +8,7 @@
 //! `wasm-bindgen-cli-support`, pinned to the same version as the
 //! `wasm-bindgen` crate so the generated glue matches. If `wasm-opt` (npm's
 //! `binaryen`; Debian's 108 corrupts output) is on `PATH` or named by
-//! `ICN_WASM_OPT`, the wasm is also shrunk with `-Oz`.
+//! `ICN_WASM_OPT`, the wasm is also shrunk with `-O1`.
 //!
 //! `ICN_WEB_PKG=<dir>` embeds a bundle built elsewhere instead (it must hold
 //! `icn_web.js`, `icn_web_bg.wasm` and `icn_web.d.ts`).
@@ -219,12 +219,14 @@ fn remap_flags(root: &Path) -> Vec<String> {
         .collect()
 }
 
-/// Shrinks the wasm with binaryen's `wasm-opt -Oz` when it is available.
+/// Shrinks the wasm with binaryen's `wasm-opt -O1` when it is available
+/// (`-Oz` makes it smaller raw but larger gzipped; `-O1` saves 1.5 %
+/// gzipped).
 fn optimize(wasm: &Path) {
     let tool = env::var("ICN_WASM_OPT").unwrap_or_else(|_| "wasm-opt".into());
     let tmp = wasm.with_extension("opt.wasm");
     let ran = Command::new(&tool)
-        .arg("-Oz")
+        .arg("-O1")
         .arg("--enable-bulk-memory")
         .arg("--enable-nontrapping-float-to-int")
         .arg("--enable-sign-ext")

@@ -46,3 +46,8 @@ pub fn start() {
         web_sys::console::error_1(&format!("icn-web bug: {info}").into());
     }));
 }
+
+/// The page's heap: talc instead of the default dlmalloc (smaller, faster).
+#[cfg(target_arch = "wasm32")]
+#[global_allocator]
+static ALLOC: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
