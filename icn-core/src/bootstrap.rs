@@ -9,7 +9,7 @@
 use crate::cbor::Value;
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 
-use crate::cbor::{self, as_array, as_bytes, as_list, as_text, as_u64, uint, CborError};
+use crate::cbor::{self, uint, CborError, Seq};
 use crate::id::RingId;
 use crate::wire::MAX_MESSAGE_SIZE;
 
@@ -101,15 +101,15 @@ impl NodeCert {
         ]
     }
 
-    /// The certificate from its five fields (the signature is not checked).
-    pub(crate) fn from_values(f: [Value; 5]) -> Result<NodeCert, CborError> {
-        let [id, key, expires, gw, sig] = f;
+    /// The certificate from its five fields, the next ones of `s` (the
+    /// signature is not checked).
+    pub(crate) fn read(s: &mut Seq) -> Result<NodeCert, CborError> {
         Ok(NodeCert {
-            node_id: RingId(as_array::<32>(id, "node id")?),
-            node_key: as_array::<32>(key, "node key")?,
-            expires: as_u64(expires, "expires")?,
-            gateway_key: as_array::<32>(gw, "gateway key")?,
-            signature: as_array::<64>(sig, "signature")?,
+            node_id: RingId(s.b32("node id")?),
+            node_key: s.b32("node key")?,
+            expires: s.uint("expires")?,
+            gateway_key: s.b32("gateway key")?,
+            signature: s.b64("signature")?,
         })
     }
 
@@ -223,10 +223,6 @@ pub fn trusted_keys(own_gateway: [u8; 32], announced: &[[u8; 32]]) -> Vec<[u8; 3
     out
 }
 
-fn b32(v: Value, f: &'static str) -> Result<[u8; 32], BootstrapError> {
-    Ok(as_array::<32>(v, f)?)
-}
-
 impl Frame {
     /// Deterministic CBOR encoding.
     pub fn encode(&self) -> Vec<u8> {
@@ -269,9 +265,8 @@ impl Frame {
     /// Strict, bounded decoding.
     pub fn decode(bytes: &[u8]) -> Result<Frame, BootstrapError> {
         let v = cbor::decode_strict(bytes, MAX_FRAME_SIZE)?;
-        let mut it = as_list(v, "frame", 8)?.into_iter();
-        let tag = as_u64(it.next().ok_or(CborError::Missing("tag"))?, "tag")?;
-        let f: Vec<Value> = it.collect();
+        let mut s = Seq::new(v, "frame", 8)?;
+        let tag = s.uint("tag")?;
         let want = match tag {
             0 => 3,
             1 | 4 => 2,
@@ -280,29 +275,21 @@ impl Frame {
             t => return Err(BootstrapError::UnknownTag(t)),
         };
         // A hello may carry a certificate (5 more fields).
-        if f.len() != want && !(tag == 1 && f.len() == want + 5) {
+        if s.left() != want && !(tag == 1 && s.left() == want + 5) {
             return Err(BootstrapError::Arity(tag));
         }
-        let mut f = f.into_iter();
-        let mut next = || f.next().ok_or(BootstrapError::Arity(tag));
         Ok(match tag {
             0 => Frame::Challenge {
-                nonce: b32(next()?, "nonce")?,
-                gateway_key: b32(next()?, "gateway key")?,
-                gateway_id: RingId(b32(next()?, "gateway id")?),
+                nonce: s.b32("nonce")?,
+                gateway_key: s.b32("gateway key")?,
+                gateway_id: RingId(s.b32("gateway id")?),
             },
             1 => {
-                let key = b32(next()?, "key")?;
-                let signature = as_array::<64>(next()?, "signature")?;
-                let cert = match next() {
-                    Ok(id) => Some(NodeCert::from_values([
-                        id,
-                        next()?,
-                        next()?,
-                        next()?,
-                        next()?,
-                    ])?),
-                    Err(_) => None,
+                let key = s.b32("key")?;
+                let signature = s.b64("signature")?;
+                let cert = match s.left() {
+                    0 => None,
+                    _ => Some(NodeCert::read(&mut s)?),
                 };
                 Frame::Hello {
                     key,
@@ -310,30 +297,26 @@ impl Frame {
                     cert,
                 }
             }
-            2 => Frame::Welcome(NodeCert::from_values([
-                next()?,
-                next()?,
-                next()?,
-                next()?,
-                next()?,
-            ])?),
-            3 => Frame::Ring(as_bytes(next()?, "ring", MAX_MESSAGE_SIZE)?),
+            2 => Frame::Welcome(NodeCert::read(&mut s)?),
+            3 => Frame::Ring(s.bytes("ring", MAX_MESSAGE_SIZE)?),
             4 => Frame::Relay {
-                peer: RingId(b32(next()?, "peer")?),
-                bytes: as_bytes(next()?, "relay", MAX_MESSAGE_SIZE)?,
+                peer: RingId(s.b32("peer")?),
+                bytes: s.bytes("relay", MAX_MESSAGE_SIZE)?,
             },
             5 => Frame::NoRoute {
-                peer: RingId(b32(next()?, "peer")?),
+                peer: RingId(s.b32("peer")?),
             },
             6 => Frame::Error {
-                code: as_text(next()?, "code", 64)?,
+                code: s.text("code", 64)?,
             },
-            _ => Frame::Trust {
-                keys: as_list(next()?, "trusted keys", MAX_TRUSTED)?
-                    .into_iter()
-                    .map(|k| b32(k, "trusted key"))
-                    .collect::<Result<_, _>>()?,
-            },
+            _ => {
+                let mut list = Seq::new(s.next("trusted keys")?, "trusted keys", MAX_TRUSTED)?;
+                let mut keys = Vec::with_capacity(list.left());
+                while list.left() > 0 {
+                    keys.push(list.b32("trusted key")?);
+                }
+                Frame::Trust { keys }
+            }
         })
     }
 }

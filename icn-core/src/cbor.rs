@@ -199,8 +199,26 @@ impl Fields {
     }
 
     /// Removes field `key`, which must be present.
+    #[inline(never)]
     pub(crate) fn required(&mut self, key: u64, name: &'static str) -> Result<Value, CborError> {
         self.take(key).ok_or(CborError::Missing(name))
+    }
+
+    /// Field `key`, which must be an unsigned integer.
+    #[inline(never)]
+    pub(crate) fn uint(&mut self, key: u64, name: &'static str) -> Result<u64, CborError> {
+        as_u64(self.required(key, name)?, name)
+    }
+
+    /// Field `key`, which must be an array of at most `max` items.
+    #[inline(never)]
+    pub(crate) fn seq(
+        &mut self,
+        key: u64,
+        name: &'static str,
+        max: usize,
+    ) -> Result<Seq, CborError> {
+        Seq::new(self.required(key, name)?, name, max)
     }
 }
 
@@ -240,6 +258,18 @@ impl Seq {
     #[inline(never)]
     pub(crate) fn b32(&mut self, field: &'static str) -> Result<[u8; 32], CborError> {
         as_array(self.next(field)?, field)
+    }
+
+    /// The next element as a 64-byte string (a signature).
+    #[inline(never)]
+    pub(crate) fn b64(&mut self, field: &'static str) -> Result<[u8; 64], CborError> {
+        as_array(self.next(field)?, field)
+    }
+
+    /// The next element as a text string of at most `max` bytes.
+    #[inline(never)]
+    pub(crate) fn text(&mut self, field: &'static str, max: usize) -> Result<String, CborError> {
+        as_text(self.next(field)?, field, max)
     }
 
     /// The next element as a byte string of at most `max` bytes.

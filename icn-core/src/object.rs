@@ -18,7 +18,7 @@ use crate::cbor::Value;
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 
 use crate::block::{BlockError, BlockRef, Manifest, MAX_BLOCKS};
-use crate::cbor::{self, as_array, as_bytes, as_list, as_text, as_u64, uint, CborError, Fields};
+use crate::cbor::{self, as_array, as_bytes, as_text, as_u64, uint, CborError, Fields, Seq};
 use crate::hash::Hash;
 use crate::name::{Name, NameError};
 use crate::publisher::PublisherId;
@@ -385,18 +385,19 @@ fn decode_body(body: &[u8]) -> Result<(ContentObject, VerifyingKey), ObjectError
         "body",
         BODY_FIELDS,
     )?;
-    let format = as_u64(f.required(K_FORMAT, "format")?, "format")?;
+    let format = f.uint(K_FORMAT, "format")?;
     if format != FORMAT_VERSION {
         return Err(ObjectError::UnsupportedFormat(format));
     }
     // Lengths are bounded by the object size; Name::from_components applies
     // the name limits so that over-long names report a name error.
-    let components = as_list(f.required(K_NAME, "name")?, "name", MAX_OBJECT_SIZE)?
-        .into_iter()
-        .map(|c| as_bytes(c, "name", MAX_OBJECT_SIZE))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut list = f.seq(K_NAME, "name", MAX_OBJECT_SIZE)?;
+    let mut components = Vec::with_capacity(list.left());
+    while list.left() > 0 {
+        components.push(list.bytes("name", MAX_OBJECT_SIZE)?);
+    }
     let name = Name::from_components(components)?;
-    let version = as_u64(f.required(K_VERSION, "version")?, "version")?;
+    let version = f.uint(K_VERSION, "version")?;
     let content_type = as_text(
         f.required(K_TYPE, "content-type")?,
         "content-type",
@@ -404,7 +405,7 @@ fn decode_body(body: &[u8]) -> Result<(ContentObject, VerifyingKey), ObjectError
     )
     .map_err(|_| ObjectError::ContentType)?;
     check_content_type(&content_type)?;
-    let created = as_u64(f.required(K_CREATED, "created")?, "created")?;
+    let created = f.uint(K_CREATED, "created")?;
     let freshness = f
         .take(K_FRESHNESS)
         .map(|v| as_u64(v, "freshness"))
@@ -429,20 +430,20 @@ fn decode_payload(v: Value) -> Result<Payload, ObjectError> {
         Value::Bytes(b) => Ok(Payload::Inline(b)),
         v @ Value::Map(_) => {
             let mut f = Fields::new(v, "manifest", MANIFEST_FIELDS)?;
-            let size = as_u64(f.required(0, "size")?, "size")?;
-            let list = as_list(f.required(1, "blocks")?, "blocks", MAX_BLOCKS)?;
-            let mut blocks = Vec::with_capacity(list.len());
-            for item in list {
-                let mut pair = as_list(item, "block", 2)?.into_iter();
-                let (Some(h), Some(s), None) = (pair.next(), pair.next(), pair.next()) else {
+            let size = f.uint(0, "size")?;
+            let mut list = f.seq(1, "blocks", MAX_BLOCKS)?;
+            let mut blocks = Vec::with_capacity(list.left());
+            while list.left() > 0 {
+                let mut pair = Seq::new(list.next("block")?, "block", 2)?;
+                if pair.left() != 2 {
                     return Err(CborError::WrongType {
                         field: "block",
                         expected: "[hash, size]",
                     }
                     .into());
-                };
-                let hash = Hash(as_array::<32>(h, "block hash")?);
-                let size = u32::try_from(as_u64(s, "block size")?).map_err(|_| {
+                }
+                let hash = Hash(pair.b32("block hash")?);
+                let size = u32::try_from(pair.uint("block size")?).map_err(|_| {
                     ObjectError::Manifest(BlockError::BadSize {
                         index: blocks.len(),
                         size: u64::MAX,

@@ -26,7 +26,7 @@ use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 pub mod retry;
 
 use crate::bootstrap::{BootstrapError, NodeCert};
-use crate::cbor::{self, as_array, as_list, as_text, as_u64, uint, CborError};
+use crate::cbor::{self, uint, CborError, Seq};
 use crate::id::RingId;
 use crate::wire::MAX_MESSAGE_SIZE;
 
@@ -196,22 +196,20 @@ impl Signal {
     /// Strict, bounded decoding (the signature is not checked here).
     pub fn decode(bytes: &[u8]) -> Result<Signal, LinkError> {
         let v = cbor::decode_strict(bytes, MAX_SDP + 1024)?;
-        let list = as_list(v, "signal", 10)?;
-        if list.len() != 10 {
+        let mut s = Seq::new(v, "signal", 10)?;
+        if s.left() != 10 {
             return Err(CborError::Missing("signal field").into());
         }
-        let mut it = list.into_iter();
-        let mut next = || it.next().ok_or(CborError::Missing("signal field"));
-        let kind = match as_u64(next()?, "kind")? {
+        let kind = match s.uint("kind")? {
             0 => SignalKind::Offer,
             1 => SignalKind::Answer,
             k => return Err(LinkError::UnknownKind(k)),
         };
-        let session = as_u64(next()?, "session")?;
-        let to = RingId(as_array::<32>(next()?, "to")?);
-        let sdp = as_text(next()?, "sdp", MAX_SDP)?;
-        let cert = NodeCert::from_values([next()?, next()?, next()?, next()?, next()?])?;
-        let signature = as_array::<64>(next()?, "signature")?;
+        let session = s.uint("session")?;
+        let to = RingId(s.b32("to")?);
+        let sdp = s.text("sdp", MAX_SDP)?;
+        let cert = NodeCert::read(&mut s)?;
+        let signature = s.b64("signature")?;
         Ok(Signal {
             kind,
             session,
@@ -316,14 +314,12 @@ impl LinkAuth {
     }
 
     fn decode(bytes: &[u8]) -> Result<LinkAuth, LinkError> {
-        let list = as_list(cbor::decode_strict(bytes, 512)?, "link auth", 6)?;
-        if list.len() != 6 {
+        let mut s = Seq::new(cbor::decode_strict(bytes, 512)?, "link auth", 6)?;
+        if s.left() != 6 {
             return Err(CborError::Missing("link auth field").into());
         }
-        let mut it = list.into_iter();
-        let mut next = || it.next().ok_or(CborError::Missing("link auth field"));
-        let cert = NodeCert::from_values([next()?, next()?, next()?, next()?, next()?])?;
-        let signature = as_array::<64>(next()?, "signature")?;
+        let cert = NodeCert::read(&mut s)?;
+        let signature = s.b64("signature")?;
         Ok(LinkAuth { cert, signature })
     }
 }
