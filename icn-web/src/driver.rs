@@ -14,7 +14,6 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use ed25519_dalek::SigningKey;
-use futures_channel::mpsc;
 use icn_core::bootstrap::{Frame, NodeCert};
 use icn_core::link::retry::OfferRetries;
 use icn_core::node::{Event, Input, Node, Output, ReqId};
@@ -25,13 +24,14 @@ use wasm_bindgen::{JsCast, JsError, JsValue};
 use web_sys::{MessageEvent, WebSocket};
 
 use crate::rtc::{self, RtcLink};
+use crate::task;
 
 pub(crate) type Shared = Rc<RefCell<Inner>>;
 
 /// Where a finished request reports: its index in a batch and a channel.
 pub(crate) struct Waiter {
     pub(crate) tag: usize,
-    pub(crate) tx: mpsc::UnboundedSender<(usize, Event)>,
+    pub(crate) tx: task::Sender<(usize, Event)>,
 }
 
 pub(crate) struct Inner {
@@ -195,7 +195,7 @@ fn handle_event(inner: &Shared, e: Event) {
         | Event::PublishDone { req, .. }
         | Event::SendFailed { req, .. } => {
             if let Some(w) = inner.borrow_mut().waiters.remove(&req) {
-                let _ = w.tx.unbounded_send((w.tag, e));
+                w.tx.send((w.tag, e));
             }
         }
         Event::Joined => {}
@@ -387,7 +387,7 @@ pub(crate) async fn requests(
     window: usize,
     mut start: impl FnMut(&mut Node, u64, usize) -> ReqId,
 ) -> Result<Vec<Event>, JsValue> {
-    let (tx, mut rx) = mpsc::unbounded();
+    let (tx, mut rx) = task::channel();
     let mut out: Vec<Option<Event>> = (0..n).map(|_| None).collect();
     let (mut started, mut done) = (0, 0);
     while done < n {
@@ -404,30 +404,9 @@ pub(crate) async fn requests(
             started += 1;
         }
         pump(inner);
-        let (i, e) = next(&mut rx)
-            .await
-            .ok_or_else(|| js_err("the peer stopped"))?;
+        let (i, e) = rx.recv().await;
         out[i] = Some(e);
         done += 1;
     }
     Ok(out.into_iter().flatten().collect())
-}
-
-/// The next item of a channel, without pulling in a futures utility crate.
-pub(crate) fn next<T>(
-    rx: &mut mpsc::UnboundedReceiver<T>,
-) -> impl std::future::Future<Output = Option<T>> + '_ {
-    std::future::poll_fn(move |cx| {
-        futures_core::Stream::poll_next(std::pin::Pin::new(&mut *rx), cx)
-    })
-}
-
-/// Resolves after `ms` milliseconds.
-pub(crate) async fn sleep(ms: i32) {
-    let p = js_sys::Promise::new(&mut |resolve, _| {
-        if let Some(w) = web_sys::window() {
-            let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
-        }
-    });
-    let _ = wasm_bindgen_futures::JsFuture::from(p).await;
 }

@@ -9,7 +9,6 @@
 //! goes on with the same ring position, key and store.
 
 use ed25519_dalek::{Signer, SigningKey};
-use futures_channel::mpsc;
 use icn_core::bootstrap::{join_message, Frame, NodeCert};
 use icn_core::node::Input;
 use icn_core::RingId;
@@ -17,9 +16,8 @@ use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{BinaryType, MessageEvent, WebSocket};
 
-use crate::driver::{
-    attach_gateway, js_err, message_bytes, next, now, on_frame, pump, sleep, Shared,
-};
+use crate::driver::{attach_gateway, js_err, message_bytes, now, on_frame, pump, Shared};
+use crate::task;
 
 /// How long a peer may be stranded before it joins again elsewhere.
 const STRANDED_MS: i32 = 2000;
@@ -48,14 +46,14 @@ pub(crate) async fn handshake(
     let ws = WebSocket::new(url)?;
     ws.set_binary_type(BinaryType::Arraybuffer);
     // Until the handshake is over, frames go to this channel.
-    let (tx, mut rx) = mpsc::unbounded::<Option<Vec<u8>>>();
+    let (tx, mut rx) = task::channel::<Option<Vec<u8>>>();
     let tx2 = tx.clone();
     let on_message = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
         let data = e.unchecked_into::<MessageEvent>().data();
-        let _ = tx.unbounded_send(message_bytes(&data));
+        tx.send(message_bytes(&data));
     });
     let on_close = Closure::<dyn FnMut(JsValue)>::new(move |_| {
-        let _ = tx2.unbounded_send(None);
+        tx2.send(None);
     });
     ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
@@ -66,7 +64,7 @@ pub(crate) async fn handshake(
     }
     let (cert, gateway_id) = result?;
     let mut early = Vec::new();
-    while let Ok(Some(b)) = rx.try_recv() {
+    while let Some(Some(b)) = rx.try_recv() {
         early.push(b);
     }
     Ok(Admitted {
@@ -80,7 +78,7 @@ pub(crate) async fn handshake(
 
 async fn admit(
     ws: &WebSocket,
-    rx: &mut mpsc::UnboundedReceiver<Option<Vec<u8>>>,
+    rx: &mut task::Receiver<Option<Vec<u8>>>,
     url: &str,
     key: &SigningKey,
     cert: Option<NodeCert>,
@@ -121,11 +119,8 @@ async fn admit(
     Ok((cert, gateway_id))
 }
 
-async fn next_frame(
-    rx: &mut mpsc::UnboundedReceiver<Option<Vec<u8>>>,
-    url: &str,
-) -> Result<Frame, JsValue> {
-    let bytes = next(rx).await.flatten().ok_or_else(|| {
+async fn next_frame(rx: &mut task::Receiver<Option<Vec<u8>>>, url: &str) -> Result<Frame, JsValue> {
+    let bytes = rx.recv().await.ok_or_else(|| {
         js_err(format!(
             "could not reach the gateway at {url}, or it closed the connection"
         ))
@@ -169,10 +164,10 @@ pub(crate) fn watch(inner: &Shared) {
         me.watching = true;
     }
     let inner = inner.clone();
-    wasm_bindgen_futures::spawn_local(async move {
+    task::spawn(async move {
         let mut failures = 0;
         loop {
-            sleep(STRANDED_MS).await;
+            task::sleep(STRANDED_MS).await;
             let (url, key, cert) = {
                 let me = inner.borrow();
                 if me.left || me.ws.is_some() {

@@ -22,6 +22,7 @@
 //! * `gateway`: the bootstrap handshake, and joining again elsewhere when stranded.
 //! * `rtc`: DataChannel links: negotiation, glare, authentication, backpressure.
 //! * `peer`: the JS API.
+//! * `task`: spawning futures, promises and channels on the page's one thread.
 #![deny(missing_docs, unreachable_pub)]
 
 #[cfg(target_arch = "wasm32")]
@@ -32,6 +33,8 @@ mod gateway;
 mod peer;
 #[cfg(target_arch = "wasm32")]
 mod rtc;
+#[cfg(target_arch = "wasm32")]
+mod task;
 #[cfg(target_arch = "wasm32")]
 pub use peer::Peer;
 

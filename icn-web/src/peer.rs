@@ -11,8 +11,9 @@ use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 
-use crate::driver::{js_err, now, pump, requests, sleep, Inner, Shared};
+use crate::driver::{js_err, now, pump, requests, Inner, Shared};
 use crate::gateway::{handshake, install};
+use crate::task::{self, sleep};
 
 /// Requests in flight at once when moving the blocks of one object.
 const BLOCK_WINDOW: usize = 8;
@@ -68,7 +69,14 @@ impl Peer {
     /// turn if `url` does not answer, and joined again through (keeping the
     /// ring position) should this peer be stranded later, its gateway gone
     /// and no DataChannel left.
-    pub async fn join(url: String, options: JsValue) -> Result<Peer, JsValue> {
+    #[wasm_bindgen(unchecked_return_type = "Promise<Peer>")]
+    pub fn join(url: String, options: JsValue) -> Promise {
+        task::promise(async move { Peer::join_with(url, options).await.map(JsValue::from) })
+    }
+}
+
+impl Peer {
+    async fn join_with(url: String, options: JsValue) -> Result<Peer, JsValue> {
         let key = match option(&options, "secretKey") {
             Some(v) => {
                 let seed: [u8; 32] = Uint8Array::new(&v)
@@ -123,7 +131,10 @@ impl Peer {
             publisher,
         })
     }
+}
 
+#[wasm_bindgen]
+impl Peer {
     /// Hex ring position assigned by the gateway.
     #[wasm_bindgen(getter, js_name = nodeId)]
     pub fn node_id(&self) -> String {
@@ -149,7 +160,7 @@ impl Peer {
     pub fn publish(&self, path: String, bytes: Uint8Array, options: JsValue) -> Promise {
         let inner = self.inner.clone();
         let publisher = self.publisher.clone();
-        wasm_bindgen_futures::future_to_promise(async move {
+        task::promise(async move {
             let name = parse_name(&path)?
                 .under_publisher(&publisher)
                 .map_err(|e| js_err(format!("bad name '{path}': {e}")))?;
@@ -194,7 +205,7 @@ impl Peer {
     /// resolves to `{ name, version, contentType, publisherId, content }`.
     pub fn get(&self, name: String) -> Promise {
         let inner = self.inner.clone();
-        wasm_bindgen_futures::future_to_promise(async move {
+        task::promise(async move {
             let n = parse_name(&name)?;
             let done = requests(&inner, 1, 1, |node, t, _| node.get(t, &n)).await?;
             let obj = match done.into_iter().next() {
@@ -286,7 +297,7 @@ impl Peer {
     /// resolves once it is authenticated; rejects after 15 s.
     pub fn connect(&self, node_id: String) -> Promise {
         let inner = self.inner.clone();
-        wasm_bindgen_futures::future_to_promise(async move {
+        task::promise(async move {
             let to: RingId = node_id.parse().map_err(js_err)?;
             if !crate::rtc::start_offer(&inner, to) {
                 return Err(js_err("too many peer connections, or not a peer"));
@@ -315,7 +326,7 @@ impl Peer {
     /// channels drained, then closes every link.
     pub fn leave(&self) -> Promise {
         let inner = self.inner.clone();
-        wasm_bindgen_futures::future_to_promise(async move {
+        task::promise(async move {
             {
                 let mut me = inner.borrow_mut();
                 me.left = true;

@@ -21,14 +21,14 @@ use icn_core::RingId;
 use js_sys::Array;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
 use web_sys::{
     MessageEvent, RtcConfiguration, RtcDataChannel, RtcDataChannelEvent, RtcDataChannelState,
     RtcDataChannelType, RtcIceGatheringState, RtcPeerConnection, RtcPeerConnectionState,
     RtcSdpType, RtcSessionDescriptionInit,
 };
 
-use crate::driver::{js_err, link_closed, link_opened, message_bytes, now, pump, sleep, Shared};
+use crate::driver::{js_err, link_closed, link_opened, message_bytes, now, pump, Shared};
+use crate::task::{self, sleep, wait};
 
 /// Most peer connections a page keeps (Chromium allows 500 over a tab's life).
 pub(crate) const MAX_PEER_CONNECTIONS: usize = 64;
@@ -128,10 +128,10 @@ pub(crate) fn start_offer(inner: &Shared, peer: RingId) -> bool {
     insert_link(inner, peer, pc.clone(), Some(dc.clone()), session, true);
     attach_channel(inner, peer, session, &dc);
     let inner = inner.clone();
-    wasm_bindgen_futures::spawn_local(async move {
+    task::spawn(async move {
         let r = async {
-            let offer = JsFuture::from(pc.create_offer()).await?;
-            JsFuture::from(pc.set_local_description(offer.unchecked_ref())).await?;
+            let offer = wait(pc.create_offer()).await?;
+            wait(pc.set_local_description(offer.unchecked_ref())).await?;
             let sdp = gathered_sdp(&pc).await?;
             send_signal(&inner, peer, SignalKind::Offer, session, sdp);
             Ok::<(), JsValue>(())
@@ -252,11 +252,8 @@ pub(crate) fn handle_signal(inner: &Shared, from: RingId, bytes: &[u8]) {
             let desc = RtcSessionDescriptionInit::new(RtcSdpType::Answer);
             desc.set_sdp(&signal.sdp);
             let inner = inner.clone();
-            wasm_bindgen_futures::spawn_local(async move {
-                if JsFuture::from(pc.set_remote_description(&desc))
-                    .await
-                    .is_err()
-                {
+            task::spawn(async move {
+                if wait(pc.set_remote_description(&desc)).await.is_err() {
                     drop_link(&inner, from, signal.session);
                 }
             });
@@ -310,13 +307,13 @@ fn answer(inner: &Shared, from: RingId, offer: Signal) {
         l.handlers.push(on_channel);
     }
     let inner = inner.clone();
-    wasm_bindgen_futures::spawn_local(async move {
+    task::spawn(async move {
         let r = async {
             let desc = RtcSessionDescriptionInit::new(RtcSdpType::Offer);
             desc.set_sdp(&offer.sdp);
-            JsFuture::from(pc.set_remote_description(&desc)).await?;
-            let ans = JsFuture::from(pc.create_answer()).await?;
-            JsFuture::from(pc.set_local_description(ans.unchecked_ref())).await?;
+            wait(pc.set_remote_description(&desc)).await?;
+            let ans = wait(pc.create_answer()).await?;
+            wait(pc.set_local_description(ans.unchecked_ref())).await?;
             let sdp = gathered_sdp(&pc).await?;
             send_signal(&inner, from, SignalKind::Answer, session, sdp);
             Ok::<(), JsValue>(())
