@@ -51,8 +51,9 @@ fn main() {
     ] {
         println!("cargo:rerun-if-changed={}", root.join(p).display());
     }
-    check_wasm_target();
-    let wasm = build_wasm(&root, rust_src_present());
+    let sysroot = sysroot();
+    check_wasm_target(sysroot.as_deref());
+    let wasm = build_wasm(&root, rust_src_present(sysroot.as_deref()));
     let mut bindgen = wasm_bindgen_cli_support::Bindgen::new();
     bindgen
         .input_path(&wasm)
@@ -107,10 +108,8 @@ fn compact_glue(js: &str) -> String {
 }
 
 /// Fails with the command that fixes it when the wasm32 target is missing.
-fn check_wasm_target() {
-    let present = sysroot()
-        .map(|s| s.join("lib/rustlib/wasm32-unknown-unknown").is_dir())
-        .unwrap_or(false);
+fn check_wasm_target(sysroot: Option<&Path>) {
+    let present = sysroot.is_some_and(|s| s.join("lib/rustlib/wasm32-unknown-unknown").is_dir());
     if !present {
         panic!(
             "\n\nicn-gateway embeds the browser peer, which needs the wasm32 target:\n\n    \
@@ -132,8 +131,8 @@ fn sysroot() -> Option<PathBuf> {
 
 /// Whether the standard library's source (`rustup component add rust-src`)
 /// is installed, so the wasm build can compile its own size-tuned copy.
-fn rust_src_present() -> bool {
-    sysroot().is_some_and(|s| s.join("lib/rustlib/src/rust/library/core").is_dir())
+fn rust_src_present(sysroot: Option<&Path>) -> bool {
+    sysroot.is_some_and(|s| s.join("lib/rustlib/src/rust/library/core").is_dir())
 }
 
 /// Compiles icn-web for wasm32 and returns the path of its `.wasm`.
@@ -211,8 +210,9 @@ fn remap_flags(root: &Path) -> Vec<String> {
     if let Some(Ok(dirs)) = cargo_home.map(|h| std::fs::read_dir(h.join("registry/src"))) {
         prefixes.extend(dirs.flatten().map(|d| d.path()));
     }
-    // (The standard library's own paths, /rustc/<commit>/..., come
-    // precompiled and stay.)
+    // (The standard library's own paths stay: /rustc/<commit>/... when it
+    // comes precompiled; when it is compiled with the bundle,
+    // -Zlocation-detail=none leaves no paths to remap.)
     prefixes
         .iter()
         .map(|p| format!("--remap-path-prefix={}=", p.display()))

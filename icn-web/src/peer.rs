@@ -73,68 +73,7 @@ impl Peer {
     pub fn join(url: String, options: JsValue) -> Promise {
         task::promise(async move { Peer::join_with(url, options).await.map(JsValue::from) })
     }
-}
 
-impl Peer {
-    async fn join_with(url: String, options: JsValue) -> Result<Peer, JsValue> {
-        let key = match option(&options, "secretKey") {
-            Some(v) => {
-                let seed: [u8; 32] = Uint8Array::new(&v)
-                    .to_vec()
-                    .try_into()
-                    .map_err(|_| js_err("secretKey must be 32 bytes"))?;
-                SigningKey::from_bytes(&seed)
-            }
-            None => random_key()?,
-        };
-        let mut gateways = vec![url];
-        if let Some(list) = option(&options, "gateways") {
-            let list: Array = list
-                .dyn_into()
-                .map_err(|_| js_err("gateways must be an array of WebSocket URLs"))?;
-            for u in list.iter().take(MAX_GATEWAYS) {
-                let u = u
-                    .as_string()
-                    .ok_or_else(|| js_err("gateways must be an array of WebSocket URLs"))?;
-                gateways.push(u);
-            }
-        }
-        let mut admitted = Err(js_err("no gateway URL"));
-        let mut at = 0;
-        for (i, u) in gateways.iter().enumerate() {
-            admitted = handshake(u, &key, None).await;
-            if admitted.is_ok() {
-                at = i;
-                break;
-            }
-        }
-        let admitted = admitted?;
-        let id = admitted.cert.node_id;
-        let cfg = Config {
-            seed: id.prefix_u64() ^ now(),
-            ..Config::default()
-        };
-        let publisher = PublisherId::from_key(key.verifying_key()).to_text();
-        let inner = Rc::new(RefCell::new(Inner::new(
-            Node::new(id, cfg),
-            admitted.gateway_id,
-            admitted.ws.clone(),
-            key,
-            admitted.cert.clone(),
-            gateways,
-        )));
-        inner.borrow_mut().next_gateway = at + 1;
-        install(&inner, admitted);
-        Ok(Peer {
-            inner,
-            id,
-            publisher,
-        })
-    }
-}
-
-#[wasm_bindgen]
-impl Peer {
     /// Hex ring position assigned by the gateway.
     #[wasm_bindgen(getter, js_name = nodeId)]
     pub fn node_id(&self) -> String {
@@ -374,6 +313,65 @@ impl Peer {
             return Ok(name.to_uri());
         }
         Err(js_err("this peer owns no key range yet"))
+    }
+}
+
+impl Peer {
+    /// The work of [`Peer::join`].
+    async fn join_with(url: String, options: JsValue) -> Result<Peer, JsValue> {
+        let key = match option(&options, "secretKey") {
+            Some(v) => {
+                let seed: [u8; 32] = Uint8Array::new(&v)
+                    .to_vec()
+                    .try_into()
+                    .map_err(|_| js_err("secretKey must be 32 bytes"))?;
+                SigningKey::from_bytes(&seed)
+            }
+            None => random_key()?,
+        };
+        let mut gateways = vec![url];
+        if let Some(list) = option(&options, "gateways") {
+            let list: Array = list
+                .dyn_into()
+                .map_err(|_| js_err("gateways must be an array of WebSocket URLs"))?;
+            for u in list.iter().take(MAX_GATEWAYS) {
+                let u = u
+                    .as_string()
+                    .ok_or_else(|| js_err("gateways must be an array of WebSocket URLs"))?;
+                gateways.push(u);
+            }
+        }
+        let mut admitted = Err(js_err("no gateway URL"));
+        let mut at = 0;
+        for (i, u) in gateways.iter().enumerate() {
+            admitted = handshake(u, &key, None).await;
+            if admitted.is_ok() {
+                at = i;
+                break;
+            }
+        }
+        let admitted = admitted?;
+        let id = admitted.cert.node_id;
+        let cfg = Config {
+            seed: id.prefix_u64() ^ now(),
+            ..Config::default()
+        };
+        let publisher = PublisherId::from_key(key.verifying_key()).to_text();
+        let inner = Rc::new(RefCell::new(Inner::new(
+            Node::new(id, cfg),
+            admitted.gateway_id,
+            admitted.ws.clone(),
+            key,
+            admitted.cert.clone(),
+            gateways,
+        )));
+        inner.borrow_mut().next_gateway = at + 1;
+        install(&inner, admitted);
+        Ok(Peer {
+            inner,
+            id,
+            publisher,
+        })
     }
 }
 

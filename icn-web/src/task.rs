@@ -137,53 +137,16 @@ pub(crate) fn promise(fut: impl Future<Output = Result<JsValue, JsValue>> + 'sta
     p
 }
 
-/// A one-shot slot a callback fills and a future takes.
-struct Slot<T> {
-    value: Option<T>,
-    waker: Option<Waker>,
-}
-
-impl<T> Slot<T> {
-    fn new() -> Rc<RefCell<Slot<T>>> {
-        Rc::new(RefCell::new(Slot {
-            value: None,
-            waker: None,
-        }))
-    }
-
-    fn fill(slot: &Rc<RefCell<Slot<T>>>, value: T) {
-        let waker = {
-            let mut s = slot.borrow_mut();
-            s.value = Some(value);
-            s.waker.take()
-        };
-        if let Some(w) = waker {
-            w.wake();
-        }
-    }
-
-    fn take(slot: &Rc<RefCell<Slot<T>>>, cx: &Context<'_>) -> Poll<T> {
-        let mut s = slot.borrow_mut();
-        match s.value.take() {
-            Some(v) => Poll::Ready(v),
-            None => {
-                s.waker = Some(cx.waker().clone());
-                Poll::Pending
-            }
-        }
-    }
-}
-
 /// Awaits `p`: its value, or the reason it was rejected.
 pub(crate) async fn wait(p: Promise) -> Result<JsValue, JsValue> {
-    let slot = Slot::new();
-    let (a, b) = (slot.clone(), slot.clone());
+    let (ok, mut rx) = channel();
+    let err = ok.clone();
     // Both callbacks live until the promise settles: this future is only
     // dropped when its task finishes, and it does not finish before.
-    let on_ok = Closure::<dyn FnMut(JsValue)>::new(move |v| Slot::fill(&a, Ok(v)));
-    let on_err = Closure::<dyn FnMut(JsValue)>::new(move |e| Slot::fill(&b, Err(e)));
+    let on_ok = Closure::<dyn FnMut(JsValue)>::new(move |v| ok.send(Ok(v)));
+    let on_err = Closure::<dyn FnMut(JsValue)>::new(move |e| err.send(Err(e)));
     let _ = p.then2(&on_ok, &on_err);
-    let r = std::future::poll_fn(|cx| Slot::take(&slot, cx)).await;
+    let r = rx.recv().await;
     drop((on_ok, on_err));
     r
 }
@@ -198,9 +161,15 @@ pub(crate) async fn sleep(ms: i32) {
     let _ = wait(p).await;
 }
 
+/// What the two ends of a [`channel`] share.
+struct Queue<T> {
+    items: VecDeque<T>,
+    waker: Option<Waker>,
+}
+
 /// The sending end of a [`channel`].
 pub(crate) struct Sender<T> {
-    inner: Rc<RefCell<Slot<VecDeque<T>>>>,
+    inner: Rc<RefCell<Queue<T>>>,
 }
 
 impl<T> Clone for Sender<T> {
@@ -215,9 +184,9 @@ impl<T> Sender<T> {
     /// Queues `value` and wakes the receiver.
     pub(crate) fn send(&self, value: T) {
         let waker = {
-            let mut s = self.inner.borrow_mut();
-            s.value.get_or_insert_with(VecDeque::new).push_back(value);
-            s.waker.take()
+            let mut q = self.inner.borrow_mut();
+            q.items.push_back(value);
+            q.waker.take()
         };
         if let Some(w) = waker {
             w.wake();
@@ -227,18 +196,18 @@ impl<T> Sender<T> {
 
 /// The receiving end of a [`channel`].
 pub(crate) struct Receiver<T> {
-    inner: Rc<RefCell<Slot<VecDeque<T>>>>,
+    inner: Rc<RefCell<Queue<T>>>,
 }
 
 impl<T> Receiver<T> {
     /// The next value, waiting for one if none is queued.
     pub(crate) async fn recv(&mut self) -> T {
         std::future::poll_fn(|cx| {
-            let mut s = self.inner.borrow_mut();
-            match s.value.as_mut().and_then(VecDeque::pop_front) {
+            let mut q = self.inner.borrow_mut();
+            match q.items.pop_front() {
                 Some(v) => Poll::Ready(v),
                 None => {
-                    s.waker = Some(cx.waker().clone());
+                    q.waker = Some(cx.waker().clone());
                     Poll::Pending
                 }
             }
@@ -248,17 +217,16 @@ impl<T> Receiver<T> {
 
     /// The next value if one is queued.
     pub(crate) fn try_recv(&mut self) -> Option<T> {
-        self.inner
-            .borrow_mut()
-            .value
-            .as_mut()
-            .and_then(VecDeque::pop_front)
+        self.inner.borrow_mut().items.pop_front()
     }
 }
 
 /// An unbounded single-consumer channel within the page.
 pub(crate) fn channel<T>() -> (Sender<T>, Receiver<T>) {
-    let inner = Slot::new();
+    let inner = Rc::new(RefCell::new(Queue {
+        items: VecDeque::new(),
+        waker: None,
+    }));
     (
         Sender {
             inner: inner.clone(),
