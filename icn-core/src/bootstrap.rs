@@ -6,10 +6,9 @@
 //! ring messages for other peers of the same gateway. `spec/bootstrap.md`
 //! is the specification; every frame is one CBOR array, decoded strictly.
 
-use crate::cbor::Value;
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 
-use crate::cbor::{self, uint, CborError, Seq};
+use crate::cbor::{self, CborError, Enc, Seq};
 use crate::id::RingId;
 use crate::wire::MAX_MESSAGE_SIZE;
 
@@ -90,15 +89,14 @@ impl NodeCert {
         }
     }
 
-    /// The five CBOR fields of a certificate, as they appear in frames and signals.
-    pub(crate) fn to_values(&self) -> [Value; 5] {
-        [
-            Value::Bytes(self.node_id.0.to_vec()),
-            Value::Bytes(self.node_key.to_vec()),
-            uint(self.expires),
-            Value::Bytes(self.gateway_key.to_vec()),
-            Value::Bytes(self.signature.to_vec()),
-        ]
+    /// Writes the five CBOR fields of a certificate, as they appear in
+    /// frames and signals.
+    pub(crate) fn write(&self, e: &mut Enc) {
+        e.bytes(&self.node_id.0)
+            .bytes(&self.node_key)
+            .uint(self.expires)
+            .bytes(&self.gateway_key)
+            .bytes(&self.signature);
     }
 
     /// The certificate from its five fields, the next ones of `s` (the
@@ -226,40 +224,57 @@ pub fn trusted_keys(own_gateway: [u8; 32], announced: &[[u8; 32]]) -> Vec<[u8; 3
 impl Frame {
     /// Deterministic CBOR encoding.
     pub fn encode(&self) -> Vec<u8> {
-        let by = |b: &[u8]| Value::Bytes(b.to_vec());
-        let v = match self {
+        let (tag, fields) = match self {
+            Frame::Challenge { .. } => (0, 3),
+            Frame::Hello { cert, .. } => (1, if cert.is_some() { 7 } else { 2 }),
+            Frame::Welcome(_) => (2, 5),
+            Frame::Ring(_) => (3, 1),
+            Frame::Relay { .. } => (4, 2),
+            Frame::NoRoute { .. } => (5, 1),
+            Frame::Error { .. } => (6, 1),
+            Frame::Trust { .. } => (7, 1),
+        };
+        let mut e = Enc::array(1 + fields);
+        e.uint(tag);
+        match self {
             Frame::Challenge {
                 nonce,
                 gateway_key,
                 gateway_id,
             } => {
-                vec![uint(0), by(nonce), by(gateway_key), by(&gateway_id.0)]
+                e.bytes(nonce).bytes(gateway_key).bytes(&gateway_id.0);
             }
             Frame::Hello {
                 key,
                 signature,
                 cert,
             } => {
-                let mut v = vec![uint(1), by(key), by(signature)];
+                e.bytes(key).bytes(signature);
                 if let Some(c) = cert {
-                    v.extend(c.to_values());
+                    c.write(&mut e);
                 }
-                v
             }
-            Frame::Welcome(c) => {
-                let mut v = vec![uint(2)];
-                v.extend(c.to_values());
-                v
+            Frame::Welcome(c) => c.write(&mut e),
+            Frame::Ring(b) => {
+                e.bytes(b);
             }
-            Frame::Ring(b) => vec![uint(3), by(b)],
-            Frame::Relay { peer, bytes } => vec![uint(4), by(&peer.0), by(bytes)],
-            Frame::NoRoute { peer } => vec![uint(5), by(&peer.0)],
-            Frame::Error { code } => vec![uint(6), Value::Text(code.clone())],
+            Frame::Relay { peer, bytes } => {
+                e.bytes(&peer.0).bytes(bytes);
+            }
+            Frame::NoRoute { peer } => {
+                e.bytes(&peer.0);
+            }
+            Frame::Error { code } => {
+                e.text(code);
+            }
             Frame::Trust { keys } => {
-                vec![uint(7), Value::Array(keys.iter().map(|k| by(k)).collect())]
+                e.list(keys.len());
+                for k in keys {
+                    e.bytes(k);
+                }
             }
-        };
-        cbor::encode(&Value::Array(v))
+        }
+        e.finish()
     }
 
     /// Strict, bounded decoding.
@@ -380,10 +395,9 @@ mod tests {
             keys: vec![[1; 32]; MAX_TRUSTED + 1],
         };
         assert!(Frame::decode(&too_many.encode()).is_err());
-        let short_key = cbor::encode(&Value::Array(vec![
-            uint(7),
-            Value::Array(vec![Value::Bytes(vec![1; 31])]),
-        ]));
+        let mut e = Enc::array(2);
+        e.uint(7).list(1).bytes(&[1; 31]);
+        let short_key = e.finish();
         assert!(Frame::decode(&short_key).is_err());
         assert_eq!(
             trusted_keys([1; 32], &[[2; 32], [1; 32], [2; 32]]),

@@ -14,11 +14,10 @@
 //! inline bytes for small content or a [`Manifest`] of blocks for large content.
 //! The wire format is specified in `spec/objects.md` and `spec/icn.cddl`.
 
-use crate::cbor::Value;
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 
 use crate::block::{BlockError, BlockRef, Manifest, MAX_BLOCKS};
-use crate::cbor::{self, as_array, as_bytes, as_text, as_u64, uint, CborError, Fields, Seq};
+use crate::cbor::{self, as_array, as_bytes, as_text, as_u64, CborError, Enc, Fields, Item, Seq};
 use crate::hash::Hash;
 use crate::name::{Name, NameError};
 use crate::publisher::PublisherId;
@@ -141,7 +140,7 @@ impl ContentObject {
     /// The deterministic CBOR encoding of this body with `publisher` as its
     /// key: exactly the bytes a signature covers (after [`SIGNATURE_TAG`]).
     pub fn encode_body(&self, publisher: &VerifyingKey) -> Vec<u8> {
-        cbor::encode(&body_value(self, publisher))
+        encode_body(self, publisher)
     }
 }
 
@@ -192,7 +191,9 @@ impl SignedObject {
         }
         let body = object.encode_body(&publisher);
         let signature = key.sign(&signed_message(&body)).to_bytes();
-        let encoded = cbor::encode(&envelope_value(&body, &signature));
+        let mut e = Enc::default();
+        e.map(2).uint(1).bytes(&body).uint(2).bytes(&signature);
+        let encoded = e.finish();
         if encoded.len() > MAX_OBJECT_SIZE {
             return Err(ObjectError::TooLarge(encoded.len()));
         }
@@ -224,8 +225,8 @@ impl SignedObject {
         )?;
         let body = as_bytes(env.required(1, "body")?, "body", MAX_OBJECT_SIZE)?;
         let signature = match env.required(2, "signature")? {
-            Value::Bytes(b) => {
-                <[u8; 64]>::try_from(b).map_err(|b| ObjectError::SignatureLength(b.len()))?
+            Item::Bytes(b) => {
+                <[u8; 64]>::try_from(b).map_err(|_| ObjectError::SignatureLength(b.len()))?
             }
             _ => {
                 return Err(CborError::WrongType {
@@ -327,56 +328,43 @@ fn check_content_type(t: &str) -> Result<(), ObjectError> {
     }
 }
 
-fn body_value(o: &ContentObject, publisher: &VerifyingKey) -> Value {
-    let name = o
-        .name
-        .components()
-        .iter()
-        .map(|c| Value::Bytes(c.clone()))
-        .collect();
-    let payload = match &o.payload {
-        Payload::Inline(b) => Value::Bytes(b.clone()),
-        Payload::Manifest(m) => Value::Map(vec![
-            (uint(0), uint(m.size())),
-            (
-                uint(1),
-                Value::Array(
-                    m.blocks()
-                        .iter()
-                        .map(|r| {
-                            Value::Array(vec![
-                                Value::Bytes(r.hash.0.to_vec()),
-                                uint(u64::from(r.size)),
-                            ])
-                        })
-                        .collect(),
-                ),
-            ),
-        ]),
-    };
-    let mut map = vec![
-        (uint(K_FORMAT), uint(FORMAT_VERSION)),
-        (uint(K_NAME), Value::Array(name)),
-        (uint(K_VERSION), uint(o.version)),
-        (uint(K_TYPE), Value::Text(o.content_type.clone())),
-        (uint(K_CREATED), uint(o.created)),
-    ];
-    if let Some(f) = o.freshness {
-        map.push((uint(K_FRESHNESS), uint(f)));
+fn encode_body(o: &ContentObject, publisher: &VerifyingKey) -> Vec<u8> {
+    let mut e = Enc::default();
+    e.map(7 + usize::from(o.freshness.is_some()))
+        .uint(K_FORMAT)
+        .uint(FORMAT_VERSION)
+        .uint(K_NAME)
+        .list(o.name.components().len());
+    for c in o.name.components() {
+        e.bytes(c);
     }
-    map.push((uint(K_PAYLOAD), payload));
-    map.push((
-        uint(K_PUBLISHER),
-        Value::Bytes(publisher.to_bytes().to_vec()),
-    ));
-    Value::Map(map)
-}
-
-fn envelope_value(body: &[u8], signature: &[u8; 64]) -> Value {
-    Value::Map(vec![
-        (uint(1), Value::Bytes(body.to_vec())),
-        (uint(2), Value::Bytes(signature.to_vec())),
-    ])
+    e.uint(K_VERSION)
+        .uint(o.version)
+        .uint(K_TYPE)
+        .text(&o.content_type)
+        .uint(K_CREATED)
+        .uint(o.created);
+    if let Some(f) = o.freshness {
+        e.uint(K_FRESHNESS).uint(f);
+    }
+    e.uint(K_PAYLOAD);
+    match &o.payload {
+        Payload::Inline(b) => {
+            e.bytes(b);
+        }
+        Payload::Manifest(m) => {
+            e.map(2)
+                .uint(0)
+                .uint(m.size())
+                .uint(1)
+                .list(m.blocks().len());
+            for r in m.blocks() {
+                e.list(2).bytes(&r.hash.0).uint(u64::from(r.size));
+            }
+        }
+    }
+    e.uint(K_PUBLISHER).bytes(publisher.as_bytes());
+    e.finish()
 }
 
 fn decode_body(body: &[u8]) -> Result<(ContentObject, VerifyingKey), ObjectError> {
@@ -424,11 +412,11 @@ fn decode_body(body: &[u8]) -> Result<(ContentObject, VerifyingKey), ObjectError
     Ok((object, publisher))
 }
 
-fn decode_payload(v: Value) -> Result<Payload, ObjectError> {
+fn decode_payload(v: Item) -> Result<Payload, ObjectError> {
     match v {
-        Value::Bytes(b) if b.len() > MAX_INLINE_SIZE => Err(ObjectError::InlineTooLarge(b.len())),
-        Value::Bytes(b) => Ok(Payload::Inline(b)),
-        v @ Value::Map(_) => {
+        Item::Bytes(b) if b.len() > MAX_INLINE_SIZE => Err(ObjectError::InlineTooLarge(b.len())),
+        Item::Bytes(b) => Ok(Payload::Inline(b.to_vec())),
+        v @ Item::Map(_) => {
             let mut f = Fields::new(v, "manifest", MANIFEST_FIELDS)?;
             let size = f.uint(0, "size")?;
             let mut list = f.seq(1, "blocks", MAX_BLOCKS)?;

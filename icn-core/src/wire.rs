@@ -12,9 +12,7 @@
 //! most [`MAX_MESSAGE_SIZE`] bytes and every list has a limit, so a hostile
 //! peer can cost a node at most one bounded allocation per message.
 
-use crate::cbor::Value;
-
-use crate::cbor::{self, as_array, as_u64, uint, CborError, Seq};
+use crate::cbor::{self, as_array, as_u64, CborError, Enc, Item, Seq};
 use crate::hash::Hash;
 use crate::id::RingId;
 use crate::object::MAX_OBJECT_SIZE;
@@ -189,74 +187,85 @@ pub enum Message {
     Routed(Routed),
 }
 
-fn ids(list: &[RingId]) -> Value {
-    Value::Array(list.iter().map(|i| Value::Bytes(i.0.to_vec())).collect())
-}
-
-fn opt_id(i: &Option<RingId>) -> Value {
-    i.map_or(Value::Null, |i| Value::Bytes(i.0.to_vec()))
-}
-
-fn item_value(i: &ItemBytes) -> Value {
-    match i {
-        ItemBytes::Object(b) => Value::Array(vec![uint(0), Value::Bytes(b.clone())]),
-        ItemBytes::Block(b) => Value::Array(vec![uint(1), Value::Bytes(b.clone())]),
+fn ids(e: &mut Enc, list: &[RingId]) {
+    e.list(list.len());
+    for i in list {
+        e.bytes(&i.0);
     }
+}
+
+fn opt_id(e: &mut Enc, i: &Option<RingId>) {
+    match i {
+        Some(i) => e.bytes(&i.0),
+        None => e.null(),
+    };
+}
+
+fn item(e: &mut Enc, i: &ItemBytes) {
+    let (kind, b) = match i {
+        ItemBytes::Object(b) => (0, b),
+        ItemBytes::Block(b) => (1, b),
+    };
+    e.list(2).uint(kind).bytes(b);
 }
 
 impl Message {
     /// Deterministic CBOR encoding.
     pub fn encode(&self) -> Vec<u8> {
-        let t = |n: u64, mut rest: Vec<Value>| {
-            rest.insert(0, uint(n));
-            Value::Array(rest)
+        let (tag, fields) = match self {
+            Message::JoinRequest => (0, 0),
+            Message::JoinReply { .. } => (1, 1),
+            Message::GetState => (2, 0),
+            Message::State { .. } => (3, 2),
+            Message::Notify => (4, 0),
+            Message::Ping { .. } => (5, 1),
+            Message::Pong { .. } => (6, 1),
+            Message::Digest { .. } => (7, 3),
+            Message::Want { .. } => (8, 1),
+            Message::Store { .. } => (9, 1),
+            Message::Leaving { .. } => (10, 2),
+            Message::Bye => (11, 0),
+            Message::Routed(_) => (12, 6),
         };
-        let v = match self {
-            Message::JoinRequest => t(0, vec![]),
-            Message::JoinReply { successors } => t(1, vec![ids(successors)]),
-            Message::GetState => t(2, vec![]),
+        let mut e = Enc::array(1 + fields);
+        e.uint(tag);
+        match self {
+            Message::JoinRequest | Message::GetState | Message::Notify | Message::Bye => {}
+            Message::JoinReply { successors } => ids(&mut e, successors),
             Message::State {
                 predecessor,
                 successors,
-            } => t(3, vec![opt_id(predecessor), ids(successors)]),
-            Message::Notify => t(4, vec![]),
-            Message::Ping { nonce } => t(5, vec![uint(*nonce)]),
-            Message::Pong { nonce } => t(6, vec![uint(*nonce)]),
+            }
+            | Message::Leaving {
+                predecessor,
+                successors,
+            } => {
+                opt_id(&mut e, predecessor);
+                ids(&mut e, successors);
+            }
+            Message::Ping { nonce } | Message::Pong { nonce } => {
+                e.uint(*nonce);
+            }
             Message::Digest {
                 start,
                 end,
                 entries,
-            } => t(
-                7,
-                vec![
-                    Value::Bytes(start.0.to_vec()),
-                    Value::Bytes(end.0.to_vec()),
-                    Value::Array(
-                        entries
-                            .iter()
-                            .map(|(k, h)| {
-                                Value::Array(vec![
-                                    Value::Bytes(k.0.to_vec()),
-                                    Value::Bytes(h.0.to_vec()),
-                                ])
-                            })
-                            .collect(),
-                    ),
-                ],
-            ),
-            Message::Want { keys } => t(8, vec![ids(keys)]),
-            Message::Store { items } => t(
-                9,
-                vec![Value::Array(items.iter().map(item_value).collect())],
-            ),
-            Message::Leaving {
-                predecessor,
-                successors,
-            } => t(10, vec![opt_id(predecessor), ids(successors)]),
-            Message::Bye => t(11, vec![]),
-            Message::Routed(r) => t(12, routed_fields(r)),
-        };
-        cbor::encode(&v)
+            } => {
+                e.bytes(&start.0).bytes(&end.0).list(entries.len());
+                for (k, h) in entries {
+                    e.list(2).bytes(&k.0).bytes(&h.0);
+                }
+            }
+            Message::Want { keys } => ids(&mut e, keys),
+            Message::Store { items } => {
+                e.list(items.len());
+                for i in items {
+                    item(&mut e, i);
+                }
+            }
+            Message::Routed(r) => routed_fields(&mut e, r),
+        }
+        e.finish()
     }
 
     /// Strict, bounded decoding.
@@ -288,7 +297,7 @@ impl Message {
             },
             3 | 10 => {
                 let predecessor = match s.next("predecessor")? {
-                    Value::Null => None,
+                    Item::Null => None,
                     v => Some(RingId(as_array(v, "predecessor")?)),
                 };
                 let successors = id_list(s.next("successors")?, MAX_SUCCESSORS)?;
@@ -341,7 +350,7 @@ impl Message {
     }
 }
 
-fn id_list(v: Value, max: usize) -> Result<Vec<RingId>, WireError> {
+fn id_list(v: Item, max: usize) -> Result<Vec<RingId>, WireError> {
     let mut s = Seq::new(v, "id list", max)?;
     let mut ids = Vec::with_capacity(s.left());
     while s.left() > 0 {
@@ -350,7 +359,7 @@ fn id_list(v: Value, max: usize) -> Result<Vec<RingId>, WireError> {
     Ok(ids)
 }
 
-fn decode_item(v: Value) -> Result<ItemBytes, WireError> {
+fn decode_item(v: Item) -> Result<ItemBytes, WireError> {
     let mut pair = Seq::new(v, "item", 2)?;
     if pair.left() != 2 {
         return Err(WireError::Arity(9));
@@ -364,45 +373,61 @@ fn decode_item(v: Value) -> Result<ItemBytes, WireError> {
     }
 }
 
-fn routed_fields(r: &Routed) -> Vec<Value> {
+fn routed_fields(e: &mut Enc, r: &Routed) {
     let (dkind, did) = match r.dest {
         Dest::Key(k) => (0, k),
         Dest::Node(n) => (1, n),
     };
-    let body = match &r.body {
-        Body::FindSuccessor => vec![uint(0)],
+    e.uint(dkind)
+        .bytes(&did.0)
+        .bytes(&r.origin.0)
+        .uint(r.id)
+        .uint(u64::from(r.hops));
+    let (btag, fields) = match &r.body {
+        Body::FindSuccessor => (0, 0),
+        Body::Successor { .. } => (1, 2),
+        Body::Get { .. } => (2, 2),
+        Body::GetReply { .. } => (3, 2),
+        Body::Put { .. } => (4, 1),
+        Body::PutReply { .. } => (5, 2),
+        Body::App(_) => (6, 1),
+        Body::Signal(_) => (7, 1),
+        Body::Unreachable => (8, 0),
+    };
+    e.list(1 + fields).uint(btag);
+    match &r.body {
+        Body::FindSuccessor | Body::Unreachable => {}
         Body::Successor { node, successors } => {
-            vec![uint(1), Value::Bytes(node.0.to_vec()), ids(successors)]
+            e.bytes(&node.0);
+            ids(e, successors);
         }
         Body::Get { block, forwarded } => {
-            vec![uint(2), Value::Bool(*block), uint(u64::from(*forwarded))]
+            e.bool(*block).uint(u64::from(*forwarded));
         }
-        Body::GetReply { item, hops } => vec![
-            uint(3),
-            item.as_ref().map_or(Value::Null, item_value),
-            uint(u64::from(*hops)),
-        ],
-        Body::Put { item } => vec![uint(4), item_value(item)],
-        Body::PutReply { error, hops } => vec![
-            uint(5),
-            error.clone().map_or(Value::Null, Value::Text),
-            uint(u64::from(*hops)),
-        ],
-        Body::App(b) => vec![uint(6), Value::Bytes(b.clone())],
-        Body::Signal(b) => vec![uint(7), Value::Bytes(b.clone())],
-        Body::Unreachable => vec![uint(8)],
-    };
-    vec![
-        uint(dkind),
-        Value::Bytes(did.0.to_vec()),
-        Value::Bytes(r.origin.0.to_vec()),
-        uint(r.id),
-        uint(u64::from(r.hops)),
-        Value::Array(body),
-    ]
+        Body::GetReply { item: i, hops } => {
+            match i {
+                Some(i) => item(e, i),
+                None => {
+                    e.null();
+                }
+            }
+            e.uint(u64::from(*hops));
+        }
+        Body::Put { item: i } => item(e, i),
+        Body::PutReply { error, hops } => {
+            match error {
+                Some(t) => e.text(t),
+                None => e.null(),
+            };
+            e.uint(u64::from(*hops));
+        }
+        Body::App(b) | Body::Signal(b) => {
+            e.bytes(b);
+        }
+    }
 }
 
-fn small(v: Value, field: &'static str) -> Result<u8, WireError> {
+fn small(v: Item, field: &'static str) -> Result<u8, WireError> {
     u8::try_from(as_u64(v, field)?).map_err(|_| {
         WireError::Cbor(CborError::WrongType {
             field,
@@ -441,7 +466,7 @@ fn decode_routed(mut s: Seq) -> Result<Routed, WireError> {
         },
         2 => Body::Get {
             block: match b.next("block")? {
-                Value::Bool(x) => x,
+                Item::Bool(x) => x,
                 _ => {
                     return Err(CborError::WrongType {
                         field: "block",
@@ -454,7 +479,7 @@ fn decode_routed(mut s: Seq) -> Result<Routed, WireError> {
         },
         3 => Body::GetReply {
             item: match b.next("item")? {
-                Value::Null => None,
+                Item::Null => None,
                 v => Some(decode_item(v)?),
             },
             hops: small(b.next("hops")?, "hops")?,
@@ -464,7 +489,7 @@ fn decode_routed(mut s: Seq) -> Result<Routed, WireError> {
         },
         5 => Body::PutReply {
             error: match b.next("error")? {
-                Value::Null => None,
+                Item::Null => None,
                 v => Some(cbor::as_text(v, "error", 64)?),
             },
             hops: small(b.next("hops")?, "hops")?,

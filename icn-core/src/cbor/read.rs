@@ -1,11 +1,12 @@
-//! The strict reader: one pass over the input that builds a [`Value`] and
-//! works out which error code, if any, the input earns (see the module
-//! above for the precedence).
+//! The strict reader: one pass over the input that works out which error
+//! code, if any, it earns (see the module above for the precedence), then
+//! [`item_at`] for reading the checked bytes.
 
-use super::{encode, CborError, Value, RECURSION_LIMIT};
+use super::{write_head, CborError, Item, Seq, RECURSION_LIMIT};
 
-/// Decodes exactly one item in deterministic encoding from `bytes`.
-pub(crate) fn decode_strict(bytes: &[u8], max: usize) -> Result<Value, CborError> {
+/// Checks that `bytes` hold exactly one item in deterministic encoding, and
+/// returns it.
+pub(crate) fn decode_strict(bytes: &[u8], max: usize) -> Result<Item<'_>, CborError> {
     if bytes.len() > max {
         return Err(CborError::TooLarge {
             len: bytes.len(),
@@ -18,7 +19,7 @@ pub(crate) fn decode_strict(bytes: &[u8], max: usize) -> Result<Value, CborError
         problem: None,
         long_form: false,
     };
-    let value = r.item(0)?;
+    r.item(0, None)?;
     if r.pos != bytes.len() {
         return Err(CborError::TrailingBytes);
     }
@@ -30,7 +31,7 @@ pub(crate) fn decode_strict(bytes: &[u8], max: usize) -> Result<Value, CborError
             "not the shortest, definite-length encoding",
         ));
     }
-    Ok(value)
+    item_at(bytes, 0).map(|(item, _)| item)
 }
 
 /// What a head announces: a number (or length), or an indefinite length.
@@ -50,8 +51,8 @@ struct Reader<'a> {
     long_form: bool,
 }
 
-fn malformed(what: &str) -> CborError {
-    CborError::Malformed(what.into())
+fn malformed(what: &'static str) -> CborError {
+    CborError::Malformed(what)
 }
 
 impl Reader<'_> {
@@ -111,16 +112,26 @@ impl Reader<'_> {
         Ok((major, info, arg))
     }
 
-    fn item(&mut self, depth: usize) -> Result<Value, CborError> {
+    /// Reads one item. When `canon` is given, the item's canonical encoding
+    /// is appended to it (what the old tree would have re-encoded to), for
+    /// comparing map keys: unsupported items count as `null` there.
+    fn item(&mut self, depth: usize, canon: Option<&mut Vec<u8>>) -> Result<(), CborError> {
         if depth > RECURSION_LIMIT {
             return Err(malformed("nesting too deep"));
         }
         let (major, info, arg) = self.head()?;
+        let mut simple = 0xf6;
         match (major, arg) {
-            (0, Arg::Value(v)) => Ok(Value::Uint(v)),
-            (1, Arg::Value(v)) => Ok(Value::Nint(v)),
-            (2, Arg::Value(n)) => Ok(Value::Bytes(self.take(n)?.to_vec())),
-            (3, Arg::Value(n)) => text(self.take(n)?.to_vec()),
+            (0 | 1, Arg::Value(v)) => {
+                if let Some(c) = canon {
+                    write_head(c, major, v);
+                }
+                return Ok(());
+            }
+            (2 | 3, Arg::Value(n)) => {
+                let s = self.take(n)?;
+                return string(major, s, canon);
+            }
             (2 | 3, Arg::Indefinite) => {
                 self.long_form = true;
                 let mut all = Vec::new();
@@ -131,28 +142,26 @@ impl Reader<'_> {
                     }
                 }
                 self.pos += 1;
-                match major {
-                    2 => Ok(Value::Bytes(all)),
-                    _ => text(all),
-                }
+                return string(major, &all, canon);
             }
-            (4, arg) => {
-                let mut items = Vec::new();
-                let mut left = self.count(arg, 1)?;
-                while self.more(&mut left)? {
-                    items.push(self.item(depth + 1)?);
-                }
-                Ok(Value::Array(items))
-            }
-            (5, arg) => {
-                let mut entries: Vec<(Value, Value)> = Vec::new();
+            (4 | 5, arg) => {
+                let mut left = self.count(arg, u64::from(major - 3))?;
+                let mut inner = canon.as_ref().map(|_| Vec::new());
                 let mut prev: Option<Vec<u8>> = None;
-                let mut left = self.count(arg, 2)?;
+                let mut n = 0u64;
                 while self.more(&mut left)? {
-                    let k = self.item(depth + 1)?;
-                    let v = self.item(depth + 1)?;
+                    n += 1;
+                    if major == 4 {
+                        self.item(depth + 1, inner.as_mut())?;
+                        continue;
+                    }
+                    let mut key = Vec::new();
+                    self.item(depth + 1, Some(&mut key))?;
+                    if let Some(i) = inner.as_mut() {
+                        i.extend_from_slice(&key);
+                    }
+                    self.item(depth + 1, inner.as_mut())?;
                     // Deterministic order: by the keys' encoded bytes.
-                    let key = encode(&k);
                     match prev.as_deref().map(|p| p.cmp(key.as_slice())) {
                         Some(core::cmp::Ordering::Equal) => self.note(CborError::DuplicateKey),
                         Some(core::cmp::Ordering::Greater) => {
@@ -161,29 +170,30 @@ impl Reader<'_> {
                         _ => {}
                     }
                     prev = Some(key);
-                    entries.push((k, v));
                 }
-                Ok(Value::Map(entries))
+                if let (Some(c), Some(i)) = (canon, inner) {
+                    write_head(c, major, n);
+                    c.extend_from_slice(&i);
+                }
+                return Ok(());
             }
             (6, _) => {
                 // Read for well-formedness only; the tag is refused before
                 // anything inside it.
                 self.note(CborError::Unsupported("tag"));
-                self.item(depth + 1)?;
-                Ok(Value::Null)
+                self.item(depth + 1, None)?;
             }
-            (7, _) => {
-                match info {
-                    20 => return Ok(Value::Bool(false)),
-                    21 => return Ok(Value::Bool(true)),
-                    22 => return Ok(Value::Null),
-                    25..=27 => self.note(CborError::Unsupported("floating-point number")),
-                    _ => self.note(CborError::Unsupported("simple value")),
-                }
-                Ok(Value::Null)
-            }
-            _ => Err(malformed("bad head")),
+            (7, _) => match info {
+                20..=22 => simple = 0xe0 | info,
+                25..=27 => self.note(CborError::Unsupported("floating-point number")),
+                _ => self.note(CborError::Unsupported("simple value")),
+            },
+            _ => return Err(malformed("bad head")),
         }
+        if let Some(c) = canon {
+            c.push(simple);
+        }
+        Ok(())
     }
 
     /// Items (`per` = 1) or entries (`per` = 2) a container holds, `None`
@@ -223,8 +233,72 @@ impl Reader<'_> {
     }
 }
 
-fn text(bytes: Vec<u8>) -> Result<Value, CborError> {
-    String::from_utf8(bytes)
-        .map(Value::Text)
-        .map_err(|_| malformed("text that is not UTF-8"))
+/// Checks a byte (major 2) or text (major 3) string, and writes it to `canon`.
+fn string(major: u8, s: &[u8], canon: Option<&mut Vec<u8>>) -> Result<(), CborError> {
+    if major == 3 && core::str::from_utf8(s).is_err() {
+        return Err(malformed("text that is not UTF-8"));
+    }
+    if let Some(c) = canon {
+        write_head(c, major, s.len() as u64);
+        c.extend_from_slice(s);
+    }
+    Ok(())
+}
+
+/// The item that starts at `pos` of input [`decode_strict`] accepted, and
+/// where it ends. Such input has only short, definite heads; the checks here
+/// keep a caller's mistake from panicking, they cannot fail on checked input.
+pub(crate) fn item_at(bytes: &[u8], pos: usize) -> Result<(Item<'_>, usize), CborError> {
+    let broken = || malformed("unchecked input");
+    let b = *bytes.get(pos).ok_or_else(broken)?;
+    let (major, info) = (b >> 5, b & 0x1f);
+    let mut end = pos + 1;
+    let arg = match info {
+        0..=23 => u64::from(info),
+        24..=27 => {
+            let len = 1usize << (info - 24);
+            let head = bytes.get(end..end + len).ok_or_else(broken)?;
+            end += len;
+            head.iter().fold(0u64, |v, &x| v << 8 | u64::from(x))
+        }
+        _ => return Err(broken()),
+    };
+    let item = match major {
+        0 => Item::Uint(arg),
+        1 => Item::Nint(arg),
+        2 | 3 => {
+            let start = end;
+            end = usize::try_from(arg)
+                .ok()
+                .and_then(|n| start.checked_add(n))
+                .ok_or_else(broken)?;
+            let s = bytes.get(start..end).ok_or_else(broken)?;
+            match major {
+                2 => Item::Bytes(s),
+                _ => Item::Text(core::str::from_utf8(s).map_err(|_| broken())?),
+            }
+        }
+        4 | 5 => {
+            let left = usize::try_from(arg)
+                .ok()
+                .and_then(|n| n.checked_mul(usize::from(major - 3)))
+                .ok_or_else(broken)?;
+            let seq = Seq {
+                bytes,
+                pos: end,
+                left,
+            };
+            for _ in 0..left {
+                end = item_at(bytes, end)?.1;
+            }
+            match major {
+                4 => Item::Array(seq),
+                _ => Item::Map(seq),
+            }
+        }
+        7 if info == 20 || info == 21 => Item::Bool(info == 21),
+        7 if info == 22 => Item::Null,
+        _ => return Err(broken()),
+    };
+    Ok((item, end))
 }

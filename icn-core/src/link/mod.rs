@@ -20,13 +20,12 @@
 //! specification. Everything here is sans-IO and shared by the browser and
 //! native drivers.
 
-use crate::cbor::Value;
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 
 pub mod retry;
 
 use crate::bootstrap::{BootstrapError, NodeCert};
-use crate::cbor::{self, uint, CborError, Seq};
+use crate::cbor::{self, CborError, Enc, Seq};
 use crate::id::RingId;
 use crate::wire::MAX_MESSAGE_SIZE;
 
@@ -182,15 +181,14 @@ impl Signal {
 
     /// Deterministic CBOR encoding.
     pub fn encode(&self) -> Vec<u8> {
-        let mut v = vec![
-            uint(kind_code(self.kind)),
-            uint(self.session),
-            Value::Bytes(self.to.0.to_vec()),
-            Value::Text(self.sdp.clone()),
-        ];
-        v.extend(self.cert.to_values());
-        v.push(Value::Bytes(self.signature.to_vec()));
-        cbor::encode(&Value::Array(v))
+        let mut e = Enc::array(10);
+        e.uint(kind_code(self.kind))
+            .uint(self.session)
+            .bytes(&self.to.0)
+            .text(&self.sdp);
+        self.cert.write(&mut e);
+        e.bytes(&self.signature);
+        e.finish()
     }
 
     /// Strict, bounded decoding (the signature is not checked here).
@@ -306,10 +304,11 @@ impl LinkAuth {
 
     /// The DataChannel message carrying this authentication.
     pub fn to_chunk(&self) -> Vec<u8> {
-        let mut v = self.cert.to_values().to_vec();
-        v.push(Value::Bytes(self.signature.to_vec()));
+        let mut e = Enc::array(6);
+        self.cert.write(&mut e);
+        e.bytes(&self.signature);
         let mut out = vec![CHUNK_AUTH];
-        out.extend(cbor::encode(&Value::Array(v)));
+        out.extend(e.finish());
         out
     }
 
