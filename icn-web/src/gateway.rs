@@ -173,7 +173,7 @@ pub(crate) fn watch(inner: &Shared) {
                 if me.left || me.ws.is_some() {
                     break;
                 }
-                if me.node.is_joined() || me.node.has_open_link() {
+                if !me.node.is_cut_off() {
                     continue; // in the ring over DataChannels: not stranded
                 }
                 let url = me.gateways[me.next_gateway % me.gateways.len()].clone();

@@ -419,9 +419,12 @@ impl<S: Store> Node<S> {
         self.links.len()
     }
 
-    /// Whether any link is open (without building a [`RingView`]).
-    pub fn has_open_link(&self) -> bool {
-        self.links.any_up()
+    /// Whether the node is neither a ring member nor linked to anyone: from
+    /// here only a gateway can bring it back. A driver that has also lost
+    /// its gateway calls its peer *stranded* and joins again through
+    /// another one; both drivers use this one definition.
+    pub fn is_cut_off(&self) -> bool {
+        !self.joined && !self.links.any_up()
     }
 
     /// A snapshot of the ring state, for status pages and tests.

@@ -489,7 +489,7 @@ async fn run(
         let now = Instant::now();
         if now >= next_check {
             next_check = now + STRANDED_CHECK;
-            let stranded = !h.has_upstream() && !h.node.is_joined() && !h.node.has_open_link();
+            let stranded = !h.has_upstream() && h.node.is_cut_off();
             match stranded_since {
                 _ if !stranded => stranded_since = None,
                 None => stranded_since = Some(now),
