@@ -103,7 +103,7 @@ impl NodeCert {
     /// signature is not checked).
     pub(crate) fn read(s: &mut Seq) -> Result<NodeCert, CborError> {
         Ok(NodeCert {
-            node_id: RingId(s.b32("node id")?),
+            node_id: s.id("node id")?,
             node_key: s.b32("node key")?,
             expires: s.uint("expires")?,
             gateway_key: s.b32("gateway key")?,
@@ -297,7 +297,7 @@ impl Frame {
             0 => Frame::Challenge {
                 nonce: s.b32("nonce")?,
                 gateway_key: s.b32("gateway key")?,
-                gateway_id: RingId(s.b32("gateway id")?),
+                gateway_id: s.id("gateway id")?,
             },
             1 => {
                 let key = s.b32("key")?;
@@ -315,11 +315,11 @@ impl Frame {
             2 => Frame::Welcome(NodeCert::read(&mut s)?),
             3 => Frame::Ring(s.bytes("ring", MAX_MESSAGE_SIZE)?),
             4 => Frame::Relay {
-                peer: RingId(s.b32("peer")?),
+                peer: s.id("peer")?,
                 bytes: s.bytes("relay", MAX_MESSAGE_SIZE)?,
             },
             5 => Frame::NoRoute {
-                peer: RingId(s.b32("peer")?),
+                peer: s.id("peer")?,
             },
             6 => Frame::Error {
                 code: s.text("code", 64)?,

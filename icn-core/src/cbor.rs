@@ -20,6 +20,8 @@
 //! but long or indefinite-length encoding (`non-canonical`).
 
 mod read;
+
+use crate::id::RingId;
 #[cfg(test)]
 pub(crate) mod value;
 
@@ -307,6 +309,14 @@ impl<'a> Seq<'a> {
     #[inline(never)]
     pub(crate) fn b32(&mut self, field: &'static str) -> Result<[u8; 32], CborError> {
         as_array(self.next(field)?, field)
+    }
+
+    /// The next element as a 32-byte string, aligned: a ring position (or
+    /// the bytes of a hash). [`Seq::b32`]'s result sits at an odd offset
+    /// in its `Result`, which costs every caller byte-by-byte copies.
+    #[inline(never)]
+    pub(crate) fn id(&mut self, field: &'static str) -> Result<RingId, CborError> {
+        self.b32(field).map(RingId)
     }
 
     /// The next element as a 64-byte string (a signature).

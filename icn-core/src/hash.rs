@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 
 /// A SHA-256 digest.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[repr(align(8))]
 pub struct Hash(pub [u8; 32]);
 
 /// Errors from parsing a [`Hash`] from its hex form.

@@ -13,6 +13,7 @@ use crate::hash::{parse_hex32, to_hex, Hash, HashError};
 
 /// A point on the identifier circle.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[repr(align(8))]
 pub struct RingId(pub [u8; 32]);
 
 impl RingId {

@@ -430,7 +430,7 @@ fn decode_payload(v: Item) -> Result<Payload, ObjectError> {
                     }
                     .into());
                 }
-                let hash = Hash(pair.b32("block hash")?);
+                let hash = Hash(pair.id("block hash")?.0);
                 let size = u32::try_from(pair.uint("block size")?).map_err(|_| {
                     ObjectError::Manifest(BlockError::BadSize {
                         index: blocks.len(),

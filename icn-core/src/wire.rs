@@ -320,8 +320,8 @@ impl Message {
                 nonce: s.uint("nonce")?,
             },
             7 => {
-                let start = RingId(s.b32("start")?);
-                let end = RingId(s.b32("end")?);
+                let start = s.id("start")?;
+                let end = s.id("end")?;
                 let mut list = Seq::new(s.next("digest")?, "digest", MAX_DIGEST)?;
                 let mut entries = Vec::with_capacity(list.left());
                 while list.left() > 0 {
@@ -329,7 +329,7 @@ impl Message {
                     if pair.left() != 2 {
                         return Err(WireError::Arity(tag));
                     }
-                    entries.push((RingId(pair.b32("key")?), Hash(pair.b32("hash")?)));
+                    entries.push((pair.id("key")?, Hash(pair.id("hash")?.0)));
                 }
                 Message::Digest {
                     start,
@@ -354,7 +354,7 @@ fn id_list(v: Item, max: usize) -> Result<Vec<RingId>, WireError> {
     let mut s = Seq::new(v, "id list", max)?;
     let mut ids = Vec::with_capacity(s.left());
     while s.left() > 0 {
-        ids.push(RingId(s.b32("id")?));
+        ids.push(s.id("id")?);
     }
     Ok(ids)
 }
@@ -438,13 +438,13 @@ fn small(v: Item, field: &'static str) -> Result<u8, WireError> {
 
 fn decode_routed(mut s: Seq) -> Result<Routed, WireError> {
     let dkind = s.uint("destination kind")?;
-    let did = RingId(s.b32("destination")?);
+    let did = s.id("destination")?;
     let dest = match dkind {
         0 => Dest::Key(did),
         1 => Dest::Node(did),
         k => return Err(WireError::UnknownTag(k)),
     };
-    let origin = RingId(s.b32("origin")?);
+    let origin = s.id("origin")?;
     let id = s.uint("id")?;
     let hops = small(s.next("hops")?, "hops")?;
     let mut b = Seq::new(s.next("body")?, "body", 3)?;
@@ -461,7 +461,7 @@ fn decode_routed(mut s: Seq) -> Result<Routed, WireError> {
     let body = match btag {
         0 => Body::FindSuccessor,
         1 => Body::Successor {
-            node: RingId(b.b32("node")?),
+            node: b.id("node")?,
             successors: id_list(b.next("successors")?, MAX_SUCCESSORS)?,
         },
         2 => Body::Get {

@@ -204,7 +204,7 @@ impl Signal {
             k => return Err(LinkError::UnknownKind(k)),
         };
         let session = s.uint("session")?;
-        let to = RingId(s.b32("to")?);
+        let to = s.id("to")?;
         let sdp = s.text("sdp", MAX_SDP)?;
         let cert = NodeCert::read(&mut s)?;
         let signature = s.b64("signature")?;
