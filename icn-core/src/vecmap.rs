@@ -107,6 +107,11 @@ impl<K, V> VecMap<K, V> {
         self.items.clear();
     }
 
+    /// The entries, in key order, as a slice (for binary searches by key).
+    pub fn as_slice(&self) -> &[(K, V)] {
+        &self.items
+    }
+
     /// The entries, in key order.
     pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
         self.items.iter().map(|(k, v)| (k, v))

@@ -49,7 +49,7 @@ use crate::object::SignedObject;
 use crate::wire::{Message, WireError};
 
 use links::{Links, SendOutcome};
-pub use store::{Item, MemoryStore, Store};
+pub use store::{DefaultStore, Item, MemoryStore, SmallStore, Store};
 
 /// Milliseconds on the driver's clock (any fixed origin).
 pub type Time = u64;
@@ -303,7 +303,7 @@ struct Probe {
 }
 
 /// A Chord node; see the module documentation.
-pub struct Node<S: Store = MemoryStore> {
+pub struct Node<S: Store = DefaultStore> {
     id: RingId,
     cfg: Config,
     rng: u64,
@@ -338,10 +338,10 @@ pub struct Node<S: Store = MemoryStore> {
     stats: Stats,
 }
 
-impl Node<MemoryStore> {
+impl Node<DefaultStore> {
     /// A node with id `id` and an in-memory store.
     pub fn new(id: RingId, cfg: Config) -> Self {
-        Node::with_store(id, cfg, MemoryStore::default())
+        Node::with_store(id, cfg, DefaultStore::default())
     }
 }
 

@@ -5,6 +5,12 @@
 //! database, while the ring logic stays the same. Items enter a store only
 //! after they verified: objects through [`SignedObject::decode`], blocks by
 //! hashing their bytes.
+//!
+//! Two stores in memory: [`MemoryStore`], a B-tree, for native peers and
+//! gateways that may hold millions of items, and [`SmallStore`], one sorted
+//! `Vec`, for the browser, where a peer holds hundreds or thousands and the
+//! B-tree's code alone would be 2.5 KB of the gzipped bundle.
+//! [`DefaultStore`] picks one by target; both pass the same tests.
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
@@ -13,6 +19,7 @@ use crate::block::Block;
 use crate::hash::Hash;
 use crate::id::RingId;
 use crate::object::SignedObject;
+use crate::vecmap::VecMap;
 use crate::wire::ItemBytes;
 
 /// A verified item.
@@ -94,7 +101,22 @@ pub trait Store {
     }
 }
 
-/// A store in memory.
+/// Whether `item` goes in at its key, where `old` is: if there is none, or
+/// if it replaces it. Every store's rule.
+fn admits(old: Option<&Item>, item: &Item) -> bool {
+    old.is_none_or(|old| item.replaces(old))
+}
+
+/// The store [`crate::node::Node::new`] uses: [`SmallStore`] in the
+/// browser (wasm32), [`MemoryStore`] elsewhere.
+#[cfg(target_arch = "wasm32")]
+pub type DefaultStore = SmallStore;
+/// The store [`crate::node::Node::new`] uses: [`SmallStore`] in the
+/// browser (wasm32), [`MemoryStore`] elsewhere.
+#[cfg(not(target_arch = "wasm32"))]
+pub type DefaultStore = MemoryStore;
+
+/// A store in memory, in a B-tree: for any number of items.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     items: BTreeMap<RingId, Item>,
@@ -107,13 +129,11 @@ impl Store for MemoryStore {
 
     fn put(&mut self, item: Item) -> bool {
         let key = item.key();
-        match self.items.get(&key) {
-            Some(old) if !item.replaces(old) => false,
-            _ => {
-                self.items.insert(key, item);
-                true
-            }
+        let admit = admits(self.items.get(&key), &item);
+        if admit {
+            self.items.insert(key, item);
         }
+        admit
     }
 
     fn range(&self, from: RingId, to: RingId) -> Vec<(RingId, Hash)> {
@@ -135,5 +155,87 @@ impl Store for MemoryStore {
 
     fn len(&self) -> usize {
         self.items.len()
+    }
+}
+
+/// A store in memory, in one sorted `Vec`: small code, and inserts that move
+/// the entries after the new one, so for stores of thousands of items.
+#[derive(Debug, Default)]
+pub struct SmallStore {
+    items: VecMap<RingId, Item>,
+}
+
+impl Store for SmallStore {
+    fn get(&self, key: &RingId) -> Option<&Item> {
+        self.items.get(key)
+    }
+
+    fn put(&mut self, item: Item) -> bool {
+        let key = item.key();
+        let admit = admits(self.items.get(&key), &item);
+        if admit {
+            self.items.insert(key, item);
+        }
+        admit
+    }
+
+    fn range(&self, from: RingId, to: RingId) -> Vec<(RingId, Hash)> {
+        let items = self.items.as_slice();
+        // First entries with a key above `from`, and above `to`.
+        let after = items.partition_point(|(k, _)| *k <= from);
+        let upto = items.partition_point(|(k, _)| *k <= to);
+        let pick = |(k, v): &(RingId, Item)| (*k, v.hash());
+        if from < to {
+            items
+                .get(after..upto)
+                .unwrap_or_default()
+                .iter()
+                .map(pick)
+                .collect()
+        } else {
+            // Wraps past zero (or the whole ring when from == to).
+            let tail = items.get(after..).unwrap_or_default();
+            let head = items.get(..upto).unwrap_or_default();
+            tail.iter().chain(head).map(pick).collect()
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.items.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::block::Block;
+    use proptest::prelude::*;
+
+    fn block(n: u16) -> Item {
+        Item::Block(Block::new(n.to_be_bytes().to_vec()).expect("a small block"))
+    }
+
+    proptest! {
+        /// Both stores hold the same items and give the same ranges, whatever
+        /// the order of puts (with repeats) and the interval.
+        #[test]
+        fn small_store_agrees_with_memory_store(
+            puts in proptest::collection::vec(0u16..200, 0..120),
+            from in any::<[u8; 32]>(),
+            to in any::<[u8; 32]>(),
+            probe in 0u16..200,
+        ) {
+            let (mut big, mut small) = (MemoryStore::default(), SmallStore::default());
+            for n in puts {
+                prop_assert_eq!(big.put(block(n)), small.put(block(n)));
+            }
+            prop_assert_eq!(big.len(), small.len());
+            let (from, to) = (RingId(from), RingId(to));
+            prop_assert_eq!(big.range(from, to), small.range(from, to));
+            prop_assert_eq!(big.range(from, from), small.range(from, from));
+            let k = block(probe).key();
+            prop_assert_eq!(big.range(k, to), small.range(k, to));
+            prop_assert_eq!(big.get(&k), small.get(&k));
+        }
     }
 }
