@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 #[repr(align(8))]
 pub struct Hash(pub [u8; 32]);
 
-/// Errors from parsing a [`Hash`] from its hex form.
+/// Errors from parsing a [`Hash`](struct@Hash) from its hex form.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HashError {
     /// The text is not exactly 64 characters long.

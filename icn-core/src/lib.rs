@@ -12,7 +12,7 @@
 //! * [`name`]: hierarchical names, their limits, URI form and canonical bytes.
 //! * [`publisher`]: self-certifying publisher ids (`k` + base32 of an ed25519 key).
 //! * [`id`]: 256-bit ring ids and circular interval arithmetic.
-//! * [`hash`]: the SHA-256 [`Hash`](hash::Hash) newtype used for blocks and objects.
+//! * [`hash`]: the SHA-256 [`Hash`](struct@hash::Hash) newtype used for blocks and objects.
 //! * [`object`]: signed, CBOR-encoded content objects and their strict decoder.
 //! * [`block`]: splitting large content into content-addressed blocks and back.
 //! * [`node`]: the Chord node as a sans-IO state machine.

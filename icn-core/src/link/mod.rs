@@ -99,7 +99,8 @@ pub struct Signal {
     pub sdp: String,
     /// The sender's certificate.
     pub cert: NodeCert,
-    /// The sender's signature over [`Signal::signed_bytes`].
+    /// The sender's signature over the kind, session, recipient and SDP
+    /// (checked by [`Signal::verify`]).
     pub signature: [u8; 64],
 }
 
@@ -224,7 +225,7 @@ impl Signal {
 pub struct LinkAuth {
     /// The sender's certificate.
     pub cert: NodeCert,
-    /// Signature over [`LinkAuth::transcript`].
+    /// Signature over the link's [`Transcript`].
     pub signature: [u8; 64],
 }
 
