@@ -54,6 +54,10 @@ pub struct NodeCert {
     pub signature: [u8; 64],
 }
 
+/// How many CBOR fields a certificate takes in frames, signals and link
+/// authentication ([`NodeCert::write`], [`NodeCert::read`]).
+pub(crate) const CERT_FIELDS: usize = 5;
+
 impl NodeCert {
     fn message(
         node_id: &RingId,
@@ -89,8 +93,8 @@ impl NodeCert {
         }
     }
 
-    /// Writes the five CBOR fields of a certificate, as they appear in
-    /// frames and signals.
+    /// Writes the [`CERT_FIELDS`] CBOR fields of a certificate, as they
+    /// appear in frames and signals.
     pub(crate) fn write(&self, e: &mut Enc) {
         e.bytes(&self.node_id.0)
             .bytes(&self.node_key)
@@ -221,20 +225,33 @@ pub fn trusted_keys(own_gateway: [u8; 32], announced: &[[u8; 32]]) -> Vec<[u8; 3
     out
 }
 
+/// How many fields follow the tag of frame `tag` (a hello's optional
+/// certificate not counted); `None` for an unknown tag. The encoder and the
+/// decoder both read it.
+fn frame_arity(tag: u64) -> Option<usize> {
+    match tag {
+        0 => Some(3),
+        1 | 4 => Some(2),
+        2 => Some(CERT_FIELDS),
+        3 | 5 | 6 | 7 => Some(1),
+        _ => None,
+    }
+}
+
 impl Frame {
     /// Deterministic CBOR encoding.
     pub fn encode(&self) -> Vec<u8> {
-        let (tag, fields) = match self {
-            Frame::Challenge { .. } => (0, 3),
-            Frame::Hello { cert, .. } => (1, if cert.is_some() { 7 } else { 2 }),
-            Frame::Welcome(_) => (2, 5),
-            Frame::Ring(_) => (3, 1),
-            Frame::Relay { .. } => (4, 2),
-            Frame::NoRoute { .. } => (5, 1),
-            Frame::Error { .. } => (6, 1),
-            Frame::Trust { .. } => (7, 1),
+        let (tag, cert_fields) = match self {
+            Frame::Challenge { .. } => (0, 0),
+            Frame::Hello { cert, .. } => (1, if cert.is_some() { CERT_FIELDS } else { 0 }),
+            Frame::Welcome(_) => (2, 0),
+            Frame::Ring(_) => (3, 0),
+            Frame::Relay { .. } => (4, 0),
+            Frame::NoRoute { .. } => (5, 0),
+            Frame::Error { .. } => (6, 0),
+            Frame::Trust { .. } => (7, 0),
         };
-        let mut e = Enc::array(1 + fields);
+        let mut e = Enc::array(1 + frame_arity(tag).unwrap_or_default() + cert_fields);
         e.uint(tag);
         match self {
             Frame::Challenge {
@@ -282,15 +299,9 @@ impl Frame {
         let v = cbor::decode_strict(bytes, MAX_FRAME_SIZE)?;
         let mut s = Seq::new(v, "frame", 8)?;
         let tag = s.uint("tag")?;
-        let want = match tag {
-            0 => 3,
-            1 | 4 => 2,
-            2 => 5,
-            3 | 5 | 6 | 7 => 1,
-            t => return Err(BootstrapError::UnknownTag(t)),
-        };
-        // A hello may carry a certificate (5 more fields).
-        if s.left() != want && !(tag == 1 && s.left() == want + 5) {
+        let want = frame_arity(tag).ok_or(BootstrapError::UnknownTag(tag))?;
+        // A hello may carry a certificate.
+        if s.left() != want && !(tag == 1 && s.left() == want + CERT_FIELDS) {
             return Err(BootstrapError::Arity(tag));
         }
         Ok(match tag {

@@ -212,22 +212,22 @@ fn item(e: &mut Enc, i: &ItemBytes) {
 impl Message {
     /// Deterministic CBOR encoding.
     pub fn encode(&self) -> Vec<u8> {
-        let (tag, fields) = match self {
-            Message::JoinRequest => (0, 0),
-            Message::JoinReply { .. } => (1, 1),
-            Message::GetState => (2, 0),
-            Message::State { .. } => (3, 2),
-            Message::Notify => (4, 0),
-            Message::Ping { .. } => (5, 1),
-            Message::Pong { .. } => (6, 1),
-            Message::Digest { .. } => (7, 3),
-            Message::Want { .. } => (8, 1),
-            Message::Store { .. } => (9, 1),
-            Message::Leaving { .. } => (10, 2),
-            Message::Bye => (11, 0),
-            Message::Routed(_) => (12, 6),
+        let tag = match self {
+            Message::JoinRequest => 0,
+            Message::JoinReply { .. } => 1,
+            Message::GetState => 2,
+            Message::State { .. } => 3,
+            Message::Notify => 4,
+            Message::Ping { .. } => 5,
+            Message::Pong { .. } => 6,
+            Message::Digest { .. } => 7,
+            Message::Want { .. } => 8,
+            Message::Store { .. } => 9,
+            Message::Leaving { .. } => 10,
+            Message::Bye => 11,
+            Message::Routed(_) => 12,
         };
-        let mut e = Enc::array(1 + fields);
+        let mut e = Enc::array(1 + message_arity(tag).unwrap_or_default());
         e.uint(tag);
         match self {
             Message::JoinRequest | Message::GetState | Message::Notify | Message::Bye => {}
@@ -273,14 +273,7 @@ impl Message {
         let v = cbor::decode_strict(bytes, MAX_MESSAGE_SIZE)?;
         let mut s = Seq::new(v, "message", 8)?;
         let tag = s.uint("tag")?;
-        let arity = match tag {
-            0 | 2 | 4 | 11 => 0,
-            1 | 5 | 6 | 8 | 9 => 1,
-            3 | 10 => 2,
-            7 => 3,
-            12 => 6,
-            other => return Err(WireError::UnknownTag(other)),
-        };
+        let arity = message_arity(tag).ok_or(WireError::UnknownTag(tag))?;
         if s.left() != arity {
             return Err(WireError::Arity(tag));
         }
@@ -350,6 +343,30 @@ impl Message {
     }
 }
 
+/// How many fields follow the tag of message `tag`; `None` for an unknown
+/// tag. The encoder and the decoder both read it.
+fn message_arity(tag: u64) -> Option<usize> {
+    match tag {
+        0 | 2 | 4 | 11 => Some(0),
+        1 | 5 | 6 | 8 | 9 => Some(1),
+        3 | 10 => Some(2),
+        7 => Some(3),
+        12 => Some(6),
+        _ => None,
+    }
+}
+
+/// How many fields follow the tag of routed body `tag`; `None` for an
+/// unknown tag.
+fn body_arity(tag: u64) -> Option<usize> {
+    match tag {
+        0 | 8 => Some(0),
+        4 | 6 | 7 => Some(1),
+        1 | 2 | 3 | 5 => Some(2),
+        _ => None,
+    }
+}
+
 fn id_list(v: Item, max: usize) -> Result<Vec<RingId>, WireError> {
     let mut s = Seq::new(v, "id list", max)?;
     let mut ids = Vec::with_capacity(s.left());
@@ -383,18 +400,18 @@ fn routed_fields(e: &mut Enc, r: &Routed) {
         .bytes(&r.origin.0)
         .uint(r.id)
         .uint(u64::from(r.hops));
-    let (btag, fields) = match &r.body {
-        Body::FindSuccessor => (0, 0),
-        Body::Successor { .. } => (1, 2),
-        Body::Get { .. } => (2, 2),
-        Body::GetReply { .. } => (3, 2),
-        Body::Put { .. } => (4, 1),
-        Body::PutReply { .. } => (5, 2),
-        Body::App(_) => (6, 1),
-        Body::Signal(_) => (7, 1),
-        Body::Unreachable => (8, 0),
+    let btag = match &r.body {
+        Body::FindSuccessor => 0,
+        Body::Successor { .. } => 1,
+        Body::Get { .. } => 2,
+        Body::GetReply { .. } => 3,
+        Body::Put { .. } => 4,
+        Body::PutReply { .. } => 5,
+        Body::App(_) => 6,
+        Body::Signal(_) => 7,
+        Body::Unreachable => 8,
     };
-    e.list(1 + fields).uint(btag);
+    e.list(1 + body_arity(btag).unwrap_or_default()).uint(btag);
     match &r.body {
         Body::FindSuccessor | Body::Unreachable => {}
         Body::Successor { node, successors } => {
@@ -449,12 +466,7 @@ fn decode_routed(mut s: Seq) -> Result<Routed, WireError> {
     let hops = small(s.next("hops")?, "hops")?;
     let mut b = Seq::new(s.next("body")?, "body", 3)?;
     let btag = b.uint("body tag")?;
-    let want = match btag {
-        0 | 8 => 0,
-        2 | 3 | 5 | 1 => 2,
-        4 | 6 | 7 => 1,
-        t => return Err(WireError::UnknownTag(t)),
-    };
+    let want = body_arity(btag).ok_or(WireError::UnknownTag(btag))?;
     if b.left() != want {
         return Err(WireError::Arity(btag));
     }

@@ -24,7 +24,7 @@ use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 
 pub mod retry;
 
-use crate::bootstrap::{BootstrapError, NodeCert};
+use crate::bootstrap::{BootstrapError, NodeCert, CERT_FIELDS};
 use crate::cbor::{self, CborError, Enc, Seq};
 use crate::id::RingId;
 use crate::wire::MAX_MESSAGE_SIZE;
@@ -44,6 +44,10 @@ const CHUNK_LAST: u8 = 0;
 const CHUNK_MORE: u8 = 1;
 /// Chunk header: a [`LinkAuth`], the first message on every channel.
 const CHUNK_AUTH: u8 = 2;
+/// A signal's fields: kind, session, recipient, SDP, certificate, signature.
+const SIGNAL_FIELDS: usize = 4 + CERT_FIELDS + 1;
+/// A link authentication's fields: certificate, signature.
+const AUTH_FIELDS: usize = CERT_FIELDS + 1;
 
 /// Why a signal, an authentication or a chunk was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -182,7 +186,7 @@ impl Signal {
 
     /// Deterministic CBOR encoding.
     pub fn encode(&self) -> Vec<u8> {
-        let mut e = Enc::array(10);
+        let mut e = Enc::array(SIGNAL_FIELDS);
         e.uint(kind_code(self.kind))
             .uint(self.session)
             .bytes(&self.to.0)
@@ -195,8 +199,8 @@ impl Signal {
     /// Strict, bounded decoding (the signature is not checked here).
     pub fn decode(bytes: &[u8]) -> Result<Signal, LinkError> {
         let v = cbor::decode_strict(bytes, MAX_SDP + 1024)?;
-        let mut s = Seq::new(v, "signal", 10)?;
-        if s.left() != 10 {
+        let mut s = Seq::new(v, "signal", SIGNAL_FIELDS)?;
+        if s.left() != SIGNAL_FIELDS {
             return Err(CborError::Missing("signal field").into());
         }
         let kind = match s.uint("kind")? {
@@ -305,7 +309,7 @@ impl LinkAuth {
 
     /// The DataChannel message carrying this authentication.
     pub fn to_chunk(&self) -> Vec<u8> {
-        let mut e = Enc::array(6);
+        let mut e = Enc::array(AUTH_FIELDS);
         self.cert.write(&mut e);
         e.bytes(&self.signature);
         let mut out = vec![CHUNK_AUTH];
@@ -314,8 +318,8 @@ impl LinkAuth {
     }
 
     fn decode(bytes: &[u8]) -> Result<LinkAuth, LinkError> {
-        let mut s = Seq::new(cbor::decode_strict(bytes, 512)?, "link auth", 6)?;
-        if s.left() != 6 {
+        let mut s = Seq::new(cbor::decode_strict(bytes, 512)?, "link auth", AUTH_FIELDS)?;
+        if s.left() != AUTH_FIELDS {
             return Err(CborError::Missing("link auth field").into());
         }
         let cert = NodeCert::read(&mut s)?;
