@@ -161,6 +161,13 @@ impl Enc {
         self
     }
 
+    /// The negative integer `-1 - n`; no icn field has one, the tests do.
+    #[cfg(test)]
+    pub(crate) fn nint(&mut self, n: u64) -> &mut Enc {
+        write_head(&mut self.0, 1, n);
+        self
+    }
+
     /// A byte string.
     pub(crate) fn bytes(&mut self, b: &[u8]) -> &mut Enc {
         write_head(&mut self.0, 2, b.len() as u64);

@@ -1,7 +1,7 @@
 //! An owned CBOR tree, for tests only: they compare what the reader makes of
 //! input with a reference decoder, and build odd inputs by hand.
 
-use super::{write_head, CborError, Item};
+use super::{CborError, Enc, Item};
 
 /// A decoded CBOR item of the kinds icn uses, owned.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,38 +51,44 @@ pub(crate) fn decode(bytes: &[u8], max: usize) -> Result<Value, CborError> {
     super::decode_strict(bytes, max).map(Value::of)
 }
 
-/// Encodes a value; maps keep the order they are given in.
+/// Encodes a value through [`Enc`], the writer every encoder uses (so the
+/// round-trip tests cover it); maps keep the order they are given in.
 pub(crate) fn encode(value: &Value) -> Vec<u8> {
-    let mut out = Vec::new();
-    encode_into(&mut out, value);
-    out
+    let mut e = Enc::default();
+    encode_into(&mut e, value);
+    e.finish()
 }
 
-fn encode_into(out: &mut Vec<u8>, value: &Value) {
+fn encode_into(e: &mut Enc, value: &Value) {
     match value {
-        Value::Uint(n) => write_head(out, 0, *n),
-        Value::Nint(n) => write_head(out, 1, *n),
+        Value::Uint(n) => {
+            e.uint(*n);
+        }
+        Value::Nint(n) => {
+            e.nint(*n);
+        }
         Value::Bytes(b) => {
-            write_head(out, 2, b.len() as u64);
-            out.extend_from_slice(b);
+            e.bytes(b);
         }
         Value::Text(t) => {
-            write_head(out, 3, t.len() as u64);
-            out.extend_from_slice(t.as_bytes());
+            e.text(t);
         }
         Value::Array(items) => {
-            write_head(out, 4, items.len() as u64);
-            items.iter().for_each(|v| encode_into(out, v));
+            e.list(items.len());
+            items.iter().for_each(|v| encode_into(e, v));
         }
         Value::Map(entries) => {
-            write_head(out, 5, entries.len() as u64);
+            e.map(entries.len());
             for (k, v) in entries {
-                encode_into(out, k);
-                encode_into(out, v);
+                encode_into(e, k);
+                encode_into(e, v);
             }
         }
-        Value::Bool(false) => out.push(0xf4),
-        Value::Bool(true) => out.push(0xf5),
-        Value::Null => out.push(0xf6),
+        Value::Bool(b) => {
+            e.bool(*b);
+        }
+        Value::Null => {
+            e.null();
+        }
     }
 }
