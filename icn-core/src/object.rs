@@ -140,7 +140,43 @@ impl ContentObject {
     /// The deterministic CBOR encoding of this body with `publisher` as its
     /// key: exactly the bytes a signature covers (after [`SIGNATURE_TAG`]).
     pub fn encode_body(&self, publisher: &VerifyingKey) -> Vec<u8> {
-        encode_body(self, publisher)
+        let mut e = Enc::default();
+        // Every field of the body, but freshness only when set.
+        e.map(BODY_FIELDS.len() - usize::from(self.freshness.is_none()))
+            .uint(K_FORMAT)
+            .uint(FORMAT_VERSION)
+            .uint(K_NAME)
+            .list(self.name.components().len());
+        for c in self.name.components() {
+            e.bytes(c);
+        }
+        e.uint(K_VERSION)
+            .uint(self.version)
+            .uint(K_TYPE)
+            .text(&self.content_type)
+            .uint(K_CREATED)
+            .uint(self.created);
+        if let Some(f) = self.freshness {
+            e.uint(K_FRESHNESS).uint(f);
+        }
+        e.uint(K_PAYLOAD);
+        match &self.payload {
+            Payload::Inline(b) => {
+                e.bytes(b);
+            }
+            Payload::Manifest(m) => {
+                e.map(2)
+                    .uint(0)
+                    .uint(m.size())
+                    .uint(1)
+                    .list(m.blocks().len());
+                for r in m.blocks() {
+                    e.list(2).bytes(&r.hash.0).uint(u64::from(r.size));
+                }
+            }
+        }
+        e.uint(K_PUBLISHER).bytes(publisher.as_bytes());
+        e.finish()
     }
 }
 
@@ -326,45 +362,6 @@ fn check_content_type(t: &str) -> Result<(), ObjectError> {
     } else {
         Err(ObjectError::ContentType)
     }
-}
-
-fn encode_body(o: &ContentObject, publisher: &VerifyingKey) -> Vec<u8> {
-    let mut e = Enc::default();
-    e.map(7 + usize::from(o.freshness.is_some()))
-        .uint(K_FORMAT)
-        .uint(FORMAT_VERSION)
-        .uint(K_NAME)
-        .list(o.name.components().len());
-    for c in o.name.components() {
-        e.bytes(c);
-    }
-    e.uint(K_VERSION)
-        .uint(o.version)
-        .uint(K_TYPE)
-        .text(&o.content_type)
-        .uint(K_CREATED)
-        .uint(o.created);
-    if let Some(f) = o.freshness {
-        e.uint(K_FRESHNESS).uint(f);
-    }
-    e.uint(K_PAYLOAD);
-    match &o.payload {
-        Payload::Inline(b) => {
-            e.bytes(b);
-        }
-        Payload::Manifest(m) => {
-            e.map(2)
-                .uint(0)
-                .uint(m.size())
-                .uint(1)
-                .list(m.blocks().len());
-            for r in m.blocks() {
-                e.list(2).bytes(&r.hash.0).uint(u64::from(r.size));
-            }
-        }
-    }
-    e.uint(K_PUBLISHER).bytes(publisher.as_bytes());
-    e.finish()
 }
 
 fn decode_body(body: &[u8]) -> Result<(ContentObject, VerifyingKey), ObjectError> {
