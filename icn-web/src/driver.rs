@@ -381,11 +381,13 @@ pub(crate) fn attach_gateway(inner: &Shared, ws: &WebSocket) {
 
 /// Starts `n` requests, at most `window` at a time, and returns their
 /// completion events in order. `start(node, now, i)` starts request `i`.
+/// (`start` is a trait object so that the four callers share one copy of
+/// this state machine.)
 pub(crate) async fn requests(
     inner: &Shared,
     n: usize,
     window: usize,
-    mut start: impl FnMut(&mut Node, u64, usize) -> ReqId,
+    start: &mut dyn FnMut(&mut Node, u64, usize) -> ReqId,
 ) -> Result<Vec<Event>, JsValue> {
     let (tx, mut rx) = task::channel();
     let mut out: Vec<Option<Event>> = (0..n).map(|_| None).collect();

@@ -111,7 +111,7 @@ impl Peer {
                 Payload::Inline(data)
             } else {
                 let (manifest, blocks) = chunk(&data, DEFAULT_BLOCK_SIZE).map_err(js_err)?;
-                let done = requests(&inner, blocks.len(), BLOCK_WINDOW, |node, t, i| {
+                let done = requests(&inner, blocks.len(), BLOCK_WINDOW, &mut |node, t, i| {
                     node.put_block(t, blocks[i].clone())
                 })
                 .await?;
@@ -132,7 +132,10 @@ impl Peer {
                 payload,
             };
             let signed = SignedObject::sign(obj, &inner.borrow().key).map_err(js_err)?;
-            let done = requests(&inner, 1, 1, |node, t, _| node.publish(t, signed.clone())).await?;
+            let done = requests(&inner, 1, 1, &mut |node, t, _| {
+                node.publish(t, signed.clone())
+            })
+            .await?;
             if let Some(Event::PublishDone { result: Err(e), .. }) = done.into_iter().next() {
                 return Err(request_error(e));
             }
@@ -146,7 +149,7 @@ impl Peer {
         let inner = self.inner.clone();
         task::promise(async move {
             let n = parse_name(&name)?;
-            let done = requests(&inner, 1, 1, |node, t, _| node.get(t, &n)).await?;
+            let done = requests(&inner, 1, 1, &mut |node, t, _| node.get(t, &n)).await?;
             let obj = match done.into_iter().next() {
                 Some(Event::GetDone { result: Ok(o), .. }) => o,
                 Some(Event::GetDone { result: Err(e), .. }) => return Err(request_error(e)),
@@ -378,7 +381,7 @@ impl Peer {
 /// Fetches the blocks of `m`, each checked against the manifest, in order.
 async fn fetch_blocks(inner: &Shared, m: &icn_core::Manifest) -> Result<Uint8Array, JsValue> {
     let refs = m.blocks().to_vec();
-    let done = requests(inner, refs.len(), BLOCK_WINDOW, |node, t, i| {
+    let done = requests(inner, refs.len(), BLOCK_WINDOW, &mut |node, t, i| {
         node.get_block(t, refs[i].hash)
     })
     .await?;
