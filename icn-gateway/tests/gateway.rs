@@ -323,9 +323,35 @@ fn every_endpoint_behaves() {
     // The demo page and the embedded bundle it loads.
     let home = request("GET", &format!("{}/", gw.url), &[], None);
     assert!(String::from_utf8_lossy(&home.body).contains(r#"from "/pkg/icn_web.js""#));
-    let wasm = request("GET", &format!("{}/pkg/icn_web_bg.wasm", gw.url), &[], None);
+    let wasm_url = format!("{}/pkg/icn_web_bg.wasm", gw.url);
+    let wasm = request("GET", &wasm_url, &[], None);
     assert_eq!(wasm.status, 200);
     assert_eq!(&wasm.body[..4], b"\0asm");
+    assert_eq!(header(&wasm, "content-encoding"), "");
+    // Browsers accept gzip, and get the copy compressed at build time.
+    let accept = ("accept-encoding", "gzip, deflate, br, zstd");
+    let gz = request("GET", &wasm_url, &[accept], None);
+    assert_eq!(gz.status, 200);
+    assert_eq!(header(&gz, "content-encoding"), "gzip");
+    assert_eq!(header(&gz, "content-type"), "application/wasm");
+    assert!(header(&gz, "vary").contains("accept-encoding"));
+    assert!(gz.body.len() < wasm.body.len() / 2);
+    let mut inflated = Vec::new();
+    std::io::Read::read_to_end(
+        &mut flate2::read::GzDecoder::new(&gz.body[..]),
+        &mut inflated,
+    )
+    .unwrap();
+    assert!(inflated == wasm.body, "the gzip copy inflates to the wasm");
+    // Each encoding revalidates under its own tag.
+    let tag = header(&gz, "etag").to_string();
+    assert_ne!(tag, header(&wasm, "etag"));
+    let again = request("GET", &wasm_url, &[accept, ("if-none-match", &tag)], None);
+    assert_eq!(again.status, 304);
+    let plain = request("GET", &wasm_url, &[("if-none-match", &tag)], None);
+    assert_eq!(plain.status, 200);
+    let page = request("GET", &format!("{}/", gw.url), &[accept], None);
+    assert_eq!(header(&page, "content-encoding"), "gzip");
 }
 
 #[test]

@@ -6,8 +6,10 @@
 //    Chromium processes, measured in the same run;
 //    and 10 MiB over `send` between a browser and a native peer (`icn swarm
 //    --respond`) next to the same between two browsers;
-// 4. bundle size, raw and gzip.
+// 4. bundle size: raw, gzip -9, and as the gateway sends it to a browser
+//    (its build-time zopfli gzip).
 import { gzipSync } from "node:zlib";
+import { get as httpGet } from "node:http";
 import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { startGateway, serveStatic, launch, until } from "./harness.mjs";
@@ -174,6 +176,19 @@ try {
   }
   out.bundle_raw_bytes = rawBytes;
   out.bundle_gzip_bytes = gz;
+  // What a browser downloads: the bytes on the wire, Accept-Encoding as Chromium sends it.
+  let served = 0;
+  for (const f of ["icn_web.js", "icn_web_bg.wasm"]) {
+    served += await new Promise((resolve, reject) => {
+      httpGet(`${gw.url}/pkg/${f}`, { headers: { "accept-encoding": "gzip, deflate, br, zstd" } }, (res) => {
+        if (res.headers["content-encoding"] !== "gzip") reject(new Error(`${f} was not sent gzipped`));
+        let n = 0;
+        res.on("data", (c) => { n += c.length; });
+        res.on("end", () => resolve(n));
+      }).on("error", reject);
+    });
+  }
+  out.bundle_served_gzip_bytes = served;
   console.log(JSON.stringify(out));
 } finally {
   if (swarm) swarm.kill("SIGKILL");

@@ -3,8 +3,12 @@
 //! `build.rs` compiles `icn-web` to wasm and runs wasm-bindgen on it; the
 //! resulting files are included here so `icn gateway` serves `/pkg/…` and
 //! `/` with nothing else installed. Each response carries a strong ETag (the
-//! SHA-256 of the file) and `Cache-Control: no-cache`, so browsers revalidate
-//! cheaply and never run a stale bundle after an upgrade.
+//! SHA-256 of the bytes sent) and `Cache-Control: no-cache`, so browsers
+//! revalidate cheaply and never run a stale bundle after an upgrade.
+//!
+//! Each file is embedded twice: as is, and gzip-compressed by `build.rs`
+//! (zopfli). A client that accepts gzip gets the compressed copy, a third of
+//! the wasm's size, with nothing compressed per request.
 
 use sha2::{Digest, Sha256};
 
@@ -17,6 +21,8 @@ pub struct Asset {
     pub content_type: &'static str,
     /// The bytes.
     pub bytes: &'static [u8],
+    /// The same, gzip-compressed.
+    pub gzip: &'static [u8],
 }
 
 macro_rules! pkg {
@@ -25,6 +31,7 @@ macro_rules! pkg {
             name: $file,
             content_type: $ctype,
             bytes: include_bytes!(concat!(env!("OUT_DIR"), "/pkg/", $file)),
+            gzip: include_bytes!(concat!(env!("OUT_DIR"), "/pkg/", $file, ".gz")),
         }
     };
 }
@@ -41,6 +48,7 @@ pub static PAGE: Asset = Asset {
     name: "",
     content_type: "text/html; charset=utf-8",
     bytes: include_bytes!("page.html"),
+    gzip: include_bytes!(concat!(env!("OUT_DIR"), "/pkg/page.html.gz")),
 };
 
 /// The file `/pkg/<name>`, if it is one of ours.
@@ -49,12 +57,41 @@ pub fn pkg(name: &str) -> Option<&'static Asset> {
 }
 
 impl Asset {
-    /// Strong ETag: the quoted hex SHA-256 of the bytes.
-    pub fn etag(&self) -> String {
-        let d = Sha256::digest(self.bytes);
+    /// The bytes to send, gzip-compressed or not.
+    pub fn body(&self, gzip: bool) -> &'static [u8] {
+        if gzip {
+            self.gzip
+        } else {
+            self.bytes
+        }
+    }
+
+    /// Strong ETag of one representation: the quoted hex SHA-256 of its
+    /// bytes (the two encodings of a file are different representations).
+    pub fn etag(&self, gzip: bool) -> String {
+        let d = Sha256::digest(self.body(gzip));
         let hex: String = d.iter().take(16).map(|b| format!("{b:02x}")).collect();
         format!("\"{hex}\"")
     }
+}
+
+/// Whether an `Accept-Encoding` header value admits gzip: a `gzip`,
+/// `x-gzip` or `*` entry whose quality is not zero (RFC 9110, 12.5.3).
+pub fn accepts_gzip(accept_encoding: &str) -> bool {
+    accept_encoding.split(',').any(|entry| {
+        let mut parts = entry.split(';');
+        let coding = parts.next().unwrap_or("").trim();
+        let wanted = ["gzip", "x-gzip", "*"]
+            .iter()
+            .any(|c| coding.eq_ignore_ascii_case(c));
+        let refused = parts.any(|p| {
+            let p = p.trim();
+            p.len() >= 2
+                && p[..2].eq_ignore_ascii_case("q=")
+                && p[2..].trim().parse::<f32>().is_ok_and(|q| q <= 0.0)
+        });
+        wanted && !refused
+    })
 }
 
 #[cfg(test)]
@@ -71,6 +108,44 @@ mod tests {
             .unwrap()
             .contains("publish("));
         assert!(pkg("../Cargo.toml").is_none());
-        assert_ne!(pkg("icn_web.js").unwrap().etag(), wasm.etag());
+        assert_ne!(pkg("icn_web.js").unwrap().etag(false), wasm.etag(false));
+        assert_ne!(wasm.etag(true), wasm.etag(false));
+    }
+
+    #[test]
+    fn every_file_is_embedded_gzipped_too() {
+        use std::io::Read;
+        for a in PKG.iter().chain([&PAGE]) {
+            let mut inflated = Vec::new();
+            flate2::read::GzDecoder::new(a.gzip)
+                .read_to_end(&mut inflated)
+                .unwrap();
+            assert!(inflated == a.bytes, "{} differs when inflated", a.name);
+            assert!(a.gzip.len() < a.bytes.len() / 2, "{} barely shrank", a.name);
+        }
+    }
+
+    #[test]
+    fn accept_encoding_is_read_with_its_qualities() {
+        for yes in [
+            "gzip",
+            "gzip, deflate, br, zstd",
+            "br;q=1.0, GZIP;q=0.5",
+            "*",
+            "x-gzip",
+        ] {
+            assert!(accepts_gzip(yes), "{yes}");
+        }
+        for no in [
+            "",
+            "identity",
+            "br",
+            "gzip;q=0",
+            "gzip; q=0.000",
+            "*;q=0",
+            "gzipx",
+        ] {
+            assert!(!accepts_gzip(no), "{no}");
+        }
     }
 }

@@ -151,7 +151,8 @@ pub fn routes(
     let page = warp::path::end()
         .and(get_or_head())
         .and(warp::header::optional::<String>("if-none-match"))
-        .map(|inm: Option<String>| asset(&super::bundle::PAGE, inm));
+        .and(warp::header::optional::<String>("accept-encoding"))
+        .map(|inm, ae| asset(&super::bundle::PAGE, inm, ae));
     // Browsers ask for it on every page; an empty answer keeps logs quiet.
     let favicon = warp::path!("favicon.ico").map(|| {
         let mut r = Response::new(Vec::new());
@@ -161,16 +162,15 @@ pub fn routes(
     let pkg = warp::path!("pkg" / String)
         .and(get_or_head())
         .and(warp::header::optional::<String>("if-none-match"))
-        .map(
-            |name: String, inm: Option<String>| match super::bundle::pkg(&name) {
-                Some(a) => asset(a, inm),
-                None => error(
-                    StatusCode::NOT_FOUND,
-                    "not-found",
-                    "no such file in the bundle",
-                ),
-            },
-        );
+        .and(warp::header::optional::<String>("accept-encoding"))
+        .map(|name: String, inm, ae| match super::bundle::pkg(&name) {
+            Some(a) => asset(a, inm, ae),
+            None => error(
+                StatusCode::NOT_FOUND,
+                "not-found",
+                "no such file in the bundle",
+            ),
+        });
     let cors = warp::cors()
         .allow_any_origin()
         .allow_methods(vec!["GET", "HEAD", "PUT", "OPTIONS"])
@@ -211,17 +211,27 @@ pub fn routes(
 }
 
 /// An embedded file, or 304 when the client holds this version.
-fn asset(a: &super::bundle::Asset, if_none_match: Option<String>) -> Resp {
-    let etag = a.etag();
+/// An embedded file, gzip-encoded when the client accepts that.
+fn asset(
+    a: &super::bundle::Asset,
+    if_none_match: Option<String>,
+    accept_encoding: Option<String>,
+) -> Resp {
+    let gzip = accept_encoding.is_some_and(|v| super::bundle::accepts_gzip(&v));
+    let etag = a.etag(gzip);
     let mut r = if if_none_match.is_some_and(|v| v.split(',').any(|t| t.trim() == etag)) {
         let mut r = Response::new(Vec::new());
         *r.status_mut() = StatusCode::NOT_MODIFIED;
         r
     } else {
-        let mut r = Response::new(a.bytes.to_vec());
+        let mut r = Response::new(a.body(gzip).to_vec());
         set(&mut r, "content-type", a.content_type);
         r
     };
+    if gzip {
+        set(&mut r, "content-encoding", "gzip");
+    }
+    set(&mut r, "vary", "accept-encoding");
     set(&mut r, "etag", &etag);
     set(&mut r, "cache-control", "no-cache");
     set(&mut r, "access-control-allow-origin", "*");
