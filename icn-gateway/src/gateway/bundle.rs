@@ -10,6 +10,8 @@
 //! (zopfli). A client that accepts gzip gets the compressed copy, a third of
 //! the wasm's size, with nothing compressed per request.
 
+use std::sync::OnceLock;
+
 use sha2::{Digest, Sha256};
 
 /// One embedded file.
@@ -23,6 +25,8 @@ pub struct Asset {
     pub bytes: &'static [u8],
     /// The same, gzip-compressed.
     pub gzip: &'static [u8],
+    /// The ETags of the two, computed at the first request.
+    etags: OnceLock<[String; 2]>,
 }
 
 macro_rules! pkg {
@@ -32,6 +36,7 @@ macro_rules! pkg {
             content_type: $ctype,
             bytes: include_bytes!(concat!(env!("OUT_DIR"), "/pkg/", $file)),
             gzip: include_bytes!(concat!(env!("OUT_DIR"), "/pkg/", $file, ".gz")),
+            etags: OnceLock::new(),
         }
     };
 }
@@ -49,6 +54,7 @@ pub static PAGE: Asset = Asset {
     content_type: "text/html; charset=utf-8",
     bytes: include_bytes!("page.html"),
     gzip: include_bytes!(concat!(env!("OUT_DIR"), "/pkg/page.html.gz")),
+    etags: OnceLock::new(),
 };
 
 /// The file `/pkg/<name>`, if it is one of ours.
@@ -66,12 +72,18 @@ impl Asset {
         }
     }
 
-    /// Strong ETag of one representation: the quoted hex SHA-256 of its
-    /// bytes (the two encodings of a file are different representations).
-    pub fn etag(&self, gzip: bool) -> String {
-        let d = Sha256::digest(self.body(gzip));
-        let hex: String = d.iter().take(16).map(|b| format!("{b:02x}")).collect();
-        format!("\"{hex}\"")
+    /// Strong ETag of one representation: the quoted hex of the first half
+    /// of its SHA-256 (the two encodings of a file are different
+    /// representations, with different tags).
+    pub fn etag(&self, gzip: bool) -> &str {
+        let tags = self.etags.get_or_init(|| {
+            [false, true].map(|z| {
+                let d = Sha256::digest(self.body(z));
+                let hex: String = d.iter().take(16).map(|b| format!("{b:02x}")).collect();
+                format!("\"{hex}\"")
+            })
+        });
+        &tags[usize::from(gzip)]
     }
 }
 

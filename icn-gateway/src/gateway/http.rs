@@ -232,7 +232,7 @@ fn asset(
         set(&mut r, "content-encoding", "gzip");
     }
     set(&mut r, "vary", "accept-encoding");
-    set(&mut r, "etag", &etag);
+    set(&mut r, "etag", etag);
     set(&mut r, "cache-control", "no-cache");
     set(&mut r, "access-control-allow-origin", "*");
     r
