@@ -87,23 +87,25 @@ impl Asset {
     }
 }
 
-/// Whether an `Accept-Encoding` header value admits gzip: a `gzip`,
-/// `x-gzip` or `*` entry whose quality is not zero (RFC 9110, 12.5.3).
+/// Whether an `Accept-Encoding` header value admits gzip (RFC 9110,
+/// 12.5.3): a `gzip` or `x-gzip` entry decides by its quality (refused at
+/// `q=0`); without one, a `*` entry does; without either, no.
 pub fn accepts_gzip(accept_encoding: &str) -> bool {
-    accept_encoding.split(',').any(|entry| {
+    let mut any = false;
+    for entry in accept_encoding.split(',') {
         let mut parts = entry.split(';');
         let coding = parts.next().unwrap_or("").trim();
-        let wanted = ["gzip", "x-gzip", "*"]
-            .iter()
-            .any(|c| coding.eq_ignore_ascii_case(c));
-        let refused = parts.any(|p| {
-            let p = p.trim();
-            p.len() >= 2
-                && p[..2].eq_ignore_ascii_case("q=")
-                && p[2..].trim().parse::<f32>().is_ok_and(|q| q <= 0.0)
+        let admitted = !parts.any(|p| {
+            let (name, value) = p.split_once('=').unwrap_or((p, ""));
+            name.trim().eq_ignore_ascii_case("q")
+                && value.trim().parse::<f32>().is_ok_and(|q| q <= 0.0)
         });
-        wanted && !refused
-    })
+        if coding.eq_ignore_ascii_case("gzip") || coding.eq_ignore_ascii_case("x-gzip") {
+            return admitted;
+        }
+        any |= coding == "*" && admitted;
+    }
+    any
 }
 
 #[cfg(test)]
@@ -145,6 +147,10 @@ mod tests {
             "br;q=1.0, GZIP;q=0.5",
             "*",
             "x-gzip",
+            "gzip;é",
+            "gzip;aé=0",
+            "gzip;q=x",
+            "br;q=0, *",
         ] {
             assert!(accepts_gzip(yes), "{yes}");
         }
@@ -153,9 +159,11 @@ mod tests {
             "identity",
             "br",
             "gzip;q=0",
-            "gzip; q=0.000",
+            "gzip; Q = 0.000",
             "*;q=0",
             "gzipx",
+            "GZIP;q=0,br",
+            "gzip;q=0, *",
         ] {
             assert!(!accepts_gzip(no), "{no}");
         }
