@@ -23,6 +23,7 @@ use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsError, JsValue};
 use web_sys::{MessageEvent, WebSocket};
 
+use crate::gateway::Admitted;
 use crate::rtc::{self, RtcLink};
 use crate::task;
 
@@ -79,22 +80,22 @@ pub(crate) fn js_err(e: impl std::fmt::Display) -> JsValue {
 }
 
 impl Inner {
+    /// The driver state of a peer admitted by `a`, `gateways[at]`.
     pub(crate) fn new(
         node: Node,
-        gw: RingId,
-        ws: WebSocket,
         key: SigningKey,
-        cert: NodeCert,
+        a: &Admitted,
         gateways: Vec<String>,
+        at: usize,
     ) -> Self {
         Inner {
             me: node.id(),
             node,
-            gw,
-            ws: Some(ws),
-            trusted: vec![cert.gateway_key],
+            gw: a.gateway_id,
+            ws: Some(a.ws.clone()),
+            trusted: vec![a.cert.gateway_key],
             key,
-            cert,
+            cert: a.cert.clone(),
             relayed: VecSet::new(),
             no_route: VecSet::new(),
             rtc: VecMap::new(),
@@ -104,7 +105,7 @@ impl Inner {
             timer: None,
             timer_cb: None,
             ws_handlers: Vec::new(),
-            next_gateway: 1,
+            next_gateway: at + 1,
             gateways,
             watching: false,
             left: false,

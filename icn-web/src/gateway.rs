@@ -128,19 +128,26 @@ async fn next_frame(rx: &mut task::Receiver<Option<Vec<u8>>>, url: &str) -> Resu
     Frame::decode(&bytes).map_err(js_err)
 }
 
-/// Hands an admitted connection to the driver: the gateway becomes this
-/// peer's bootstrap link, and the node joins (again) through it.
-pub(crate) fn install(inner: &Shared, a: Admitted) {
-    attach_gateway(inner, &a.ws);
+/// Hands the connection of a peer joining again to the driver: the new
+/// gateway replaces the old one, then [`start`].
+fn install(inner: &Shared, a: Admitted) {
     {
         let mut me = inner.borrow_mut();
-        me.ws = Some(a.ws);
+        me.ws = Some(a.ws.clone());
         me.gw = a.gateway_id;
         if !me.trusted.contains(&a.cert.gateway_key) {
             me.trusted.push(a.cert.gateway_key);
         }
-        me.cert = a.cert;
+        me.cert = a.cert.clone();
     }
+    start(inner, a);
+}
+
+/// Starts the driver on the admitted connection its `Inner` holds: the
+/// gateway becomes this peer's bootstrap link, and the node joins (again)
+/// through it.
+pub(crate) fn start(inner: &Shared, a: Admitted) {
+    attach_gateway(inner, &a.ws);
     for b in &a.early {
         on_frame(inner, b);
     }

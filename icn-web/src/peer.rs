@@ -12,7 +12,7 @@ use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 
 use crate::driver::{js_err, now, pump, requests, Inner, Shared};
-use crate::gateway::{handshake, install};
+use crate::gateway::{handshake, start};
 use crate::task::{self, sleep};
 
 /// Requests in flight at once when moving the blocks of one object.
@@ -362,14 +362,12 @@ impl Peer {
         let publisher = PublisherId::from_key(key.verifying_key()).to_text();
         let inner = Rc::new(RefCell::new(Inner::new(
             Node::new(id, cfg),
-            admitted.gateway_id,
-            admitted.ws.clone(),
             key,
-            admitted.cert.clone(),
+            &admitted,
             gateways,
+            at,
         )));
-        inner.borrow_mut().next_gateway = at + 1;
-        install(&inner, admitted);
+        start(&inner, admitted);
         Ok(Peer {
             inner,
             id,
