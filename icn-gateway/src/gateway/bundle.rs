@@ -168,4 +168,17 @@ mod tests {
             assert!(!accepts_gzip(no), "{no}");
         }
     }
+
+    proptest::proptest! {
+        /// Any header value is read without a panic, and the first explicit
+        /// gzip entry decides, whatever follows it.
+        #[test]
+        fn any_accept_encoding_is_read(rest in "\\PC{0,200}") {
+            let _ = accepts_gzip(&rest);
+            let first = format!("gzip,{rest}");
+            let refused = format!("x-gzip;q=0,{rest}");
+            proptest::prop_assert!(accepts_gzip(&first));
+            proptest::prop_assert!(!accepts_gzip(&refused));
+        }
+    }
 }
