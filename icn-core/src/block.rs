@@ -200,8 +200,12 @@ impl Manifest {
     }
 
     /// The indices of the blocks covering bytes `start..end` of the content,
-    /// and the offset of the first of them in the content.
+    /// and the offset of the first of them in the content; none for an
+    /// empty range.
     pub fn blocks_for_range(&self, start: u64, end: u64) -> (core::ops::Range<usize>, u64) {
+        if start >= end {
+            return (0..0, 0);
+        }
         let mut offset = 0u64;
         let mut first = None;
         let mut first_offset = 0;
