@@ -11,10 +11,11 @@ use super::{Event, Node, Store};
 pub(super) const MAX_HOPS: u8 = 64;
 /// Idle time after which an unneeded link may be closed.
 const IDLE_MS: u64 = 30_000;
-/// Reverse signaling paths remembered at most, and for how long.
 /// Origins whose way back a node remembers, and for how long.
 const MAX_PATHS: usize = 1024;
 const PATH_MS: u64 = 60_000;
+/// Hops a message may take along ways back before it is routed by id.
+const WAY_BACK_HOPS: u8 = MAX_HOPS / 2;
 
 impl<S: Store> Node<S> {
     /// Starts a new ring with this node as its only member.
@@ -597,9 +598,15 @@ impl<S: Store> Node<S> {
             // responsible for its id, which has no link to it. So a message
             // for a node goes back the way that node's own messages came,
             // as NDN's data retraces its interest.
+            // Only for the first half of the hop limit: a node keeps one way
+            // per origin, the last one, and the ways of requests that took
+            // different routes can join into a cycle. In a stable ring of
+            // 4,096 nodes some answers went round one until the hop limit,
+            // and publishes were lost; past the budget, a message is routed
+            // by id, which reaches every member.
             if let Some(hop) = self
                 .path_back(n)
-                .filter(|hop| *hop != from && r.hops < MAX_HOPS)
+                .filter(|hop| *hop != from && r.hops < WAY_BACK_HOPS)
             {
                 return self.forward_to(hop, r);
             }
@@ -636,11 +643,19 @@ impl<S: Store> Node<S> {
         // show yet, and the predecessor is nearer. Routing on by fingers
         // would bring the message back to that hop, round and round until
         // its hop limit.
-        // Only after a forward step (less than half the ring clockwise): a
-        // message this node's successor sent back here did not overshoot, and
+        // That holds after a forward step (at most half the ring clockwise;
+        // ids a gateway assigns are often exactly half a ring apart), and
+        // for a key-routed message from a node of this one's successor list:
+        // such a node sends a key lying behind this one here only by this
+        // rule, so the message goes on backwards until its owner. (Routed by
+        // fingers instead, it went back towards the hop that overshot, which
+        // sent it to the same successor again: most hop-limit drops while
+        // many nodes joined at once were such loops.) A message sent back
+        // from further ahead, or by a way back (rule 3), did not overshoot:
         // following predecessors from there would walk the ring backwards.
-        let forward = from.distance_to(self.id) < self.id.distance_to(from);
-        let overshot = from != self.id && forward && key.in_open(from, self.id);
+        let forward = from.distance_to(self.id) <= self.id.distance_to(from);
+        let handed_back = matches!(r.dest, Dest::Key(_)) && self.successors.contains(&from);
+        let overshot = from != self.id && (forward || handed_back) && key.in_open(from, self.id);
         if let Some(p) = self
             .predecessor
             .filter(|p| overshot && *p != from && !self.is_dead(p))

@@ -116,6 +116,52 @@ fn looking_up_its_own_successor_repairs_a_list_that_skips_nodes() {
 }
 
 #[test]
+fn a_key_handed_back_by_the_successor_goes_on_to_the_predecessor() {
+    use crate::wire::{Body, Dest, Routed};
+    // `s` is this node's successor; the key lies behind this node's
+    // predecessor `p`. `s` sends it here only when a hop before took `s` for
+    // the key's owner (rule 5). Routed by fingers from here, it would go to
+    // `s` again, and round until its hop limit.
+    let (me, p, s) = (RingId([0x40; 32]), RingId([0x30; 32]), RingId([0x50; 32]));
+    let mut n = Node::new(me, Config::default());
+    n.handle_input(Input::LinkUp(0, s)).unwrap();
+    n.join(0, s);
+    let reply = Message::JoinReply {
+        successors: vec![s],
+    };
+    n.handle_input(Input::Receive(1, s, &reply.encode()))
+        .unwrap();
+    n.handle_input(Input::LinkUp(2, p)).unwrap();
+    n.handle_input(Input::Receive(3, p, &Message::Notify.encode()))
+        .unwrap();
+    assert_eq!(n.predecessor(), Some(p));
+    while !matches!(n.poll_output(), Output::Timeout(_)) {}
+    let lookup = Message::Routed(Routed {
+        dest: Dest::Key(RingId([0x20; 32])),
+        origin: RingId([0x90; 32]),
+        id: 9,
+        hops: 3,
+        body: Body::FindSuccessor,
+    });
+    n.handle_input(Input::Receive(4, s, &lookup.encode()))
+        .unwrap();
+    let mut sent = None;
+    while let Some(o) = match n.poll_output() {
+        Output::Timeout(_) => None,
+        o => Some(o),
+    } {
+        if let Output::Transmit(t) = o {
+            if let Ok(Message::Routed(r)) = Message::decode(&t.bytes) {
+                if r.id == 9 {
+                    sent = Some(t.to);
+                }
+            }
+        }
+    }
+    assert_eq!(sent, Some(p));
+}
+
+#[test]
 fn an_answer_to_a_node_nobody_links_to_retraces_its_request() {
     use crate::wire::{Body, Dest, Routed};
     // `o` lies in this node's range, but its successor list skips this node
