@@ -70,20 +70,27 @@ fn joining_again_through_another_gateway_ends_the_earlier_attempt() {
     assert!(asked.len() - 1 <= attempts, "{asked:?}");
 }
 
+/// Node `me`, joined through `succ`, which answered that it is the
+/// successor (at time 1).
+fn joined_through(me: RingId, succ: RingId) -> Node {
+    let mut n = Node::new(me, Config::default());
+    n.handle_input(Input::LinkUp(0, succ)).unwrap();
+    n.join(0, succ);
+    let reply = Message::JoinReply {
+        successors: vec![succ],
+    };
+    n.handle_input(Input::Receive(1, succ, &reply.encode()))
+        .unwrap();
+    n
+}
+
 #[test]
 fn looking_up_its_own_successor_repairs_a_list_that_skips_nodes() {
     use crate::wire::{Body, Dest, Routed};
     // A wrong join answer gave the node a successor far ahead; the lookup of
     // key self + 1 that every finger round makes finds the node between.
     let (me, x, far) = (RingId([0x10; 32]), RingId([0x18; 32]), RingId([0x80; 32]));
-    let mut n = Node::new(me, Config::default());
-    n.handle_input(Input::LinkUp(0, far)).unwrap();
-    n.join(0, far);
-    let reply = Message::JoinReply {
-        successors: vec![far],
-    };
-    n.handle_input(Input::Receive(1, far, &reply.encode()))
-        .unwrap();
+    let mut n = joined_through(me, far);
     n.handle_input(Input::Timeout(2)).unwrap();
     let mut lookup = None;
     while let Some(o) = match n.poll_output() {
@@ -123,14 +130,7 @@ fn a_key_handed_back_by_the_successor_goes_on_to_the_predecessor() {
     // the key's owner (rule 5). Routed by fingers from here, it would go to
     // `s` again, and round until its hop limit.
     let (me, p, s) = (RingId([0x40; 32]), RingId([0x30; 32]), RingId([0x50; 32]));
-    let mut n = Node::new(me, Config::default());
-    n.handle_input(Input::LinkUp(0, s)).unwrap();
-    n.join(0, s);
-    let reply = Message::JoinReply {
-        successors: vec![s],
-    };
-    n.handle_input(Input::Receive(1, s, &reply.encode()))
-        .unwrap();
+    let mut n = joined_through(me, s);
     n.handle_input(Input::LinkUp(2, p)).unwrap();
     n.handle_input(Input::Receive(3, p, &Message::Notify.encode()))
         .unwrap();
