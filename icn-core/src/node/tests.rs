@@ -84,6 +84,23 @@ fn joined_through(me: RingId, succ: RingId) -> Node {
     n
 }
 
+/// Drains `n`'s outputs up to its next timeout: the routed messages it
+/// sent, with their next hops.
+fn routed_sent(n: &mut Node) -> Vec<(RingId, crate::wire::Routed)> {
+    let mut sent = Vec::new();
+    loop {
+        match n.poll_output() {
+            Output::Timeout(_) => return sent,
+            Output::Transmit(t) => {
+                if let Ok(Message::Routed(r)) = Message::decode(&t.bytes) {
+                    sent.push((t.to, r));
+                }
+            }
+            Output::Event(_) => {}
+        }
+    }
+}
+
 #[test]
 fn looking_up_its_own_successor_repairs_a_list_that_skips_nodes() {
     use crate::wire::{Body, Dest, Routed};
@@ -92,20 +109,11 @@ fn looking_up_its_own_successor_repairs_a_list_that_skips_nodes() {
     let (me, x, far) = (RingId([0x10; 32]), RingId([0x18; 32]), RingId([0x80; 32]));
     let mut n = joined_through(me, far);
     n.handle_input(Input::Timeout(2)).unwrap();
-    let mut lookup = None;
-    while let Some(o) = match n.poll_output() {
-        Output::Timeout(_) => None,
-        o => Some(o),
-    } {
-        if let Output::Transmit(t) = o {
-            if let Ok(Message::Routed(r)) = Message::decode(&t.bytes) {
-                if r.dest == Dest::Key(me.finger_start(0)) {
-                    lookup = Some(r.id);
-                }
-            }
-        }
-    }
-    let id = lookup.expect("the node looks its successor up");
+    let id = routed_sent(&mut n)
+        .into_iter()
+        .rev()
+        .find_map(|(_, r)| (r.dest == Dest::Key(me.finger_start(0))).then_some(r.id))
+        .expect("the node looks its successor up");
     let answer = Message::Routed(Routed {
         dest: Dest::Node(me),
         origin: x,
@@ -145,19 +153,10 @@ fn a_key_handed_back_by_the_successor_goes_on_to_the_predecessor() {
     });
     n.handle_input(Input::Receive(4, s, &lookup.encode()))
         .unwrap();
-    let mut sent = None;
-    while let Some(o) = match n.poll_output() {
-        Output::Timeout(_) => None,
-        o => Some(o),
-    } {
-        if let Output::Transmit(t) = o {
-            if let Ok(Message::Routed(r)) = Message::decode(&t.bytes) {
-                if r.id == 9 {
-                    sent = Some(t.to);
-                }
-            }
-        }
-    }
+    let sent = routed_sent(&mut n)
+        .into_iter()
+        .rev()
+        .find_map(|(to, r)| (r.id == 9).then_some(to));
     assert_eq!(sent, Some(p));
 }
 
@@ -183,21 +182,10 @@ fn an_answer_to_a_node_nobody_links_to_retraces_its_request() {
         },
     });
     n.handle_input(Input::Receive(2, a, &get.encode())).unwrap();
-    let mut answered = None;
-    loop {
-        match n.poll_output() {
-            Output::Timeout(_) => break,
-            Output::Transmit(t) => {
-                if let Ok(Message::Routed(r)) = Message::decode(&t.bytes) {
-                    if r.id == 7 {
-                        answered = Some((t.to, r));
-                    }
-                }
-            }
-            Output::Event(_) => {}
-        }
-    }
-    let (to, r) = answered.expect("the answer is sent, not dropped");
+    let (to, r) = routed_sent(&mut n)
+        .into_iter()
+        .rfind(|(_, r)| r.id == 7)
+        .expect("the answer is sent, not dropped");
     assert_eq!(to, a);
     assert_eq!(r.dest, Dest::Node(o));
     assert!(matches!(r.body, Body::GetReply { .. }), "{r:?}");
