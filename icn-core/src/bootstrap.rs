@@ -241,15 +241,20 @@ fn frame_arity(tag: u64) -> Option<usize> {
 impl Frame {
     /// Deterministic CBOR encoding.
     pub fn encode(&self) -> Vec<u8> {
-        let (tag, cert_fields) = match self {
-            Frame::Challenge { .. } => (0, 0),
-            Frame::Hello { cert, .. } => (1, if cert.is_some() { CERT_FIELDS } else { 0 }),
-            Frame::Welcome(_) => (2, 0),
-            Frame::Ring(_) => (3, 0),
-            Frame::Relay { .. } => (4, 0),
-            Frame::NoRoute { .. } => (5, 0),
-            Frame::Error { .. } => (6, 0),
-            Frame::Trust { .. } => (7, 0),
+        let tag = match self {
+            Frame::Challenge { .. } => 0,
+            Frame::Hello { .. } => 1,
+            Frame::Welcome(_) => 2,
+            Frame::Ring(_) => 3,
+            Frame::Relay { .. } => 4,
+            Frame::NoRoute { .. } => 5,
+            Frame::Error { .. } => 6,
+            Frame::Trust { .. } => 7,
+        };
+        // A hello's optional certificate comes on top of its fields.
+        let cert_fields = match self {
+            Frame::Hello { cert: Some(_), .. } => CERT_FIELDS,
+            _ => 0,
         };
         let mut e = Enc::array(1 + frame_arity(tag).unwrap_or_default() + cert_fields);
         e.uint(tag);

@@ -210,8 +210,8 @@ pub fn routes(
     })
 }
 
-/// An embedded file, or 304 when the client holds this version.
-/// An embedded file, gzip-encoded when the client accepts that.
+/// An embedded file, gzip-encoded when the client accepts that, or 304
+/// when the client holds this version.
 fn asset(
     a: &super::bundle::Asset,
     if_none_match: Option<String>,
