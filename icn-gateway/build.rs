@@ -10,6 +10,10 @@
 //! `binaryen`; Debian's 108 corrupts output) is on `PATH` or named by
 //! `ICN_WASM_OPT`, the wasm is also shrunk with `-O1`.
 //!
+//! The wasm's imports and exports get one- or two-letter names in the wasm
+//! and its JS glue alike (`build/names.rs`), and the glue loses its comments
+//! and indentation.
+//!
 //! `ICN_WEB_PKG=<dir>` embeds a bundle built elsewhere instead (it must hold
 //! `icn_web.js`, `icn_web_bg.wasm` and `icn_web.d.ts`).
 //!
@@ -20,6 +24,9 @@
 
 // A build script reports failure by panicking with a message.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
+
+#[path = "build/names.rs"]
+mod names;
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -79,13 +86,16 @@ fn build_bundle(root: &Path, out: &Path) {
         .remove_producers_section(true)
         // The CLI's default: init() finds the wasm next to the JS.
         .omit_default_module_path(false);
-    if let Err(e) = bindgen.generate(out) {
-        panic!("wasm-bindgen failed on {}: {e:#}", wasm.display());
-    }
+    let mut output = bindgen
+        .generate_output()
+        .unwrap_or_else(|e| panic!("wasm-bindgen failed on {}: {e:#}", wasm.display()));
+    let js = output.js().to_string();
+    let glue = names::shorten(output.wasm_mut(), &js);
+    output
+        .emit(out)
+        .unwrap_or_else(|e| panic!("write the bundle to {}: {e:#}", out.display()));
     optimize(&out.join("icn_web_bg.wasm"));
-    let js = out.join("icn_web.js");
-    let glue = std::fs::read_to_string(&js).expect("read the generated JS");
-    std::fs::write(&js, compact_glue(&glue)).expect("write the compacted JS");
+    std::fs::write(out.join("icn_web.js"), compact_glue(&glue)).expect("write the compacted JS");
 }
 
 /// Writes `from`, gzip-compressed by zopfli, to `to`.
