@@ -432,28 +432,41 @@ fn ring_json(gw_url: &str) -> serde_json::Value {
     serde_json::from_slice(&body).unwrap()
 }
 
-/// Every node's first successor is the next node by id, over the peers and
-/// the gateways given by URL.
+/// Every node's first successor is the next node by id and its predecessor
+/// the one before, over the peers and the gateways given by URL. Both
+/// pointers count: after a crash, the dead node's predecessor may learn it
+/// at once (its WebSocket closes) while its successor still names it as
+/// predecessor, and sends it the dead node's keys, until its own check
+/// (`check_predecessor_ms`, two lost pings) gives up on it.
 async fn ring_is_exact_over(peers: &[Peer], gateways: &[&str]) -> Result<(), String> {
-    let mut views: Vec<(RingId, Option<RingId>)> = Vec::new();
+    let parse = |v: &serde_json::Value| v.as_str().map(|s| s.parse::<RingId>().unwrap());
+    let mut views: Vec<(RingId, Option<RingId>, Option<RingId>)> = Vec::new();
     for g in gateways {
         let r = ring_json(g);
-        let id: RingId = r["node"].as_str().unwrap().parse().unwrap();
-        let succ = r["successors"][0].as_str().map(|s| s.parse().unwrap());
-        views.push((id, succ));
+        let id = parse(&r["node"]).unwrap();
+        views.push((id, parse(&r["successors"][0]), parse(&r["predecessor"])));
     }
     for p in peers {
         let v = p.status().await.ok_or("peer stopped")?;
-        views.push((v.id, v.successors.first().copied().filter(|_| v.joined)));
+        let joined = |x: Option<RingId>| x.filter(|_| v.joined);
+        views.push((
+            v.id,
+            joined(v.successors.first().copied()),
+            joined(v.predecessor),
+        ));
     }
     let mut ids: Vec<RingId> = views.iter().map(|v| v.0).collect();
     ids.sort();
+    let n = ids.len();
     let mut wrong = Vec::new();
-    for (id, succ) in &views {
+    for (id, succ, pred) in &views {
         let i = ids.iter().position(|x| x == id).unwrap();
-        let want = ids[(i + 1) % ids.len()];
-        if *succ != Some(want) {
-            wrong.push(format!("{id:?}: successor {succ:?}, want {want:?}"));
+        let (want_succ, want_pred) = (ids[(i + 1) % n], ids[(i + n - 1) % n]);
+        if *succ != Some(want_succ) {
+            wrong.push(format!("{id:?}: successor {succ:?}, want {want_succ:?}"));
+        }
+        if *pred != Some(want_pred) {
+            wrong.push(format!("{id:?}: predecessor {pred:?}, want {want_pred:?}"));
         }
     }
     if wrong.is_empty() {

@@ -178,7 +178,13 @@ impl Host {
             let retry_at = self.retry_offers();
             let node_at = loop {
                 match self.node.poll_output() {
-                    Output::Transmit(t) => self.transmit(t.to, t.bytes),
+                    Output::Transmit(t) => {
+                        if tracing::enabled!(tracing::Level::TRACE) {
+                            let msg = icn_core::wire::Message::decode(&t.bytes);
+                            tracing::trace!(me = %self.node.id(), to = %t.to, ?msg, "transmit");
+                        }
+                        self.transmit(t.to, t.bytes)
+                    }
                     Output::Event(Event::Dial(p)) => self.dial(p),
                     Output::Event(Event::Hangup(p)) => {
                         self.relayed.remove(&p);
