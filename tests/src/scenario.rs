@@ -158,7 +158,7 @@ pub fn publish_all(sim: &mut Sim, objects: &[SignedObject]) -> usize {
     let mut pending = 0;
     for (i, o) in objects.iter().enumerate() {
         let members = joined(sim);
-        let at = members[sim.rng().index(members.len())];
+        let at = members[sim.plan().index(members.len())];
         let now = sim.now;
         sim.with_node(at, |n| n.publish(now, o.clone()));
         pending += 1;
@@ -238,8 +238,8 @@ pub fn lookups(
         let due = ((tick + 1) * count as u64 / ticks) as usize;
         let members = joined(sim);
         while issued < due {
-            let at = members[sim.rng().index(members.len())];
-            let which = sim.rng().index(objects.len());
+            let at = members[sim.plan().index(members.len())];
+            let which = sim.plan().index(objects.len());
             let now = sim.now;
             if let Some(req) = sim.with_node(at, |n| n.get(now, objects[which].name())) {
                 asked.insert((at, req), (which, now));
@@ -323,7 +323,7 @@ pub fn run(p: &Params) -> Result<Report, String> {
                 .map(|i| (c - i as f64).max(0.0) / (n - i as f64))
                 .product::<f64>();
         for _ in 0..count.min(victims.len()) {
-            let k = sim.rng().index(victims.len());
+            let k = sim.plan().index(victims.len());
             let v = victims.swap_remove(k);
             sim.crash(v);
         }
@@ -344,7 +344,7 @@ pub fn run(p: &Params) -> Result<Report, String> {
                 let mut members = joined(sim);
                 members.retain(|i| *i != gw);
                 if !members.is_empty() {
-                    let k = sim.rng().index(members.len());
+                    let k = sim.plan().index(members.len());
                     sim.crash(members[k]);
                 }
             }

@@ -110,6 +110,9 @@ pub struct Sim {
     pub seed: u64,
     net: NetConfig,
     rng: Rng,
+    /// The scenario's choices (who publishes, gets, crashes), apart from
+    /// the network's jitter and loss.
+    plan: Rng,
     slots: Vec<Slot>,
     index: HashMap<RingId, usize>,
     ids: BTreeSet<RingId>,
@@ -136,6 +139,7 @@ impl Sim {
             seed,
             net,
             rng: Rng::new(seed),
+            plan: Rng::new(seed ^ 0x706c_616e_0000_0000),
             slots: Vec::new(),
             index: HashMap::default(),
             ids: BTreeSet::new(),
@@ -154,6 +158,14 @@ impl Sim {
     /// The simulator's random number generator, for scenarios.
     pub fn rng(&mut self) -> &mut Rng {
         &mut self.rng
+    }
+
+    /// The generator for a scenario's choices: which node publishes, gets,
+    /// crashes. It draws nothing for the network, so a change to the
+    /// protocol (more or fewer messages) meets the same schedule, and two
+    /// versions can be compared on it.
+    pub fn plan(&mut self) -> &mut Rng {
+        &mut self.plan
     }
 
     /// Picks an id the way the gateway does: the middle of the largest gap
