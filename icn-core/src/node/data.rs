@@ -245,11 +245,7 @@ impl<S: Store> Node<S> {
         let Dest::Key(key) = r.dest else {
             return;
         };
-        let found = self
-            .store
-            .get(&key)
-            .filter(|i| matches!(i, Item::Block(_)) == block);
-        if let Some(item) = found {
+        if let Some(item) = self.held(&key, block) {
             let item = item.to_bytes();
             self.stats.get_messages += u64::from(r.origin != self.id);
             return self.reply(
@@ -281,6 +277,13 @@ impl<S: Store> Node<S> {
                 hops: r.hops,
             },
         );
+    }
+
+    /// The object (or, with `block`, the block) this node holds at `key`.
+    pub(super) fn held(&self, key: &RingId, block: bool) -> Option<&Item> {
+        self.store
+            .get(key)
+            .filter(|i| matches!(i, Item::Block(_)) == block)
     }
 
     fn on_put(&mut self, r: &Routed, bytes: &ItemBytes) -> Result<(), &'static str> {

@@ -583,6 +583,15 @@ impl<S: Store> Node<S> {
         if here {
             return self.deliver(r);
         }
+        // A replica on the way answers a get as the owner would: the item
+        // verifies by itself, and the owner stores every put on its replicas.
+        // The owner's successor thus answers for a crashed owner's keys
+        // while it still takes the dead node for its predecessor.
+        if let (Body::Get { block, .. }, Dest::Key(k)) = (&r.body, r.dest) {
+            if self.held(&k, *block).is_some() {
+                return self.deliver(r);
+            }
+        }
         if let Dest::Node(n) = r.dest {
             // A signal this node starts sets up its link to `n`: whatever
             // carries that link meanwhile (a gateway's relay) may not reach

@@ -84,6 +84,18 @@ fn joined_through(me: RingId, succ: RingId) -> Node {
     n
 }
 
+/// Node `me`, joined with successor `s`, and linked to predecessor `p`
+/// (at time 3), its outputs so far drained.
+fn between(p: RingId, me: RingId, s: RingId) -> Node {
+    let mut n = joined_through(me, s);
+    n.handle_input(Input::LinkUp(2, p)).unwrap();
+    n.handle_input(Input::Receive(3, p, &Message::Notify.encode()))
+        .unwrap();
+    assert_eq!(n.predecessor(), Some(p));
+    while !matches!(n.poll_output(), Output::Timeout(_)) {}
+    n
+}
+
 /// Drains `n`'s outputs up to its next timeout: the routed messages it
 /// sent, with their next hops.
 fn routed_sent(n: &mut Node) -> Vec<(RingId, crate::wire::Routed)> {
@@ -137,13 +149,8 @@ fn a_key_handed_back_by_the_successor_goes_on_to_the_predecessor() {
     // predecessor `p`. `s` sends it here only when a hop before took `s` for
     // the key's owner (rule 5). Routed by fingers from here, it would go to
     // `s` again, and round until its hop limit.
-    let (me, p, s) = (RingId([0x40; 32]), RingId([0x30; 32]), RingId([0x50; 32]));
-    let mut n = joined_through(me, s);
-    n.handle_input(Input::LinkUp(2, p)).unwrap();
-    n.handle_input(Input::Receive(3, p, &Message::Notify.encode()))
-        .unwrap();
-    assert_eq!(n.predecessor(), Some(p));
-    while !matches!(n.poll_output(), Output::Timeout(_)) {}
+    let (p, s) = (RingId([0x30; 32]), RingId([0x50; 32]));
+    let mut n = between(p, RingId([0x40; 32]), s);
     let lookup = Message::Routed(Routed {
         dest: Dest::Key(RingId([0x20; 32])),
         origin: RingId([0x90; 32]),
@@ -237,4 +244,79 @@ fn a_get_made_while_joining_waits_for_membership() {
     n.handle_input(Input::Receive(2, via, &reply.encode()))
         .unwrap();
     assert!(routed_get(&mut n), "not sent once the node is a member");
+}
+
+#[test]
+fn a_replica_on_the_way_answers_a_get_itself() {
+    use crate::object::{ContentObject, Payload, SignedObject};
+    use crate::publisher::PublisherId;
+    use crate::wire::{Body, Dest, ItemBytes, Routed};
+    use ed25519_dalek::SigningKey;
+    // This node holds a replica of an object whose key its predecessor `p`
+    // owns. A get handed back here (rule 5) is answered here, not passed on
+    // to `p`: `p` may have crashed without this node knowing yet.
+    let key = SigningKey::from_bytes(&[7; 32]);
+    let publisher = PublisherId::from_key(key.verifying_key()).to_text();
+    let name = (0..10_000)
+        .map(|i| Name::parse(&format!("/{publisher}/r/{i}")).unwrap())
+        .find(|n| n.ring_key().0[0] == 0x25)
+        .expect("one name in 256 has a key starting 0x25");
+    let object = ContentObject {
+        name: name.clone(),
+        version: 1,
+        content_type: "text/plain".into(),
+        created: 1,
+        freshness: None,
+        payload: Payload::Inline(b"replica".to_vec()),
+    };
+    let signed = SignedObject::sign(object, &key).unwrap();
+    let (p, s) = (RingId([0x30; 32]), RingId([0x50; 32]));
+    let mut n = between(p, RingId([0x40; 32]), s);
+    let get = |id| {
+        Message::Routed(Routed {
+            dest: Dest::Key(name.ring_key()),
+            origin: RingId([0x90; 32]),
+            id,
+            hops: 3,
+            body: Body::Get {
+                block: false,
+                forwarded: 0,
+            },
+        })
+    };
+    // Without the replica the get goes on to the predecessor...
+    n.handle_input(Input::Receive(4, s, &get(8).encode()))
+        .unwrap();
+    let sent: Vec<_> = routed_sent(&mut n)
+        .into_iter()
+        .filter(|(_, r)| r.id == 8)
+        .collect();
+    assert!(
+        matches!(sent[..], [(to, Routed { body: Body::Get { .. }, .. })] if to == p),
+        "{sent:?}"
+    );
+    // ...with it, this node answers.
+    n.store_mut()
+        .put(crate::node::store::Item::Object(signed.clone()));
+    n.handle_input(Input::Receive(5, s, &get(9).encode()))
+        .unwrap();
+    let sent: Vec<_> = routed_sent(&mut n)
+        .into_iter()
+        .filter(|(_, r)| r.id == 9)
+        .collect();
+    let [(
+        _,
+        Routed {
+            dest,
+            body: Body::GetReply {
+                item: Some(item), ..
+            },
+            ..
+        },
+    )] = &sent[..]
+    else {
+        panic!("no answer from the replica: {sent:?}");
+    };
+    assert_eq!(*dest, Dest::Node(RingId([0x90; 32])));
+    assert_eq!(*item, ItemBytes::Object(signed.encoded().to_vec()));
 }
