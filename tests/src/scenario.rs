@@ -344,8 +344,19 @@ pub fn run(p: &Params) -> Result<Report, String> {
                 let mut members = joined(sim);
                 members.retain(|i| *i != gw);
                 if !members.is_empty() {
-                    let k = sim.plan().index(members.len());
-                    sim.crash(members[k]);
+                    // The member at or after a random point of the ring,
+                    // not a random index into the member list: a node that
+                    // joins a moment later in one version of the protocol
+                    // shifts no other pick, so two versions meet the same
+                    // crashes.
+                    let point = RingId(sim.plan().bytes32());
+                    let mut by_id: Vec<(RingId, usize)> = members
+                        .iter()
+                        .filter_map(|i| Some((sim.node(*i)?.id(), *i)))
+                        .collect();
+                    by_id.sort();
+                    let k = by_id.iter().position(|(id, _)| *id >= point).unwrap_or(0);
+                    sim.crash(by_id[k].1);
                 }
             }
         });
