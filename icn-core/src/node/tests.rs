@@ -284,13 +284,18 @@ fn a_replica_on_the_way_answers_a_get_itself() {
             },
         })
     };
+    // What `n` sends on for the get with request id `id`, handed to it by
+    // `s` at time `at`.
+    let ask = |n: &mut Node, at, id| -> Vec<(RingId, Routed)> {
+        n.handle_input(Input::Receive(at, s, &get(id).encode()))
+            .unwrap();
+        routed_sent(n)
+            .into_iter()
+            .filter(|(_, r)| r.id == id)
+            .collect()
+    };
     // Without the replica the get goes on to the predecessor...
-    n.handle_input(Input::Receive(4, s, &get(8).encode()))
-        .unwrap();
-    let sent: Vec<_> = routed_sent(&mut n)
-        .into_iter()
-        .filter(|(_, r)| r.id == 8)
-        .collect();
+    let sent = ask(&mut n, 4, 8);
     assert!(
         matches!(sent[..], [(to, Routed { body: Body::Get { .. }, .. })] if to == p),
         "{sent:?}"
@@ -298,12 +303,7 @@ fn a_replica_on_the_way_answers_a_get_itself() {
     // ...with it, this node answers.
     n.store_mut()
         .put(crate::node::store::Item::Object(signed.clone()));
-    n.handle_input(Input::Receive(5, s, &get(9).encode()))
-        .unwrap();
-    let sent: Vec<_> = routed_sent(&mut n)
-        .into_iter()
-        .filter(|(_, r)| r.id == 9)
-        .collect();
+    let sent = ask(&mut n, 5, 9);
     let [(
         _,
         Routed {
