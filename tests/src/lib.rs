@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod invariants;
+pub mod losslog;
 pub mod rng;
 pub mod scenario;
 pub mod sim;

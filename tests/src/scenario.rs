@@ -4,10 +4,11 @@
 use std::collections::HashMap;
 
 use ed25519_dalek::SigningKey;
-use icn_core::node::{Event, RequestError, Store, Time};
+use icn_core::node::{Config, Event, RequestError, Store, Time};
 use icn_core::{ContentObject, Name, Payload, PublisherId, RingId, SignedObject};
 
 use crate::invariants;
+use crate::losslog::LossLog;
 use crate::sim::{NetConfig, Sim};
 
 /// What to run.
@@ -40,7 +41,7 @@ impl Default for Params {
             crash: 0.0,
             churn: 0.0,
             duration_s: 0,
-            replication: 3,
+            replication: Config::default().replication,
             seed: 1,
         }
     }
@@ -221,14 +222,14 @@ pub struct Lookups {
 }
 
 /// Issues `count` gets of random objects from random members, spread evenly
-/// over `duration_ms` of simulated time, while `each_second` runs once per
-/// simulated second (for churn); then waits for all to finish.
+/// over `duration_ms` of simulated time, while `each_tick` runs after every
+/// 100 ms of it (for churn); then waits for all to finish.
 pub fn lookups(
     sim: &mut Sim,
     objects: &[SignedObject],
     count: usize,
     duration_ms: u64,
-    mut each_second: impl FnMut(&mut Sim),
+    mut each_tick: impl FnMut(&mut Sim),
 ) -> Lookups {
     let start = sim.reported.len();
     let mut asked: HashMap<(usize, u64), (usize, Time)> = HashMap::new();
@@ -247,9 +248,7 @@ pub fn lookups(
             issued += 1;
         }
         sim.run_for(100);
-        if tick % 10 == 9 {
-            each_second(sim);
-        }
+        each_tick(sim);
     }
     // Requests time out after at most ~40 s of retries.
     let mut seen = start;
@@ -335,28 +334,39 @@ pub fn run(p: &Params) -> Result<Report, String> {
     let result = if p.churn > 0.0 && p.duration_s > 0 {
         let mut budget = 0.0;
         let rate = p.churn;
+        let keys = objects.iter().map(|o| o.name().ring_key()).collect();
+        let mut loss_log = LossLog::from_env(keys);
+        let mut tick = 0u64;
         let r = lookups(&mut sim, &objects, p.lookups, p.duration_s * 1000, |sim| {
-            budget += rate;
+            tick += 1;
+            if let Some(l) = loss_log.as_mut().filter(|_| tick % 10 == 0) {
+                l.observe(sim);
+            }
+            // One join and one crash every 1/rate s (spread over the
+            // second, not two at the same instant). The victim is a uniformly
+            // random running node other than the gateway's: chosen among the
+            // nodes the schedule started, not among the members, so a node
+            // that finishes its join a moment later in one version of the
+            // protocol shifts no pick, and two versions meet the same crashes.
+            // (Picking the member at or after a random ring point, as before,
+            // favours nodes behind a gap, so each crash made its successor
+            // the likelier next victim, and crashes clustered on the ring.)
+            budget += rate / 10.0;
             while budget >= 1.0 {
                 budget -= 1.0;
                 let id = sim.assign_id();
                 sim.add_joining(id, gw);
-                let mut members = joined(sim);
-                members.retain(|i| *i != gw);
-                if !members.is_empty() {
-                    // The member at or after a random point of the ring,
-                    // not a random index into the member list: a node that
-                    // joins a moment later in one version of the protocol
-                    // shifts no other pick, so two versions meet the same
-                    // crashes.
-                    let point = RingId(sim.plan().bytes32());
-                    let mut by_id: Vec<(RingId, usize)> = members
-                        .iter()
-                        .filter_map(|i| Some((sim.node(*i)?.id(), *i)))
-                        .collect();
-                    by_id.sort();
-                    let k = by_id.iter().position(|(id, _)| *id >= point).unwrap_or(0);
-                    sim.crash(by_id[k].1);
+                if let Some(l) = &mut loss_log {
+                    l.churn(sim.now, "join", id);
+                }
+                let mut running = sim.alive();
+                running.retain(|i| *i != gw);
+                if !running.is_empty() {
+                    let v = running[sim.plan().index(running.len())];
+                    if let (Some(l), Some(n)) = (&mut loss_log, sim.node(v)) {
+                        l.churn(sim.now, "crash", n.id());
+                    }
+                    sim.crash(v);
                 }
             }
         });
@@ -367,6 +377,9 @@ pub fn run(p: &Params) -> Result<Report, String> {
             return Err(e);
         }
         sim.run_for(60_000);
+        if let Some(l) = &loss_log {
+            l.print(&sim);
+        }
         r
     } else {
         // 5,000 lookups per simulated second.

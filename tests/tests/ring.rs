@@ -432,7 +432,13 @@ fn leaves_and_joins_after_a_gateway_crash_keep_gets_answered() {
             100,
             "seed {seed}"
         );
+        // One leave and one join per simulated second.
+        let mut tick = 0;
         let r = scenario::lookups(&mut sim, &objects, 2_000, 120_000, |sim| {
+            tick += 1;
+            if tick % 10 != 0 {
+                return;
+            }
             let mut members = scenario::joined(sim);
             members.retain(|i| *i != b);
             let k = sim.rng().index(members.len());

@@ -5,11 +5,17 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Parser;
+use icn_core::node::Config;
 use icn_tests::scenario::{self, Params};
 
 /// Simulate an icn ring in virtual time and report lookup figures as JSON.
 #[derive(Debug, Parser)]
-#[command(name = "icn-sim", version, about)]
+#[command(
+    name = "icn-sim",
+    version,
+    about,
+    after_help = "Environment: ICN_SIM_LOSSLOG=1 prints, for each object a churn run lost, its live copies over time and the joins and crashes of the nodes after its key."
+)]
 struct Args {
     /// Nodes in the initial ring.
     #[arg(long, default_value_t = 1024)]
@@ -23,14 +29,15 @@ struct Args {
     /// Fraction of nodes crashed at once after publishing (0 to 0.9).
     #[arg(long, default_value_t = 0.0)]
     crash: f64,
-    /// Joins and crashes per simulated second during the churn phase.
+    /// Joins and crashes per simulated second during the churn phase: one of
+    /// each every 1/CHURN s, each crash a uniformly random running node.
     #[arg(long, default_value_t = 0.0)]
     churn: f64,
     /// Length of the churn phase in simulated seconds.
     #[arg(long, default_value_t = 0)]
     duration: u64,
-    /// Copies of each object.
-    #[arg(long, default_value_t = 3)]
+    /// Copies of each object (the node's default unless given).
+    #[arg(long, default_value_t = Config::default().replication)]
     replication: usize,
     /// Seed of everything random.
     #[arg(long, default_value_t = 1)]
