@@ -52,6 +52,31 @@ fn crash_of_a_third_keeps_every_object_with_a_live_replica_reachable() {
     assert!((r.lost_objects as f64) <= bound, "seed {seed}: {r:?}");
 }
 
+/// The churn benchmark's shape, smaller: crashes without goodbye at a steady
+/// rate, a replacement joining for each. 120 crashes in a ring of 200 take
+/// out nearly half of the original members, so objects survive only if the
+/// ring copies them on after each crash (a loss needs all the holders of a
+/// key to crash within about 2 s: with 4 copies, about one run in a
+/// thousand).
+#[test]
+fn steady_crashes_lose_no_object_and_fail_no_get() {
+    for seed in [1, 2] {
+        let r = scenario::run(&Params {
+            nodes: 200,
+            objects: 500,
+            lookups: 2_000,
+            churn: 1.0,
+            duration_s: 120,
+            seed,
+            ..Params::default()
+        })
+        .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+        assert_eq!(r.lost_objects, 0, "seed {seed}: {r:?}");
+        assert_eq!(r.under_replicated, 0, "seed {seed}: {r:?}");
+        assert_eq!(r.success_rate, 1.0, "seed {seed}: {r:?}");
+    }
+}
+
 #[test]
 fn graceful_leaves_lose_nothing() {
     let seed = 7;
