@@ -37,7 +37,7 @@ pub enum Command {
     Keygen(KeygenArgs),
     /// Print the publisher id of a key.
     Id(IdArgs),
-    /// Sign a file as a content object under /<publisher-id>/PATH.
+    /// Sign a file as a content object under /PUBLISHER-ID/PATH.
     Sign(SignArgs),
     /// Check an object's signature and blocks; print its name.
     Verify(VerifyArgs),
@@ -132,7 +132,7 @@ pub struct GetArgs {
     /// The gateway, e.g. http://127.0.0.1:8080.
     #[arg(long, value_name = "URL")]
     pub gateway: String,
-    /// Full name, /<publisher-id>/...
+    /// Full name, /PUBLISHER-ID/... (the publisher id is k followed by 52 base32 characters).
     #[arg(value_name = "NAME")]
     pub name: String,
     /// Write the content here instead of standard output.
