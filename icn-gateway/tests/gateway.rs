@@ -352,6 +352,45 @@ fn every_endpoint_behaves() {
     assert_eq!(plain.status, 200);
     let page = request("GET", &format!("{}/", gw.url), &[accept], None);
     assert_eq!(header(&page, "content-encoding"), "gzip");
+    // Header values that are not ASCII are ignored, not a refused request.
+    let odd: [(&str, &[u8], bool); 2] = [
+        (
+            "/pkg/icn_web.js",
+            b"If-None-Match: \"\xc3\xa9\"\r\nAccept-Encoding: \xff\r\n",
+            false,
+        ),
+        (
+            "/",
+            b"Accept-Encoding: \xff\r\nAccept-Encoding: gzip\r\n",
+            true,
+        ),
+    ];
+    for (path, headers, gzip) in odd {
+        let r = raw_get(&gw.url, path, headers);
+        assert!(r.starts_with("HTTP/1.1 200"), "{path}: {r}");
+        let encoded = r.to_ascii_lowercase().contains("content-encoding: gzip");
+        assert_eq!(encoded, gzip, "{path}: {r}");
+    }
+}
+
+/// A GET with raw header bytes (ureq sends only valid header values); the
+/// status line and headers of the answer.
+fn raw_get(base: &str, path: &str, headers: &[u8]) -> String {
+    use std::io::{Read, Write};
+    let addr = base.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    let mut req =
+        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n").into_bytes();
+    req.extend_from_slice(headers);
+    req.extend_from_slice(b"\r\n");
+    s.write_all(&req).unwrap();
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).unwrap();
+    let end = buf
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
 }
 
 #[test]

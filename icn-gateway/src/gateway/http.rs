@@ -148,11 +148,13 @@ pub fn routes(
         .and(warp::get())
         .map(|| text(StatusCode::OK, "text/plain", "ok\n".into()));
     let get_or_head = || warp::get().or(warp::head()).unify();
+    // Headers are read from the map, not with `warp::header`, which refuses
+    // the whole request when a value is not ASCII: an unreadable
+    // `If-None-Match` or `Accept-Encoding` is ignored instead.
     let page = warp::path::end()
         .and(get_or_head())
-        .and(warp::header::optional::<String>("if-none-match"))
-        .and(warp::header::optional::<String>("accept-encoding"))
-        .map(|inm, ae| asset(&super::bundle::PAGE, inm, ae));
+        .and(warp::header::headers_cloned())
+        .map(|h: HeaderMap| asset(&super::bundle::PAGE, &h));
     // Browsers ask for it on every page; an empty answer keeps logs quiet.
     let favicon = warp::path!("favicon.ico").map(|| {
         let mut r = Response::new(Vec::new());
@@ -161,16 +163,17 @@ pub fn routes(
     });
     let pkg = warp::path!("pkg" / String)
         .and(get_or_head())
-        .and(warp::header::optional::<String>("if-none-match"))
-        .and(warp::header::optional::<String>("accept-encoding"))
-        .map(|name: String, inm, ae| match super::bundle::pkg(&name) {
-            Some(a) => asset(a, inm, ae),
-            None => error(
-                StatusCode::NOT_FOUND,
-                "not-found",
-                "no such file in the bundle",
-            ),
-        });
+        .and(warp::header::headers_cloned())
+        .map(
+            |name: String, h: HeaderMap| match super::bundle::pkg(&name) {
+                Some(a) => asset(a, &h),
+                None => error(
+                    StatusCode::NOT_FOUND,
+                    "not-found",
+                    "no such file in the bundle",
+                ),
+            },
+        );
     let cors = warp::cors()
         .allow_any_origin()
         .allow_methods(vec!["GET", "HEAD", "PUT", "OPTIONS"])
@@ -212,14 +215,15 @@ pub fn routes(
 
 /// An embedded file, gzip-encoded when the client accepts that, or 304
 /// when the client holds this version.
-fn asset(
-    a: &super::bundle::Asset,
-    if_none_match: Option<String>,
-    accept_encoding: Option<String>,
-) -> Resp {
-    let gzip = accept_encoding.is_some_and(|v| super::bundle::accepts_gzip(&v));
+fn asset(a: &super::bundle::Asset, headers: &HeaderMap) -> Resp {
+    let accept_encoding: Vec<&str> = headers
+        .get_all("accept-encoding")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    let gzip = super::bundle::accepts_gzip(&accept_encoding.join(","));
     let etag = a.etag(gzip);
-    let mut r = if if_none_match.is_some_and(|v| v.split(',').any(|t| t.trim() == etag)) {
+    let mut r = if etag_matches(headers, etag) {
         let mut r = Response::new(Vec::new());
         *r.status_mut() = StatusCode::NOT_MODIFIED;
         r
