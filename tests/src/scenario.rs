@@ -223,13 +223,14 @@ pub struct Lookups {
 
 /// Issues `count` gets of random objects from random members, spread evenly
 /// over `duration_ms` of simulated time, while `each_tick` runs after every
-/// 100 ms of it (for churn); then waits for all to finish.
+/// 100 ms of it (for churn) with the number of that tick, from 1; then waits
+/// for all to finish.
 pub fn lookups(
     sim: &mut Sim,
     objects: &[SignedObject],
     count: usize,
     duration_ms: u64,
-    mut each_tick: impl FnMut(&mut Sim),
+    mut each_tick: impl FnMut(&mut Sim, u64),
 ) -> Lookups {
     let start = sim.reported.len();
     let mut asked: HashMap<(usize, u64), (usize, Time)> = HashMap::new();
@@ -248,7 +249,7 @@ pub fn lookups(
             issued += 1;
         }
         sim.run_for(100);
-        each_tick(sim);
+        each_tick(sim, tick + 1);
     }
     // Requests time out after at most ~40 s of retries.
     let mut seen = start;
@@ -336,40 +337,44 @@ pub fn run(p: &Params) -> Result<Report, String> {
         let rate = p.churn;
         let keys = objects.iter().map(|o| o.name().ring_key()).collect();
         let mut loss_log = LossLog::from_env(keys);
-        let mut tick = 0u64;
-        let r = lookups(&mut sim, &objects, p.lookups, p.duration_s * 1000, |sim| {
-            tick += 1;
-            if let Some(l) = loss_log.as_mut().filter(|_| tick % 10 == 0) {
-                l.observe(sim);
-            }
-            // One join and one crash every 1/rate s (spread over the
-            // second, not two at the same instant). The victim is a uniformly
-            // random running node other than the gateway's: chosen among the
-            // nodes the schedule started, not among the members, so a node
-            // that finishes its join a moment later in one version of the
-            // protocol shifts no pick, and two versions meet the same crashes.
-            // (Picking the member at or after a random ring point, as before,
-            // favours nodes behind a gap, so each crash made its successor
-            // the likelier next victim, and crashes clustered on the ring.)
-            budget += rate / 10.0;
-            while budget >= 1.0 {
-                budget -= 1.0;
-                let id = sim.assign_id();
-                sim.add_joining(id, gw);
-                if let Some(l) = &mut loss_log {
-                    l.churn(sim.now, "join", id);
+        let r = lookups(
+            &mut sim,
+            &objects,
+            p.lookups,
+            p.duration_s * 1000,
+            |sim, tick| {
+                if let Some(l) = loss_log.as_mut().filter(|_| tick % 10 == 0) {
+                    l.observe(sim);
                 }
-                let mut running = sim.alive();
-                running.retain(|i| *i != gw);
-                if !running.is_empty() {
-                    let v = running[sim.plan().index(running.len())];
-                    if let (Some(l), Some(n)) = (&mut loss_log, sim.node(v)) {
-                        l.churn(sim.now, "crash", n.id());
+                // One join and one crash every 1/rate s (spread over the
+                // second, not two at the same instant). The victim is a uniformly
+                // random running node other than the gateway's: chosen among the
+                // nodes the schedule started, not among the members, so a node
+                // that finishes its join a moment later in one version of the
+                // protocol shifts no pick, and two versions meet the same crashes.
+                // (Picking the member at or after a random ring point, as before,
+                // favours nodes behind a gap, so each crash made its successor
+                // the likelier next victim, and crashes clustered on the ring.)
+                budget += rate / 10.0;
+                while budget >= 1.0 {
+                    budget -= 1.0;
+                    let id = sim.assign_id();
+                    sim.add_joining(id, gw);
+                    if let Some(l) = &mut loss_log {
+                        l.churn(sim.now, "join", id);
                     }
-                    sim.crash(v);
+                    let mut running = sim.alive();
+                    running.retain(|i| *i != gw);
+                    if !running.is_empty() {
+                        let v = running[sim.plan().index(running.len())];
+                        if let (Some(l), Some(n)) = (&mut loss_log, sim.node(v)) {
+                            l.churn(sim.now, "crash", n.id());
+                        }
+                        sim.crash(v);
+                    }
                 }
-            }
-        });
+            },
+        );
         if let Err(e) = wait_stable(&mut sim, 600) {
             if std::env::var("ICN_SIM_DEBUG").is_ok() {
                 dump(&sim);
@@ -384,7 +389,7 @@ pub fn run(p: &Params) -> Result<Report, String> {
     } else {
         // 5,000 lookups per simulated second.
         let ms = (p.lookups as u64).div_ceil(5).max(100);
-        lookups(&mut sim, &objects, p.lookups, ms, |_| {})
+        lookups(&mut sim, &objects, p.lookups, ms, |_, _| {})
     };
     progress("lookups done", &sim);
     let messages = sim.get_messages() - messages_before;

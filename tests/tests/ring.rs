@@ -9,6 +9,12 @@ use icn_tests::invariants;
 use icn_tests::scenario::{self, Params};
 use icn_tests::sim::{NetConfig, Sim};
 
+/// Runs a scenario; a failure names its seed.
+fn run(p: Params) -> scenario::Report {
+    let seed = p.seed;
+    scenario::run(&p).unwrap_or_else(|e| panic!("seed {seed}: {e}"))
+}
+
 fn ring(seed: u64, n: usize) -> (Sim, usize) {
     let mut sim = Sim::new(seed, NetConfig::default());
     let gw = scenario::build_ring(&mut sim, n, 1000).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
@@ -18,14 +24,13 @@ fn ring(seed: u64, n: usize) -> (Sim, usize) {
 #[test]
 fn stable_ring_answers_every_lookup() {
     for seed in [1, 2] {
-        let r = scenario::run(&Params {
+        let r = run(Params {
             nodes: 128,
             objects: 100,
             lookups: 500,
             seed,
             ..Params::default()
-        })
-        .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+        });
         assert_eq!(r.success_rate, 1.0, "seed {seed}: {r:?}");
         assert!(r.mean_hops <= 0.5 * 7.0 + 0.5, "seed {seed}: {r:?}");
         assert_eq!(r.lost_objects, 0);
@@ -35,15 +40,14 @@ fn stable_ring_answers_every_lookup() {
 #[test]
 fn crash_of_a_third_keeps_every_object_with_a_live_replica_reachable() {
     let seed = 5;
-    let r = scenario::run(&Params {
+    let r = run(Params {
         nodes: 150,
         objects: 300,
         lookups: 600,
         crash: 0.3,
         seed,
         ..Params::default()
-    })
-    .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+    });
     assert_eq!(r.unreachable_with_live_replica, 0, "seed {seed}: {r:?}");
     assert_eq!(r.under_replicated, 0, "seed {seed}: {r:?}");
     // Losses are what independent failures predict: within 4 standard
@@ -61,7 +65,7 @@ fn crash_of_a_third_keeps_every_object_with_a_live_replica_reachable() {
 #[test]
 fn steady_crashes_lose_no_object_and_fail_no_get() {
     for seed in [1, 2] {
-        let r = scenario::run(&Params {
+        let r = run(Params {
             nodes: 200,
             objects: 500,
             lookups: 2_000,
@@ -69,8 +73,7 @@ fn steady_crashes_lose_no_object_and_fail_no_get() {
             duration_s: 120,
             seed,
             ..Params::default()
-        })
-        .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+        });
         assert_eq!(r.lost_objects, 0, "seed {seed}: {r:?}");
         assert_eq!(r.under_replicated, 0, "seed {seed}: {r:?}");
         assert_eq!(r.success_rate, 1.0, "seed {seed}: {r:?}");
@@ -101,7 +104,7 @@ fn graceful_leaves_lose_nothing() {
         let c = copies.get(&o.name().ring_key()).copied().unwrap_or(0);
         assert!(c >= want, "seed {seed}: {} has {c} copies", o.name());
     }
-    let res = scenario::lookups(&mut sim, &objects, 300, 1000, |_| {});
+    let res = scenario::lookups(&mut sim, &objects, 300, 1000, |_, _| {});
     assert_eq!(
         res.hops.len(),
         300,
@@ -254,7 +257,7 @@ fn short_partition_heals_without_loss() {
     sim.run_for(1_000);
     sim.heal();
     scenario::wait_stable(&mut sim, 120).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
-    let res = scenario::lookups(&mut sim, &objects, 100, 1000, |_| {});
+    let res = scenario::lookups(&mut sim, &objects, 100, 1000, |_, _| {});
     assert_eq!(res.hops.len(), 100, "seed {seed}: {:?}", res.failed);
 }
 
@@ -269,7 +272,7 @@ fn lossy_links_still_converge() {
     scenario::build_ring(&mut sim, 48, 1000).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
     let objects = scenario::make_objects(50, seed);
     scenario::publish_all(&mut sim, &objects);
-    let res = scenario::lookups(&mut sim, &objects, 200, 1000, |_| {});
+    let res = scenario::lookups(&mut sim, &objects, 200, 1000, |_, _| {});
     // Retries over alternative routes absorb 1 % message loss.
     assert!(res.hops.len() >= 198, "seed {seed}: {:?}", res.failed);
 }
@@ -379,7 +382,7 @@ fn a_lost_carrier_is_not_a_dead_peer() {
     for &i in &lost {
         sim.lose_carrier(i);
     }
-    let r = scenario::lookups(&mut sim, &objects, 300, 500, |_| {});
+    let r = scenario::lookups(&mut sim, &objects, 300, 500, |_, _| {});
     assert!(r.failed.is_empty(), "seed {seed}: {:?}", r.failed);
     let max = r.hops.iter().max().copied().unwrap_or(0);
     assert!(max <= 12, "seed {seed}: a lookup took {max} hops");
@@ -415,7 +418,7 @@ fn crashes_the_transport_misses_are_found_by_probing_links_in_use() {
     for k in (0..members.len()).step_by(8) {
         sim.crash(members[k]);
     }
-    let r = scenario::lookups(&mut sim, &objects, 400, 4_000, |_| {});
+    let r = scenario::lookups(&mut sim, &objects, 400, 4_000, |_, _| {});
     assert!(r.failed.is_empty(), "seed {seed}: {:?}", r.failed);
     // A lookup that meets a crashed node on its way is lost there and
     // retried after the request timeout (3 s, then 6 s more): few need a
@@ -460,9 +463,7 @@ fn leaves_and_joins_after_a_gateway_crash_keep_gets_answered() {
             "seed {seed}"
         );
         // One leave and one join per simulated second.
-        let mut tick = 0;
-        let r = scenario::lookups(&mut sim, &objects, 2_000, 120_000, |sim| {
-            tick += 1;
+        let r = scenario::lookups(&mut sim, &objects, 2_000, 120_000, |sim, tick| {
             if tick % 10 != 0 {
                 return;
             }
