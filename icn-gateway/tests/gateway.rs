@@ -376,20 +376,31 @@ fn every_endpoint_behaves() {
 /// A GET with raw header bytes (ureq sends only valid header values); the
 /// status line and headers of the answer.
 fn raw_get(base: &str, path: &str, headers: &[u8]) -> String {
-    use std::io::{Read, Write};
     let addr = base.trim_start_matches("http://");
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    let mut req =
-        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n").into_bytes();
+    let mut req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n").into_bytes();
     req.extend_from_slice(headers);
     req.extend_from_slice(b"\r\n");
-    s.write_all(&req).unwrap();
+    raw_request(addr, &req)
+}
+
+/// Sends `request` as it is and reads the answer up to the end of its
+/// headers: the status line and headers.
+fn raw_request(addr: &str, request: &[u8]) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.write_all(request).unwrap();
     let mut buf = Vec::new();
-    s.read_to_end(&mut buf).unwrap();
-    let end = buf
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .unwrap_or(buf.len());
+    let mut chunk = [0u8; 512];
+    let end = loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break end;
+        }
+        let n = s.read(&mut chunk).unwrap();
+        if n == 0 {
+            break buf.len();
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
     String::from_utf8_lossy(&buf[..end]).into_owned()
 }
 
@@ -478,17 +489,9 @@ fn cli_reports_gateway_errors_in_one_line() {
 
 /// Sends only the head of a PUT with a large Content-Length; returns the status line.
 fn raw_put_status(base: &str, path: &str, len: usize) -> String {
-    use std::io::{Read, Write};
     let addr = base.trim_start_matches("http://");
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    write!(
-        s,
-        "PUT {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {len}\r\n\r\n"
-    )
-    .unwrap();
-    let mut buf = [0u8; 512];
-    let n = s.read(&mut buf).unwrap();
-    String::from_utf8_lossy(&buf[..n]).into_owned()
+    let head = format!("PUT {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {len}\r\n\r\n");
+    raw_request(addr, head.as_bytes())
 }
 
 /// Starts a gateway on a damaged store: it either refuses, saying the store
