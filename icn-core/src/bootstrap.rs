@@ -6,7 +6,7 @@
 //! ring messages for other peers of the same gateway. `spec/bootstrap.md`
 //! is the specification; every frame is one CBOR array, decoded strictly.
 
-use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use crate::sig::{Signature, Signer, SigningKey, VerifyingKey};
 
 use crate::cbor::{self, CborError, Enc, Seq};
 use crate::id::RingId;

@@ -33,6 +33,7 @@ pub mod name;
 pub mod node;
 pub mod object;
 pub mod publisher;
+pub mod sig;
 pub mod vecmap;
 pub mod wire;
 

@@ -14,7 +14,7 @@
 //! inline bytes for small content or a [`Manifest`] of blocks for large content.
 //! The wire format is specified in `spec/objects.md` and `spec/icn.cddl`.
 
-use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use crate::sig::{Signature, Signer, SigningKey, VerifyingKey};
 
 use crate::block::{BlockError, BlockRef, Manifest, MAX_BLOCKS};
 use crate::cbor::{self, as_array, as_bytes, as_text, as_u64, CborError, Enc, Fields, Item, Seq};

@@ -9,7 +9,7 @@
 use core::fmt;
 use core::str::FromStr;
 
-use ed25519_dalek::VerifyingKey;
+use crate::sig::VerifyingKey;
 
 use crate::base32;
 

@@ -187,6 +187,25 @@ pub enum Message {
     Routed(Routed),
 }
 
+impl Message {
+    /// The items this message carries (a put, a get's answer, a batch of
+    /// copies): what a receiver checks before it takes them.
+    pub fn items(&self) -> Vec<&ItemBytes> {
+        match self {
+            Message::Store { items } => items.iter().collect(),
+            Message::Routed(Routed {
+                body:
+                    Body::Put { item }
+                    | Body::GetReply {
+                        item: Some(item), ..
+                    },
+                ..
+            }) => vec![item],
+            _ => Vec::new(),
+        }
+    }
+}
+
 fn ids(e: &mut Enc, list: &[RingId]) {
     e.list(list.len());
     for i in list {

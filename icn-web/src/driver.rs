@@ -13,16 +13,18 @@ use icn_core::vecmap::{VecMap, VecSet};
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use ed25519_dalek::SigningKey;
 use icn_core::bootstrap::{Frame, NodeCert};
 use icn_core::link::retry::OfferRetries;
 use icn_core::node::{Event, Input, Node, Output, ReqId};
-use icn_core::RingId;
+use icn_core::sig::SigningKey;
+use icn_core::wire::{ItemBytes, Message};
+use icn_core::{RingId, SignedObject};
 use js_sys::{Function, Uint8Array};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsError, JsValue};
 use web_sys::{MessageEvent, WebSocket};
 
+use crate::crypto;
 use crate::gateway::Admitted;
 use crate::rtc::{self, RtcLink};
 use crate::task;
@@ -298,7 +300,35 @@ fn arm_timer(inner: &Shared, at: u64) {
     me.timer_cb = Some(cb);
 }
 
-pub(crate) fn on_frame(inner: &Shared, bytes: &[u8]) {
+/// Decodes and verifies the objects a ring message carries, for nothing but
+/// the signatures they need: the node's own checks then find WebCrypto's
+/// answers ([`crypto::gate`]).
+pub(crate) fn rehearse_receive(bytes: &[u8]) {
+    if let Ok(m) = Message::decode(bytes) {
+        for item in m.items() {
+            if let ItemBytes::Object(o) = item {
+                let _ = SignedObject::decode(o);
+            }
+        }
+    }
+}
+
+/// A frame from the gateway, handled once the objects it carries are checked.
+pub(crate) fn on_frame(inner: &Shared, bytes: Vec<u8>) {
+    let inner = inner.clone();
+    crypto::gate(move || {
+        if let Ok(Frame::Ring(b) | Frame::Relay { bytes: b, .. }) = Frame::decode(&bytes) {
+            rehearse_receive(&b);
+            if crypto::owed() {
+                return false;
+            }
+        }
+        on_frame_now(&inner, &bytes);
+        true
+    });
+}
+
+fn on_frame_now(inner: &Shared, bytes: &[u8]) {
     {
         let mut me = inner.borrow_mut();
         let (t, gw) = (now(), me.gw);
@@ -363,7 +393,7 @@ pub(crate) fn attach_gateway(inner: &Shared, ws: &WebSocket) {
     let on_message = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
         let data = e.unchecked_into::<MessageEvent>().data();
         if let (Some(inner), Some(b)) = (weak.upgrade(), message_bytes(&data)) {
-            on_frame(&inner, &b);
+            on_frame(&inner, b);
         }
     });
     let weak = Rc::downgrade(inner);

@@ -8,16 +8,16 @@
 //! next gateway URL it was given, presents the certificate it holds, and
 //! goes on with the same ring position, key and store.
 
-use ed25519_dalek::{Signer, SigningKey};
 use icn_core::bootstrap::{join_message, Frame, NodeCert};
 use icn_core::node::Input;
+use icn_core::sig::{Signer, SigningKey};
 use icn_core::RingId;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{BinaryType, MessageEvent, WebSocket};
 
 use crate::driver::{attach_gateway, js_err, message_bytes, now, on_frame, pump, Shared};
-use crate::task;
+use crate::{crypto, task};
 
 /// How long a peer may be stranded before it joins again elsewhere.
 const STRANDED_MS: i32 = 2000;
@@ -92,7 +92,12 @@ async fn admit(
         return Err(js_err("expected a challenge from the gateway"));
     };
     let my_key = key.verifying_key().to_bytes();
-    let signature = key.sign(&join_message(&nonce, &my_key)).to_bytes();
+    let proof = join_message(&nonce, &my_key);
+    crypto::rehearse(&|| {
+        key.sign(&proof);
+    })
+    .await;
+    let signature = key.sign(&proof).to_bytes();
     let keep = cert.as_ref().map(|c| c.node_id);
     ws.send_with_u8_array(
         &Frame::Hello {
@@ -109,7 +114,12 @@ async fn admit(
         }
         _ => return Err(js_err("expected a welcome from the gateway")),
     };
-    cert.verify(now()).map_err(js_err)?;
+    let t = now();
+    crypto::rehearse(&|| {
+        let _ = cert.verify(t);
+    })
+    .await;
+    cert.verify(t).map_err(js_err)?;
     if cert.gateway_key != gateway_key || cert.node_key != my_key {
         return Err(js_err("the certificate is not for this gateway and key"));
     }
@@ -149,7 +159,7 @@ fn install(inner: &Shared, a: Admitted) {
 pub(crate) fn start(inner: &Shared, a: Admitted) {
     attach_gateway(inner, &a.ws);
     for b in &a.early {
-        on_frame(inner, b);
+        on_frame(inner, b.clone());
     }
     {
         let mut me = inner.borrow_mut();
@@ -184,7 +194,7 @@ pub(crate) fn watch(inner: &Shared) {
                     continue; // in the ring over DataChannels: not stranded
                 }
                 let url = me.gateways[me.next_gateway % me.gateways.len()].clone();
-                (url, me.key.clone(), me.cert.clone())
+                (url, me.key, me.cert.clone())
             };
             inner.borrow_mut().next_gateway += 1;
             match handshake(&url, &key, Some(cert)).await {

@@ -22,9 +22,12 @@
 //! * `gateway`: the bootstrap handshake, and joining again elsewhere when stranded.
 //! * `rtc`: DataChannel links: negotiation, glare, authentication, backpressure.
 //! * `peer`: the JS API.
+//! * `crypto`: Ed25519 by WebCrypto, behind the core's synchronous signatures.
 //! * `task`: spawning futures, promises and channels on the page's one thread.
 #![deny(missing_docs, unreachable_pub)]
 
+#[cfg(target_arch = "wasm32")]
+pub mod crypto;
 #[cfg(target_arch = "wasm32")]
 mod driver;
 #[cfg(target_arch = "wasm32")]

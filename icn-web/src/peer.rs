@@ -3,14 +3,16 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use ed25519_dalek::SigningKey;
 use icn_core::block::{chunk, DEFAULT_BLOCK_SIZE};
+use icn_core::hash::Hash;
 use icn_core::node::{Config, Event, Item, Node, RequestError, Store};
+use icn_core::sig::SigningKey;
 use icn_core::{ContentObject, Name, Payload, PublisherId, RingId, SignedObject};
 use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 
+use crate::crypto;
 use crate::driver::{js_err, now, pump, requests, Inner, Shared};
 use crate::gateway::{handshake, start};
 use crate::task::{self, sleep};
@@ -29,13 +31,13 @@ pub struct Peer {
     publisher: String,
 }
 
-fn random_key() -> Result<SigningKey, JsValue> {
-    let mut seed = [0u8; 32];
-    let crypto = web_sys::window()
-        .ok_or_else(|| js_err("no window"))?
-        .crypto()?;
-    crypto.get_random_values_with_u8_array(&mut seed)?;
-    Ok(SigningKey::from_bytes(&seed))
+/// `object` signed by `key` (through WebCrypto).
+async fn sign(object: ContentObject, key: SigningKey) -> Result<SignedObject, JsValue> {
+    crypto::rehearse(&|| {
+        let _ = SignedObject::sign(object.clone(), &key);
+    })
+    .await;
+    SignedObject::sign(object, &key).map_err(js_err)
 }
 
 fn option(options: &JsValue, key: &str) -> Option<JsValue> {
@@ -131,7 +133,8 @@ impl Peer {
                 freshness: None,
                 payload,
             };
-            let signed = SignedObject::sign(obj, &inner.borrow().key).map_err(js_err)?;
+            let key = inner.borrow().key;
+            let signed = sign(obj, key).await?;
             let done = requests(&inner, 1, 1, &mut |node, t, _| {
                 node.publish(t, signed.clone())
             })
@@ -289,8 +292,9 @@ impl Peer {
 
     /// For tests of the trust model: makes this peer serve a forged object.
     /// Finds a name under this peer's publisher id whose ring key this peer
-    /// owns, signs `content` under it, corrupts the signature, and stores the
-    /// result unverified. Resolves to the name; an honest `get` of it must fail.
+    /// owns and stores `content` under it, unverified, with a made-up
+    /// signature (well-formed, so only the signature check itself can catch
+    /// it). Returns the name; an honest `get` of it must fail.
     #[wasm_bindgen(js_name = plantForgedObject)]
     pub fn plant_forged_object(&self, content: Uint8Array) -> Result<String, JsValue> {
         let mut me = self.inner.borrow_mut();
@@ -307,10 +311,19 @@ impl Peer {
                 freshness: None,
                 payload: Payload::Inline(content.to_vec()),
             };
-            let signed = SignedObject::sign(obj, &me.key).map_err(js_err)?;
-            let mut bytes = signed.encoded().to_vec();
-            let last = bytes.len() - 1;
-            bytes[last] ^= 1; // the signature is the last field
+            // Not signed: the key's signature is not asked of WebCrypto, and
+            // the 64 bytes at the end (the signature) are replaced by a hash
+            // of the object, with S kept below the group order.
+            let mut bytes = SignedObject::sign(obj, &me.key)
+                .map_err(js_err)?
+                .encoded()
+                .to_vec();
+            let fake = Hash::of(&bytes);
+            let n = bytes.len();
+            for i in 0..64 {
+                bytes[n - 64 + i] = fake.0[i % 32] ^ i as u8;
+            }
+            bytes[n - 1] &= 0x0f;
             let forged = SignedObject::decode_unverified(&bytes).map_err(js_err)?;
             me.node.store_mut().put(Item::Object(forged));
             return Ok(name.to_uri());
@@ -328,9 +341,9 @@ impl Peer {
                     .to_vec()
                     .try_into()
                     .map_err(|_| js_err("secretKey must be 32 bytes"))?;
-                SigningKey::from_bytes(&seed)
+                crypto::signing_key(Some(seed)).await?
             }
-            None => random_key()?,
+            None => crypto::signing_key(None).await?,
         };
         let mut gateways = vec![url];
         if let Some(list) = option(&options, "gateways") {

@@ -27,7 +27,10 @@ use web_sys::{
     RtcSdpType, RtcSessionDescriptionInit,
 };
 
-use crate::driver::{js_err, link_closed, link_opened, message_bytes, now, pump, Shared};
+use crate::crypto;
+use crate::driver::{
+    js_err, link_closed, link_opened, message_bytes, now, pump, rehearse_receive, Shared,
+};
 use crate::task::{self, sleep, wait};
 
 /// Most peer connections a page keeps (Chromium allows 500 over a tab's life).
@@ -54,6 +57,8 @@ pub(crate) struct RtcLink {
     remote_sdp: Option<String>,
     auth_sent: bool,
     peer_authed: bool,
+    /// The peer's proof arrived and waits for WebCrypto.
+    auth_pending: bool,
     reasm: Reassembler,
     backlog: Outbox,
     handlers: Vec<Handler>,
@@ -175,6 +180,7 @@ fn insert_link(
         remote_sdp: None,
         auth_sent: false,
         peer_authed: false,
+        auth_pending: false,
         reasm: Reassembler::default(),
         backlog: Outbox::default(),
         handlers: vec![on_state],
@@ -212,29 +218,53 @@ async fn gathered_sdp(pc: &RtcPeerConnection) -> Result<String, JsValue> {
 }
 
 fn send_signal(inner: &Shared, to: RingId, kind: SignalKind, session: u64, sdp: String) {
+    let inner = inner.clone();
+    crypto::gate(move || send_signal_now(&inner, to, kind, session, &sdp));
+}
+
+/// Signs and sends; `false` (nothing done) while WebCrypto owes the signature.
+fn send_signal_now(inner: &Shared, to: RingId, kind: SignalKind, session: u64, sdp: &str) -> bool {
     {
-        let mut me = inner.borrow_mut();
-        if let Some(l) = me.rtc.get_mut(&to).filter(|l| l.session == session) {
-            l.local_sdp = Some(sdp.clone());
-        } else {
-            return;
+        let mut guard = inner.borrow_mut();
+        let me = &mut *guard;
+        let signal = Signal::sign(kind, session, to, sdp.into(), me.cert.clone(), &me.key);
+        if crypto::owed() {
+            return false;
         }
-        let signal = Signal::sign(kind, session, to, sdp, me.cert.clone(), &me.key);
+        let Some(l) = me.rtc.get_mut(&to).filter(|l| l.session == session) else {
+            return true;
+        };
+        l.local_sdp = Some(sdp.into());
         let t = now();
         me.node.signal(t, to, signal.encode());
     }
     pump(inner);
+    true
 }
 
 /// A signaling payload routed to this peer.
 pub(crate) fn handle_signal(inner: &Shared, from: RingId, bytes: &[u8]) {
-    let signal = {
-        let me = inner.borrow();
-        match Signal::decode(bytes) {
-            Ok(s) if s.verify(from, me.me, &me.trusted, now()).is_ok() => s,
-            _ => return, // forged, misrouted or garbage: ignore
+    let inner = inner.clone();
+    let bytes = bytes.to_vec();
+    crypto::gate(move || {
+        let verdict = {
+            let me = inner.borrow();
+            Signal::decode(&bytes).map(|s| {
+                let ok = s.verify(from, me.me, &me.trusted, now()).is_ok();
+                (s, ok)
+            })
+        };
+        match verdict {
+            Ok((signal, true)) => on_signal(&inner, from, signal),
+            // Forged, misrouted or garbage: ignored, once WebCrypto has said so.
+            _ => return !crypto::owed(),
         }
-    };
+        true
+    });
+}
+
+/// A signal that verified: an offer to answer, or the answer to our offer.
+fn on_signal(inner: &Shared, from: RingId, signal: Signal) {
     match signal.kind {
         SignalKind::Offer => answer(inner, from, signal),
         SignalKind::Answer => {
@@ -366,19 +396,28 @@ fn attach_channel(inner: &Shared, peer: RingId, session: u64, dc: &RtcDataChanne
 
 /// The channel opened: prove our key over the transcript.
 fn on_open(inner: &Shared, peer: RingId, session: u64) {
+    let inner = inner.clone();
+    crypto::gate(move || on_open_now(&inner, peer, session));
+}
+
+/// `false` (nothing done) while WebCrypto owes the proof's signature.
+fn on_open_now(inner: &Shared, peer: RingId, session: u64) -> bool {
     let opened = {
         let mut guard = inner.borrow_mut();
         let me = &mut *guard;
         let Some(l) = me.rtc.get_mut(&peer).filter(|l| l.session == session) else {
-            return;
+            return true;
         };
         if l.auth_sent {
-            return;
+            return true;
         }
         let Some(t) = l.transcript(me.me, peer) else {
-            return;
+            return true;
         };
         let auth = LinkAuth::sign(&t, me.cert.clone(), &me.key);
+        if crypto::owed() {
+            return false;
+        }
         if let Some(dc) = &l.dc {
             let _ = dc.send_with_u8_array(&auth.to_chunk());
         }
@@ -388,12 +427,13 @@ fn on_open(inner: &Shared, peer: RingId, session: u64) {
     if opened {
         link_opened(inner, peer);
     }
+    true
 }
 
 fn on_chunk(inner: &Shared, peer: RingId, session: u64, chunk: &[u8]) {
     enum Next {
         Nothing,
-        Opened,
+        Auth(Box<(LinkAuth, Transcript)>),
         Deliver(Vec<u8>),
         Drop,
     }
@@ -403,37 +443,72 @@ fn on_chunk(inner: &Shared, peer: RingId, session: u64, chunk: &[u8]) {
         let Some(l) = me.rtc.get_mut(&peer).filter(|l| l.session == session) else {
             return;
         };
+        let authing = l.peer_authed || l.auth_pending;
         match l.reasm.push(chunk) {
-            Ok(Incoming::Auth(auth)) if !l.peer_authed => {
-                let ok = l
-                    .transcript(me.me, peer)
-                    .is_some_and(|t| auth.verify(&t, peer, &me.trusted, now()).is_ok());
-                if ok {
-                    l.peer_authed = true;
-                    if l.is_open() {
-                        Next::Opened
-                    } else {
-                        Next::Nothing
-                    }
-                } else {
-                    Next::Drop
+            Ok(Incoming::Auth(auth)) if !authing => match l.transcript(me.me, peer) {
+                Some(t) => {
+                    l.auth_pending = true;
+                    Next::Auth(Box::new((*auth, t)))
                 }
-            }
-            Ok(Incoming::Message(m)) if l.is_open() => Next::Deliver(m),
-            Ok(Incoming::Partial) if l.peer_authed => Next::Nothing,
+                None => Next::Drop,
+            },
+            // Delivered in order after the proof before them is checked.
+            Ok(Incoming::Message(m)) if authing => Next::Deliver(m),
+            Ok(Incoming::Partial) if authing => Next::Nothing,
             // Anything before authentication, a second auth, or garbage.
             _ => Next::Drop,
         }
     };
+    let inner = inner.clone();
     match next {
         Next::Nothing => {}
-        Next::Opened => link_opened(inner, peer),
-        Next::Deliver(m) => {
-            inner.borrow_mut().input(Input::Receive(now(), peer, &m));
-            pump(inner);
+        Next::Auth(b) => {
+            let (auth, t) = *b;
+            crypto::gate(move || on_auth(&inner, peer, session, &auth, &t));
         }
-        Next::Drop => drop_link(inner, peer, session),
+        Next::Deliver(m) => crypto::gate(move || {
+            rehearse_receive(&m);
+            if crypto::owed() {
+                return false;
+            }
+            let open = inner
+                .borrow()
+                .rtc
+                .get(&peer)
+                .is_some_and(|l| l.session == session && l.is_open());
+            if open {
+                inner.borrow_mut().input(Input::Receive(now(), peer, &m));
+                pump(&inner);
+            }
+            true
+        }),
+        Next::Drop => drop_link(&inner, peer, session),
     }
+}
+
+/// Checks the peer's proof: the link opens, or drops. `false` (nothing
+/// done) while WebCrypto owes its verdict.
+fn on_auth(inner: &Shared, peer: RingId, session: u64, auth: &LinkAuth, t: &Transcript) -> bool {
+    let opened = {
+        let mut guard = inner.borrow_mut();
+        let me = &mut *guard;
+        let ok = auth.verify(t, peer, &me.trusted, now()).is_ok();
+        if !ok && crypto::owed() {
+            return false;
+        }
+        let Some(l) = me.rtc.get_mut(&peer).filter(|l| l.session == session) else {
+            return true;
+        };
+        l.auth_pending = false;
+        l.peer_authed = ok;
+        ok.then_some(l.is_open())
+    };
+    match opened {
+        Some(true) => link_opened(inner, peer),
+        Some(false) => {}
+        None => drop_link(inner, peer, session),
+    }
+    true
 }
 
 /// Closes links that did not open within [`SETUP_MS`].

@@ -11,12 +11,12 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use ed25519_dalek::SigningKey;
 use icn_core::bootstrap::NodeCert;
 use icn_core::link::{
     chunks, sdp_fingerprint, Incoming, LinkAuth, Reassembler, Transcript, MAX_CHUNK,
 };
-use icn_core::{ContentObject, Name, Payload, RingId, SignedObject};
+use icn_core::{ContentObject, Name, ObjectError, Payload, RingId, SignedObject};
+use icn_web::crypto::{rehearse, signing_key};
 use icn_web::Peer;
 use js_sys::{Object, Reflect, Uint8Array};
 use wasm_bindgen::closure::Closure;
@@ -66,9 +66,18 @@ async fn join_refuses_bad_input_with_clear_errors() {
         .is_err());
 }
 
+/// `f` after WebCrypto answered every signature it asks for.
+async fn checked<T>(f: impl Fn() -> T) -> T {
+    rehearse(&|| {
+        f();
+    })
+    .await;
+    f()
+}
+
 #[wasm_bindgen_test]
-fn objects_signed_in_the_browser_verify_and_tampering_is_caught() {
-    let key = SigningKey::from_bytes(&[4; 32]);
+async fn objects_signed_in_the_browser_verify_and_tampering_is_caught() {
+    let key = signing_key(Some([4; 32])).await.unwrap();
     let publisher = icn_core::PublisherId::from_key(key.verifying_key()).to_text();
     let name = Name::parse("/wasm/test")
         .unwrap()
@@ -82,16 +91,58 @@ fn objects_signed_in_the_browser_verify_and_tampering_is_caught() {
         freshness: None,
         payload: Payload::Inline(b"from wasm".to_vec()),
     };
-    let signed = SignedObject::sign(obj, &key).unwrap();
+    let signed = checked(|| SignedObject::sign(obj.clone(), &key).unwrap()).await;
     let bytes = signed.encoded().to_vec();
-    assert_eq!(SignedObject::decode(&bytes).unwrap(), signed);
+    assert_eq!(
+        checked(|| SignedObject::decode(&bytes)).await.unwrap(),
+        signed
+    );
     for i in [10, bytes.len() / 2, bytes.len() - 1] {
         let mut bad = bytes.clone();
         bad[i] ^= 0x20;
         assert!(
-            SignedObject::decode(&bad).is_err(),
+            checked(|| SignedObject::decode(&bad)).await.is_err(),
             "byte {i} flipped and still accepted"
         );
+    }
+}
+
+/// The spec's vectors, signed natively by ed25519-dalek, get the same
+/// verdicts from WebCrypto plus icn-core's strictness checks.
+#[wasm_bindgen_test]
+async fn webcrypto_gives_the_spec_vectors_their_verdicts() {
+    let valid: [&[u8]; 3] = [
+        include_bytes!("../../spec/vectors/objects/inline-hello.cbor"),
+        include_bytes!("../../spec/vectors/objects/inline-empty-unicode-name.cbor"),
+        include_bytes!("../../spec/vectors/objects/manifest-3-blocks.cbor"),
+    ];
+    for bytes in valid {
+        assert!(checked(|| SignedObject::decode(bytes)).await.is_ok());
+    }
+    let refused: [(&[u8], ObjectError); 5] = [
+        (
+            include_bytes!("../../spec/vectors/invalid/bad-signature.cbor"),
+            ObjectError::BadSignature,
+        ),
+        (
+            include_bytes!("../../spec/vectors/invalid/tampered-content.cbor"),
+            ObjectError::BadSignature,
+        ),
+        (
+            include_bytes!("../../spec/vectors/invalid/small-order-key.cbor"),
+            ObjectError::BadSignature,
+        ),
+        (
+            include_bytes!("../../spec/vectors/invalid/non-canonical-s.cbor"),
+            ObjectError::BadSignature,
+        ),
+        (
+            include_bytes!("../../spec/vectors/invalid/bad-publisher-key.cbor"),
+            ObjectError::PublisherKey,
+        ),
+    ];
+    for (bytes, error) in refused {
+        assert_eq!(checked(|| SignedObject::decode(bytes)).await, Err(error));
     }
 }
 
@@ -144,29 +195,38 @@ async fn chromium_fingerprints_bind_the_link_authentication() {
         "{fa}"
     );
     assert_ne!(fa, fb, "each connection has its own DTLS certificate");
-    let gw = SigningKey::from_bytes(&[1; 32]);
-    let node = SigningKey::from_bytes(&[2; 32]);
-    let cert = NodeCert::issue(
-        &gw,
-        RingId([2; 32]),
-        node.verifying_key().to_bytes(),
-        u64::MAX,
-    );
+    let gw = signing_key(Some([1; 32])).await.unwrap();
+    let node = signing_key(Some([2; 32])).await.unwrap();
+    let cert = checked(|| {
+        NodeCert::issue(
+            &gw,
+            RingId([2; 32]),
+            node.verifying_key().to_bytes(),
+            u64::MAX,
+        )
+    })
+    .await;
     let t = Transcript {
         offerer: RingId([1; 32]),
         answerer: RingId([2; 32]),
         offer_fingerprint: fa,
         answer_fingerprint: fb,
     };
-    let auth = LinkAuth::sign(&t, cert, &node);
+    let auth = checked(|| LinkAuth::sign(&t, cert.clone(), &node)).await;
     let trusted = [gw.verifying_key().to_bytes()];
-    assert!(auth.verify(&t, RingId([2; 32]), &trusted, 0).is_ok());
+    assert!(checked(|| auth.verify(&t, RingId([2; 32]), &trusted, 0))
+        .await
+        .is_ok());
     let mut swapped = t.clone();
     std::mem::swap(
         &mut swapped.offer_fingerprint,
         &mut swapped.answer_fingerprint,
     );
-    assert!(auth.verify(&swapped, RingId([2; 32]), &trusted, 0).is_err());
+    assert!(
+        checked(|| auth.verify(&swapped, RingId([2; 32]), &trusted, 0))
+            .await
+            .is_err()
+    );
     a.close();
     b.close();
 }

@@ -20,7 +20,7 @@
 //! specification. Everything here is sans-IO and shared by the browser and
 //! native drivers.
 
-use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use crate::sig::{Signature, Signer, SigningKey, VerifyingKey};
 
 pub mod retry;
 

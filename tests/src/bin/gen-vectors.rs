@@ -562,6 +562,54 @@ fn invalid(root: &Path, base: &SignedObject) -> Json {
         },
     );
     add(
+        "small-order-key.cbor",
+        "bad-signature",
+        "publisher key is the identity point (small order); R is the identity \
+         and S is 0, which RFC 8032's equation without the small-order check accepts",
+        {
+            let mut identity = [0u8; 32];
+            identity[0] = 1;
+            let id = PublisherId::from_key_bytes(&identity).unwrap().to_text();
+            let name = Name::parse("/blog/x")
+                .unwrap()
+                .prefixed(id.as_bytes())
+                .unwrap();
+            let mut fields = body_fields(&k);
+            fields[1].1 = Value::Array(
+                name.components()
+                    .iter()
+                    .map(|c| Value::Bytes(c.clone()))
+                    .collect(),
+            );
+            fields[6].1 = Value::Bytes(identity.to_vec());
+            let b = enc(&Value::Map(
+                fields.into_iter().map(|(n, v)| (uint(n), v)).collect(),
+            ));
+            let mut sig = [0u8; 64];
+            sig[0] = 1;
+            envelope(&b, &sig)
+        },
+    );
+    add(
+        "non-canonical-s.cbor",
+        "bad-signature",
+        "the valid signature with the group order L added to S",
+        {
+            const L: [u8; 32] = [
+                0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9,
+                0xde, 0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+            ];
+            let mut s2 = sig.to_vec();
+            let mut carry = 0u16;
+            for i in 0..32 {
+                let v = u16::from(s2[32 + i]) + u16::from(L[i]) + carry;
+                s2[32 + i] = v as u8;
+                carry = v >> 8;
+            }
+            envelope(&body, &s2)
+        },
+    );
+    add(
         "too-large.cbor",
         "too-large",
         "1 MiB + 1 byte",

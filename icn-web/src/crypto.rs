@@ -1,0 +1,218 @@
+//! Ed25519 by the browser's WebCrypto, behind the core's synchronous
+//! signatures.
+//!
+//! icn-core, built with its `webcrypto` feature, signs and verifies through
+//! an oracle: a signature it has not been told about fails and is recorded as
+//! wanted (see `icn_core::sig`). This module answers. In `async` code,
+//! [`rehearse`] runs a side-effect-free rehearsal, asks WebCrypto what it
+//! wanted, and repeats until nothing is missing; the real call then finds
+//! every answer. Everything that arrives from the network goes through
+//! [`gate`] instead: each piece of work checks its signatures first and
+//! backs out untouched while one is owed; the gate has WebCrypto answer and
+//! runs it again, one piece at a time in arrival order, so a message that
+//! needs a signature checked never overtakes or is overtaken by the ones
+//! around it. Work that needs no signature runs at once while the gate is
+//! idle.
+//!
+//! Keeping Ed25519 out of the wasm takes 3.1 KB off the bundle as served
+//! (the curve code went, the asynchronous plumbing above came), and the node
+//! key lives in WebCrypto as a non-extractable key once the peer started.
+//! Each check is a trip to WebCrypto's thread: on a loaded 2-core machine a
+//! 1 KiB `get` takes about 0.5 ms longer than with the wasm's own Ed25519
+//! (BENCHMARKS.md, run 12).
+//!
+//! [`signing_key`] and [`rehearse`] are public for tests and for Rust code
+//! that signs with icn-core's types in the page.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+
+use icn_core::sig::{self, SigningKey, VerifyingKey, Wanted};
+use js_sys::{Array, Reflect, Uint8Array};
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::{CryptoKey, SubtleCrypto};
+
+use crate::driver::js_err;
+use crate::task::{self, wait};
+
+const ALG: &str = "Ed25519";
+/// Rehearsals of one piece of work before it runs anyway: a link signal
+/// needs two (its certificate, then its own signature).
+const MAX_ROUNDS: usize = 4;
+
+/// Public keys kept imported.
+const MAX_PUBLIC: usize = 64;
+
+type Job = Box<dyn FnMut() -> bool>;
+
+thread_local! {
+    /// The secret halves of this page's signing keys, by public key.
+    static KEYS: RefCell<Vec<([u8; 32], CryptoKey)>> = const { RefCell::new(Vec::new()) };
+    /// Public keys imported for verification, oldest first.
+    static PUBLIC: RefCell<Vec<([u8; 32], CryptoKey)>> = const { RefCell::new(Vec::new()) };
+    /// Work waiting for WebCrypto, in arrival order.
+    static QUEUE: RefCell<VecDeque<Job>> = const { RefCell::new(VecDeque::new()) };
+    /// Whether a task is draining [`QUEUE`].
+    static DRAINING: Cell<bool> = const { Cell::new(false) };
+}
+
+fn subtle() -> Result<SubtleCrypto, JsValue> {
+    let w = web_sys::window().ok_or_else(|| js_err("no window"))?;
+    Ok(w.crypto()?.subtle())
+}
+
+/// A signing key from a 32-byte seed, or a fresh random one. The secret
+/// stays in WebCrypto (not extractable); the public key comes back through
+/// a JWK export of a short-lived extractable copy.
+pub async fn signing_key(seed: Option<[u8; 32]>) -> Result<SigningKey, JsValue> {
+    let w = web_sys::window().ok_or_else(|| js_err("no window"))?;
+    let seed = match seed {
+        Some(s) => s,
+        None => {
+            let mut s = [0u8; 32];
+            w.crypto()?.get_random_values_with_u8_array(&mut s)?;
+            s
+        }
+    };
+    // PKCS #8 for an Ed25519 private key: a fixed prefix, then the seed.
+    let mut pkcs8 = vec![
+        0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04,
+        0x20,
+    ];
+    pkcs8.extend_from_slice(&seed);
+    let data = Uint8Array::from(&pkcs8[..]);
+    let usage = Array::of1(&"sign".into());
+    let s = subtle()?;
+    let import = |extractable| s.import_key_with_str("pkcs8", &data, ALG, extractable, &usage);
+    let copy: CryptoKey = wait(import(true)?).await?.unchecked_into();
+    let jwk = wait(s.export_key("jwk", &copy)?).await?;
+    let x = Reflect::get(&jwk, &"x".into())?
+        .as_string()
+        .unwrap_or_default();
+    // Base64url to bytes, through the browser's base64 decoder.
+    let raw = w.atob(&x.replace('-', "+").replace('_', "/"))?;
+    let mut public = [0u8; 32];
+    if raw.chars().count() != 32 {
+        return Err(js_err("WebCrypto gave no Ed25519 public key"));
+    }
+    for (b, c) in public.iter_mut().zip(raw.chars()) {
+        *b = c as u8;
+    }
+    let key: CryptoKey = wait(import(false)?).await?.unchecked_into();
+    let public = VerifyingKey::from_bytes(&public).map_err(js_err)?;
+    KEYS.with(|k| k.borrow_mut().push((public.to_bytes(), key)));
+    Ok(SigningKey::from_public(public))
+}
+
+/// `key` imported for verification, from [`PUBLIC`] when it was imported
+/// lately: most signatures come from a few publishers and peers, and an
+/// import is one more trip to WebCrypto's thread.
+async fn public_key(s: &SubtleCrypto, key: [u8; 32]) -> Option<CryptoKey> {
+    let known = PUBLIC.with(|p| p.borrow().iter().find(|e| e.0 == key).map(|e| e.1.clone()));
+    if known.is_some() {
+        return known;
+    }
+    let data = Uint8Array::from(&key[..]);
+    let usage = Array::of1(&"verify".into());
+    let p = s
+        .import_key_with_str("raw", &data, ALG, false, &usage)
+        .ok()?;
+    let k: CryptoKey = wait(p).await.ok()?.unchecked_into();
+    PUBLIC.with(|p| {
+        let mut p = p.borrow_mut();
+        if p.len() == MAX_PUBLIC {
+            p.remove(0);
+        }
+        p.push((key, k.clone()));
+    });
+    Some(k)
+}
+
+/// Has WebCrypto answer what the oracle wanted.
+async fn answer(wanted: Vec<Wanted>) -> Result<(), JsValue> {
+    let s = subtle()?;
+    for w in wanted {
+        match w {
+            Wanted::Verify { key, sig, msg } => {
+                // A key WebCrypto refuses verifies nothing.
+                let ok = match public_key(&s, key).await {
+                    Some(k) => {
+                        let v = s.verify_with_str_and_u8_array_and_u8_array(ALG, &k, &sig, &msg);
+                        wait(v?).await?.is_truthy()
+                    }
+                    None => false,
+                };
+                sig::learn_verified(&key, &sig, &msg, ok);
+            }
+            Wanted::Sign { key, msg } => {
+                let secret =
+                    KEYS.with(|k| k.borrow().iter().find(|e| e.0 == key).map(|e| e.1.clone()));
+                let Some(secret) = secret else { continue };
+                let sig = wait(s.sign_with_str_and_u8_array(ALG, &secret, &msg)?).await?;
+                let sig: [u8; 64] = Uint8Array::new(&sig)
+                    .to_vec()
+                    .try_into()
+                    .map_err(|_| js_err("WebCrypto gave no Ed25519 signature"))?;
+                sig::learn_signature(&key, &msg, sig);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Runs `f` until it wants no signature the oracle lacks, having WebCrypto
+/// answer between runs. `f` must have no effect besides its signatures.
+pub async fn rehearse(f: &dyn Fn()) {
+    for _ in 0..MAX_ROUNDS {
+        sig::take_wanted();
+        f();
+        let wanted = sig::take_wanted();
+        if wanted.is_empty() || answer(wanted).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Whether the work just done asked for a signature WebCrypto has not given
+/// yet (and so did nothing it cannot do again).
+pub(crate) fn owed() -> bool {
+    sig::wanting()
+}
+
+/// Runs `work` after all work gated before it, again and again until it
+/// returns `true`, with WebCrypto answering what it wanted in between.
+/// `work` checks its signatures before anything else and returns `false`,
+/// having changed nothing, when [`owed`] says one is missing. It runs at once
+/// when nothing is queued.
+pub(crate) fn gate(work: impl FnMut() -> bool + 'static) {
+    gate_boxed(Box::new(work));
+}
+
+/// [`gate`], compiled once rather than for each caller's closure.
+fn gate_boxed(mut work: Job) {
+    if !DRAINING.get() {
+        sig::take_wanted();
+        if work() {
+            return;
+        }
+    }
+    QUEUE.with(|q| q.borrow_mut().push_back(work));
+    if !DRAINING.replace(true) {
+        task::spawn(drain());
+    }
+}
+
+async fn drain() {
+    while let Some(mut work) = QUEUE.with(|q| q.borrow_mut().pop_front()) {
+        for _ in 0..MAX_ROUNDS {
+            sig::take_wanted();
+            if work() {
+                break;
+            }
+            if answer(sig::take_wanted()).await.is_err() {
+                break;
+            }
+        }
+    }
+    DRAINING.set(false);
+}
