@@ -17,9 +17,9 @@
 //! Keeping Ed25519 out of the wasm takes 3.1 KB off the bundle as served
 //! (the curve code went, the asynchronous plumbing above came), and the node
 //! key lives in WebCrypto as a non-extractable key once the peer started.
-//! Each check is a trip to WebCrypto's thread: on a loaded 2-core machine a
-//! 1 KiB `get` takes about 0.5 ms longer than with the wasm's own Ed25519
-//! (BENCHMARKS.md, run 12).
+//! A check WebCrypto has not answered before is a trip to its thread; with
+//! the answers and curve-point checks cached, a 1 KiB `get` is faster than
+//! with the wasm's own Ed25519 (BENCHMARKS.md, run 12).
 //!
 //! [`signing_key`] and [`rehearse`] are public for tests and for Rust code
 //! that signs with icn-core's types in the page.

@@ -46,7 +46,13 @@ pub struct VerifyingKey([u8; 32]);
 impl VerifyingKey {
     /// The key, if `bytes` decode to a curve point.
     pub fn from_bytes(bytes: &[u8; 32]) -> Result<VerifyingKey, SigError> {
-        if field::is_point(bytes) {
+        // The check is an exponentiation (about 500 multiplications); the
+        // same few keys come back with every name and object.
+        let known = ORACLE.with(|o| o.borrow().points.contains(bytes));
+        if known || field::is_point(bytes) {
+            if !known {
+                ORACLE.with(|o| push(&mut o.borrow_mut().points, *bytes, POINTS));
+            }
             Ok(VerifyingKey(*bytes))
         } else {
             Err(SigError::Key)
@@ -164,11 +170,15 @@ pub enum Wanted {
 /// Answers kept; more than any one rehearsal needs (a message carries at
 /// most 64 objects, a link set-up two signatures).
 const CACHE: usize = 256;
+/// Keys remembered as curve points.
+const POINTS: usize = 32;
 /// Questions kept between two [`take_wanted`] calls.
 const MAX_WANTED: usize = 128;
 
 #[derive(Default)]
 struct Oracle {
+    /// Keys lately found to be curve points.
+    points: VecDeque<[u8; 32]>,
     verified: VecDeque<([u8; 32], bool)>,
     signed: VecDeque<([u8; 32], [u8; 64])>,
     wanted: Vec<Wanted>,
@@ -214,8 +224,8 @@ fn want(w: Wanted) {
     });
 }
 
-fn push<T>(q: &mut VecDeque<T>, item: T) {
-    if q.len() == CACHE {
+fn push<T>(q: &mut VecDeque<T>, item: T, cap: usize) {
+    if q.len() == cap {
         q.pop_front();
     }
     q.push_back(item);
@@ -234,13 +244,13 @@ pub fn take_wanted() -> Vec<Wanted> {
 /// Records WebCrypto's verdict on `sig` over `msg` under `key`.
 pub fn learn_verified(key: &[u8; 32], sig: &[u8; 64], msg: &[u8], ok: bool) {
     let d = verify_digest(key, sig, msg);
-    ORACLE.with(|o| push(&mut o.borrow_mut().verified, (d, ok)));
+    ORACLE.with(|o| push(&mut o.borrow_mut().verified, (d, ok), CACHE));
 }
 
 /// Records a signature WebCrypto made; it also verifies, so a node checking
 /// its own object finds the answer too.
 pub fn learn_signature(key: &[u8; 32], msg: &[u8], sig: [u8; 64]) {
     let d = sign_digest(key, msg);
-    ORACLE.with(|o| push(&mut o.borrow_mut().signed, (d, sig)));
+    ORACLE.with(|o| push(&mut o.borrow_mut().signed, (d, sig), CACHE));
     learn_verified(key, &sig, msg, true);
 }
