@@ -17,6 +17,8 @@
 //! * [`block`]: splitting large content into content-addressed blocks and back.
 //! * [`node`]: the Chord node as a sans-IO state machine.
 //! * [`vecmap`]: the small sorted maps and sets every table of a node uses.
+//! * [`sig`]: the ed25519 types: ed25519-dalek's natively; with the `webcrypto`
+//!   feature (the browser peer), stand-ins answered by the browser's WebCrypto.
 //! * [`bootstrap`], [`link`]: joining through a gateway; signaling, authenticating
 //!   and framing direct (WebRTC) links.
 #![deny(missing_docs, unreachable_pub)]
