@@ -7,7 +7,7 @@
 //! [`rehearse`] runs a side-effect-free rehearsal, asks WebCrypto what it
 //! wanted, and repeats until nothing is missing; the real call then finds
 //! every answer. Everything that arrives from the network goes through
-//! [`gate`] instead: each piece of work checks its signatures first and
+//! `gate` instead: each piece of work checks its signatures first and
 //! backs out untouched while one is owed; the gate has WebCrypto answer and
 //! runs it again, one piece at a time in arrival order, so a message that
 //! needs a signature checked never overtakes or is overtaken by the ones
