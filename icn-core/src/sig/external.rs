@@ -80,14 +80,7 @@ impl VerifyingKey {
             return Err(SigError::Signature);
         }
         let digest = verify_digest(&self.0, &sig.0, msg);
-        let known = ORACLE.with(|o| {
-            o.borrow()
-                .verified
-                .iter()
-                .find(|e| e.0 == digest)
-                .map(|e| e.1)
-        });
-        match known {
+        match ORACLE.with(|o| cached(&o.borrow().verified, &digest)) {
             Some(true) => Ok(()),
             Some(false) => Err(SigError::Signature),
             None => {
@@ -129,13 +122,7 @@ pub trait Signer {
 impl Signer for SigningKey {
     fn sign(&self, msg: &[u8]) -> Signature {
         let digest = sign_digest(&self.0 .0, msg);
-        let known = ORACLE.with(|o| {
-            o.borrow()
-                .signed
-                .iter()
-                .find(|e| e.0 == digest)
-                .map(|e| e.1)
-        });
+        let known = ORACLE.with(|o| cached(&o.borrow().signed, &digest));
         known.map(Signature).unwrap_or_else(|| {
             want(Wanted::Sign {
                 key: self.0 .0,
@@ -196,23 +183,26 @@ fn split(sig: &[u8; 64]) -> ([u8; 32], [u8; 32]) {
     (r, s)
 }
 
+/// The cache key of an answer: a hash of what was asked.
+fn digest(parts: &[&[u8]]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p);
+    }
+    h.finalize().into()
+}
+
 fn verify_digest(key: &[u8; 32], sig: &[u8; 64], msg: &[u8]) -> [u8; 32] {
-    Sha256::new()
-        .chain_update(b"v")
-        .chain_update(key)
-        .chain_update(sig)
-        .chain_update(msg)
-        .finalize()
-        .into()
+    digest(&[b"v", key, sig, msg])
 }
 
 fn sign_digest(key: &[u8; 32], msg: &[u8]) -> [u8; 32] {
-    Sha256::new()
-        .chain_update(b"s")
-        .chain_update(key)
-        .chain_update(msg)
-        .finalize()
-        .into()
+    digest(&[b"s", key, msg])
+}
+
+/// The answer cached under `digest`.
+fn cached<T: Copy>(answers: &VecDeque<([u8; 32], T)>, digest: &[u8; 32]) -> Option<T> {
+    answers.iter().find(|e| &e.0 == digest).map(|e| e.1)
 }
 
 fn want(w: Wanted) {
