@@ -21,7 +21,7 @@
 //! the answers and curve-point checks cached, a 1 KiB `get` is faster than
 //! with the wasm's own Ed25519 (BENCHMARKS.md, run 12).
 //!
-//! [`signing_key`] and [`rehearse`] are public for tests and for Rust code
+//! [`signing_key`], [`rehearse`] and [`checked`] are public for tests and for Rust code
 //! that signs with icn-core's types in the page.
 
 use std::cell::{Cell, RefCell};
@@ -187,6 +187,16 @@ pub async fn rehearse(f: &dyn Fn()) {
             return;
         }
     }
+}
+
+/// `f()`, once WebCrypto answered every signature it asks for: [`rehearse`],
+/// then the call itself. `f` must have no effect besides its signatures.
+pub async fn checked<T>(f: impl Fn() -> T) -> T {
+    rehearse(&|| {
+        f();
+    })
+    .await;
+    f()
 }
 
 /// Whether the work just done asked for a signature WebCrypto has not given

@@ -182,7 +182,7 @@ fn handle_event(inner: &Shared, e: Event) {
                 l.close();
             }
         }
-        Event::Signal { from, bytes } => rtc::handle_signal(inner, from, &bytes),
+        Event::Signal { from, bytes } => rtc::handle_signal(inner, from, bytes),
         Event::Message { from, bytes } => {
             let f = inner.borrow().onmessage.clone();
             if let Some(f) = f {
@@ -314,34 +314,39 @@ pub(crate) fn rehearse_receive(bytes: &[u8]) {
 }
 
 /// A frame from the gateway, handled once the objects it carries are checked.
-pub(crate) fn on_frame(inner: &Shared, bytes: Vec<u8>) {
+pub(crate) fn on_frame(inner: &Shared, bytes: &[u8]) {
+    let Ok(frame) = Frame::decode(bytes) else {
+        return; // garbage from the gateway: ignored
+    };
     let inner = inner.clone();
     crypto::gate(move || {
-        if let Ok(Frame::Ring(b) | Frame::Relay { bytes: b, .. }) = Frame::decode(&bytes) {
-            rehearse_receive(&b);
+        if let Frame::Ring(b) | Frame::Relay { bytes: b, .. } = &frame {
+            rehearse_receive(b);
             if crypto::owed() {
                 return false;
             }
         }
-        on_frame_now(&inner, &bytes);
+        on_frame_now(&inner, &frame);
         true
     });
 }
 
-fn on_frame_now(inner: &Shared, bytes: &[u8]) {
+fn on_frame_now(inner: &Shared, frame: &Frame) {
     {
         let mut me = inner.borrow_mut();
         let (t, gw) = (now(), me.gw);
-        match Frame::decode(bytes) {
-            Ok(Frame::Ring(b)) => me.input(Input::Receive(t, gw, &b)),
-            Ok(Frame::Relay { peer, bytes }) => {
+        match frame {
+            Frame::Ring(b) => me.input(Input::Receive(t, gw, b)),
+            Frame::Relay { peer, bytes } => {
+                let peer = *peer;
                 if !me.is_carried(&peer) {
                     me.relayed.insert(peer);
                     me.input(Input::LinkUp(t, peer));
                 }
-                me.input(Input::Receive(t, peer, &bytes));
+                me.input(Input::Receive(t, peer, bytes));
             }
-            Ok(Frame::NoRoute { peer }) => {
+            Frame::NoRoute { peer } => {
+                let peer = *peer;
                 // A client of another gateway: reached by DataChannel only.
                 // While one is being set up, the link stays up.
                 if me.no_route.len() < MAX_NO_ROUTE {
@@ -352,8 +357,8 @@ fn on_frame_now(inner: &Shared, bytes: &[u8]) {
                     me.input(Input::LinkLost(t, peer));
                 }
             }
-            Ok(Frame::Trust { keys }) => {
-                me.trusted = icn_core::bootstrap::trusted_keys(me.cert.gateway_key, &keys);
+            Frame::Trust { keys } => {
+                me.trusted = icn_core::bootstrap::trusted_keys(me.cert.gateway_key, keys);
             }
             _ => {}
         }
@@ -393,7 +398,7 @@ pub(crate) fn attach_gateway(inner: &Shared, ws: &WebSocket) {
     let on_message = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
         let data = e.unchecked_into::<MessageEvent>().data();
         if let (Some(inner), Some(b)) = (weak.upgrade(), message_bytes(&data)) {
-            on_frame(&inner, b);
+            on_frame(&inner, &b);
         }
     });
     let weak = Rc::downgrade(inner);

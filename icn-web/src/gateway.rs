@@ -93,11 +93,7 @@ async fn admit(
     };
     let my_key = key.verifying_key().to_bytes();
     let proof = join_message(&nonce, &my_key);
-    crypto::rehearse(&|| {
-        key.sign(&proof);
-    })
-    .await;
-    let signature = key.sign(&proof).to_bytes();
+    let signature = crypto::checked(|| key.sign(&proof)).await.to_bytes();
     let keep = cert.as_ref().map(|c| c.node_id);
     ws.send_with_u8_array(
         &Frame::Hello {
@@ -115,11 +111,7 @@ async fn admit(
         _ => return Err(js_err("expected a welcome from the gateway")),
     };
     let t = now();
-    crypto::rehearse(&|| {
-        let _ = cert.verify(t);
-    })
-    .await;
-    cert.verify(t).map_err(js_err)?;
+    crypto::checked(|| cert.verify(t)).await.map_err(js_err)?;
     if cert.gateway_key != gateway_key || cert.node_key != my_key {
         return Err(js_err("the certificate is not for this gateway and key"));
     }
@@ -159,7 +151,7 @@ fn install(inner: &Shared, a: Admitted) {
 pub(crate) fn start(inner: &Shared, a: Admitted) {
     attach_gateway(inner, &a.ws);
     for b in &a.early {
-        on_frame(inner, b.clone());
+        on_frame(inner, b);
     }
     {
         let mut me = inner.borrow_mut();

@@ -6,7 +6,6 @@ use std::rc::Rc;
 use icn_core::block::{chunk, DEFAULT_BLOCK_SIZE};
 use icn_core::hash::Hash;
 use icn_core::node::{Config, Event, Item, Node, RequestError, Store};
-use icn_core::sig::SigningKey;
 use icn_core::{ContentObject, Name, Payload, PublisherId, RingId, SignedObject};
 use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
 use wasm_bindgen::prelude::wasm_bindgen;
@@ -29,15 +28,6 @@ pub struct Peer {
     inner: Shared,
     id: RingId,
     publisher: String,
-}
-
-/// `object` signed by `key` (through WebCrypto).
-async fn sign(object: ContentObject, key: SigningKey) -> Result<SignedObject, JsValue> {
-    crypto::rehearse(&|| {
-        let _ = SignedObject::sign(object.clone(), &key);
-    })
-    .await;
-    SignedObject::sign(object, &key).map_err(js_err)
 }
 
 fn option(options: &JsValue, key: &str) -> Option<JsValue> {
@@ -134,7 +124,9 @@ impl Peer {
                 payload,
             };
             let key = inner.borrow().key;
-            let signed = sign(obj, key).await?;
+            let signed = crypto::checked(|| SignedObject::sign(obj.clone(), &key))
+                .await
+                .map_err(js_err)?;
             let done = requests(&inner, 1, 1, &mut |node, t, _| {
                 node.publish(t, signed.clone())
             })

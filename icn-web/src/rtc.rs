@@ -57,8 +57,8 @@ pub(crate) struct RtcLink {
     remote_sdp: Option<String>,
     auth_sent: bool,
     peer_authed: bool,
-    /// The peer's proof arrived and waits for WebCrypto.
-    auth_pending: bool,
+    /// The peer's proof arrived (it may still wait for WebCrypto).
+    auth_seen: bool,
     reasm: Reassembler,
     backlog: Outbox,
     handlers: Vec<Handler>,
@@ -180,7 +180,7 @@ fn insert_link(
         remote_sdp: None,
         auth_sent: false,
         peer_authed: false,
-        auth_pending: false,
+        auth_seen: false,
         reasm: Reassembler::default(),
         backlog: Outbox::default(),
         handlers: vec![on_state],
@@ -243,9 +243,8 @@ fn send_signal_now(inner: &Shared, to: RingId, kind: SignalKind, session: u64, s
 }
 
 /// A signaling payload routed to this peer.
-pub(crate) fn handle_signal(inner: &Shared, from: RingId, bytes: &[u8]) {
+pub(crate) fn handle_signal(inner: &Shared, from: RingId, bytes: Vec<u8>) {
     let inner = inner.clone();
-    let bytes = bytes.to_vec();
     crypto::gate(move || {
         let verdict = {
             let me = inner.borrow();
@@ -443,11 +442,11 @@ fn on_chunk(inner: &Shared, peer: RingId, session: u64, chunk: &[u8]) {
         let Some(l) = me.rtc.get_mut(&peer).filter(|l| l.session == session) else {
             return;
         };
-        let authing = l.peer_authed || l.auth_pending;
+        let authing = l.auth_seen;
         match l.reasm.push(chunk) {
             Ok(Incoming::Auth(auth)) if !authing => match l.transcript(me.me, peer) {
                 Some(t) => {
-                    l.auth_pending = true;
+                    l.auth_seen = true;
                     Next::Auth(Box::new((*auth, t)))
                 }
                 None => Next::Drop,
@@ -499,7 +498,6 @@ fn on_auth(inner: &Shared, peer: RingId, session: u64, auth: &LinkAuth, t: &Tran
         let Some(l) = me.rtc.get_mut(&peer).filter(|l| l.session == session) else {
             return true;
         };
-        l.auth_pending = false;
         l.peer_authed = ok;
         ok.then_some(l.is_open())
     };

@@ -16,7 +16,7 @@ use icn_core::link::{
     chunks, sdp_fingerprint, Incoming, LinkAuth, Reassembler, Transcript, MAX_CHUNK,
 };
 use icn_core::{ContentObject, Name, ObjectError, Payload, RingId, SignedObject};
-use icn_web::crypto::{rehearse, signing_key};
+use icn_web::crypto::{checked, signing_key};
 use icn_web::Peer;
 use js_sys::{Object, Reflect, Uint8Array};
 use wasm_bindgen::closure::Closure;
@@ -64,15 +64,6 @@ async fn join_refuses_bad_input_with_clear_errors() {
     assert!(Peer::join("http://[".into(), JsValue::UNDEFINED)
         .await
         .is_err());
-}
-
-/// `f` after WebCrypto answered every signature it asks for.
-async fn checked<T>(f: impl Fn() -> T) -> T {
-    rehearse(&|| {
-        f();
-    })
-    .await;
-    f()
 }
 
 #[wasm_bindgen_test]
