@@ -62,6 +62,10 @@ pub struct Report {
     pub mean_hops: f64,
     /// 99th percentile of hops of successful gets.
     pub p99_hops: u32,
+    /// Median time of successful gets, simulated ms.
+    pub get_ms_p50: u64,
+    /// 99th percentile of the time of successful gets, simulated ms.
+    pub get_ms_p99: u64,
     /// Objects with no live replica left.
     pub lost_objects: usize,
     /// Objects expected to lose every replica when the crashed nodes are
@@ -288,6 +292,14 @@ pub fn lookups(
     out
 }
 
+/// The `pct`th percentile of sorted values (0 for none).
+fn percentile<T: Copy + Default>(sorted: &[T], pct: usize) -> T {
+    sorted
+        .get((sorted.len() * pct / 100).min(sorted.len().saturating_sub(1)))
+        .copied()
+        .unwrap_or_default()
+}
+
 /// Runs a whole scenario and measures it.
 pub fn run(p: &Params) -> Result<Report, String> {
     let mut net = NetConfig::default();
@@ -415,10 +427,9 @@ pub fn run(p: &Params) -> Result<Report, String> {
     } else {
         hops.iter().map(|h| f64::from(*h)).sum::<f64>() / hops.len() as f64
     };
-    let p99_hops = hops
-        .get((hops.len() * 99 / 100).min(hops.len().saturating_sub(1)))
-        .copied()
-        .unwrap_or(0);
+    let p99_hops = percentile(&hops, 99);
+    let mut ms = result.ms.clone();
+    ms.sort_unstable();
     Ok(Report {
         nodes: sim.alive().len(),
         objects: objects.len(),
@@ -430,6 +441,8 @@ pub fn run(p: &Params) -> Result<Report, String> {
         },
         mean_hops,
         p99_hops,
+        get_ms_p50: percentile(&ms, 50),
+        get_ms_p99: percentile(&ms, 99),
         lost_objects,
         lost_expected: (lost_expected * 10.0).round() / 10.0,
         unreachable_with_live_replica,

@@ -34,7 +34,13 @@ pub(super) enum Kind {
 #[derive(Debug, Clone)]
 pub(super) struct Pending {
     pub(super) kind: Kind,
+    /// When the current attempt is presumed lost.
     pub(super) deadline: Time,
+    /// When the request fails if still unanswered: the time four attempts
+    /// at the configured timeout took before waits were measured.
+    pub(super) give_up: Time,
+    /// When the current attempt was sent (for measuring round trips).
+    pub(super) sent: Time,
     pub(super) attempts: u32,
     /// First hop of the last attempt, avoided by the next one.
     pub(super) first_hop: Option<RingId>,
@@ -42,22 +48,71 @@ pub(super) struct Pending {
     /// The ring answered `Unreachable`: the message was not delivered and
     /// goes again at the deadline (the only resend of an unanswered `Send`).
     pub(super) bounced: bool,
+    /// `Unreachable` answers so far.
+    pub(super) bounces: u32,
+}
+
+impl Kind {
+    /// Which round-trip estimator times this kind of request (see `rtt.rs`);
+    /// `None` for the kinds that keep the configured timeout: a join has
+    /// its own retry rules, and nothing answers a routed `Send`.
+    pub(super) fn timer(&self) -> Option<usize> {
+        match self {
+            Kind::Finger(_) | Kind::JoinLookup(_) => Some(0),
+            Kind::Get(Wanted::Object(_)) | Kind::Put(ItemBytes::Object(_), _) => Some(1),
+            Kind::Get(Wanted::Block(_)) | Kind::Put(ItemBytes::Block(_), _) => Some(2),
+            Kind::Join | Kind::Send(..) => None,
+        }
+    }
 }
 
 impl Pending {
-    pub(super) fn new(kind: Kind, deadline: Time) -> Pending {
+    fn new(kind: Kind, now: Time, deadline: Time, give_up: Time) -> Pending {
         Pending {
             kind,
             deadline,
+            give_up,
+            sent: now,
             attempts: 1,
             first_hop: None,
             avoid: None,
             bounced: false,
+            bounces: 0,
         }
     }
 }
 
 impl<S: Store> Node<S> {
+    /// A new pending request of `kind`, sent now: its first wait is the
+    /// measured one, and it may be tried until the fixed schedule's time is
+    /// spent.
+    pub(super) fn pending(&self, kind: Kind) -> Pending {
+        let t = self.cfg.request_timeout_ms;
+        // Four attempts at the configured timeout waited 1 + 2 + 3 + 4 times
+        // it; further ones 4 times each.
+        let n = u64::from(self.cfg.request_attempts);
+        let rounds = n.min(4) * (n.min(4) + 1) / 2 + n.saturating_sub(4) * 4;
+        let give_up = self.now.saturating_add(t.saturating_mul(rounds));
+        let deadline = self.now.saturating_add(self.wait(kind.timer(), 1));
+        Pending::new(kind, self.now, deadline, give_up)
+    }
+
+    /// How long attempt `n` (from 1) of a request timed by `timer` (see
+    /// [`Kind::timer`]) waits for its answer: the measured wait, doubled for
+    /// each attempt before, and never more than the fixed schedule waited
+    /// (`n` times the configured timeout, at most 4 times).
+    fn wait(&self, timer: Option<usize>, n: u32) -> Time {
+        let t = self.cfg.request_timeout_ms;
+        let fixed = t.saturating_mul(u64::from(n.clamp(1, 4)));
+        match timer {
+            Some(i) => {
+                let first = self.rtt[i].wait(t);
+                first.saturating_mul(1 << (n.clamp(1, 16) - 1)).min(fixed)
+            }
+            None => fixed,
+        }
+    }
+
     pub(super) fn start_get(&mut self, wanted: Wanted) -> super::ReqId {
         self.start(Kind::Get(wanted))
     }
@@ -80,8 +135,8 @@ impl<S: Store> Node<S> {
             self.fail(req, kind, RequestError::NotJoined);
             return req;
         }
-        let deadline = self.now + self.cfg.request_timeout_ms;
-        self.requests.insert(req, Pending::new(kind, deadline));
+        let pending = self.pending(kind);
+        self.requests.insert(req, pending);
         self.send_request(req);
         req
     }
@@ -138,6 +193,10 @@ impl<S: Store> Node<S> {
                 return;
             }
         };
+        let now = self.now;
+        if let Some(p) = self.requests.get_mut(&req) {
+            p.sent = now;
+        }
         if matches!(body, Body::Get { .. }) {
             self.stats.get_messages +=
                 u64::from(!matches!(dest, Dest::Key(k) if self.is_responsible(k)));
@@ -170,11 +229,18 @@ impl<S: Store> Node<S> {
                 self.requests.remove(&req);
                 continue;
             }
-            let retry = p.attempts < self.cfg.request_attempts || matches!(p.kind, Kind::Join);
-            if retry {
+            let join = matches!(p.kind, Kind::Join);
+            if join || now < p.give_up {
                 p.attempts += 1;
-                p.deadline = now + self.cfg.request_timeout_ms * u64::from(p.attempts.min(4));
                 p.avoid = p.first_hop;
+                let (attempts, timer) = (p.attempts, p.kind.timer());
+                let wait = self.wait(timer, attempts);
+                if let Some(p) = self.requests.get_mut(&req) {
+                    // A join keeps asking for good; anything else stops at
+                    // its time budget.
+                    let until = if join { Time::MAX } else { p.give_up };
+                    p.deadline = now.saturating_add(wait).min(until);
+                }
                 self.send_request(req);
             } else if let Some(p) = self.requests.remove(&req) {
                 self.fail(req, p.kind, RequestError::Timeout);
@@ -338,6 +404,13 @@ impl<S: Store> Node<S> {
         let Some(mut p) = self.requests.remove(&r.id) else {
             return;
         };
+        let answered = matches!(
+            r.body,
+            Body::Successor { .. } | Body::GetReply { .. } | Body::PutReply { .. }
+        );
+        if let (true, 1, false, Some(i)) = (answered, p.attempts, p.bounced, p.kind.timer()) {
+            self.rtt[i].handle_sample(self.now.saturating_sub(p.sent));
+        }
         let kind = std::mem::replace(&mut p.kind, Kind::Join);
         match (kind, r.body) {
             (Kind::Finger(k), Body::Successor { node, .. }) => self.set_finger(k, node),
@@ -390,13 +463,15 @@ impl<S: Store> Node<S> {
                 // Usually transient (a node on the way lost its neighbours, or
                 // the destination's neighbourhood is repairing): try again
                 // after a stabilization round, over another first hop.
-                if p.attempts < self.cfg.request_attempts {
+                p.bounces += 1;
+                if p.bounces < self.cfg.request_attempts && self.now < p.give_up {
                     p.kind = kind;
                     p.bounced = true;
                     // Later attempts wait twice as long (2, 4, 8 rounds):
                     // repairing a neighbourhood takes a few rounds, and
                     // retries that give up before it is done fail the get.
-                    p.deadline = self.now + (self.cfg.stabilize_ms << p.attempts.min(4));
+                    let wait = self.cfg.stabilize_ms << p.bounces.min(4);
+                    p.deadline = self.now.saturating_add(wait).min(p.give_up);
                     self.requests.insert(r.id, p);
                 } else {
                     self.fail(r.id, kind, RequestError::Unreachable);

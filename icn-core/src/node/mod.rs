@@ -36,6 +36,7 @@
 mod data;
 mod links;
 mod ring;
+mod rtt;
 pub mod store;
 
 use std::collections::VecDeque;
@@ -83,9 +84,14 @@ pub struct Config {
     pub sync_ms: u64,
     /// How long a neighbour may take to answer before it is presumed dead.
     pub ping_timeout_ms: u64,
-    /// How long a routed request may take before it is retried.
+    /// The longest wait for an answer before a routed request is sent
+    /// again; also the first wait until this node has measured round trips
+    /// (shorter waits come from those: see `spec/ring.md`).
     pub request_timeout_ms: u64,
-    /// Tries per request, the first included.
+    /// Attempts of the fixed schedule (waits of 1, 2, 3, 4... request
+    /// timeouts): a request fails when that schedule's time has passed
+    /// unanswered, however many measured attempts it made meanwhile. Also
+    /// the most `Unreachable` answers a request takes.
     pub request_attempts: u32,
     /// How long a dial may take before the peer is presumed unreachable.
     pub dial_timeout_ms: u64,
@@ -327,6 +333,8 @@ pub struct Node<S: Store = DefaultStore> {
     links: Links,
     store: S,
     requests: VecMap<ReqId, data::Pending>,
+    /// Round trips of this node's requests: ring lookups, objects, blocks.
+    rtt: [rtt::Rtt; 3],
     /// Peers presumed dead, and until when to ignore them.
     dead: VecMap<RingId, Time>,
     /// Reverse paths: the neighbour a routed message from a node last came
@@ -372,6 +380,7 @@ impl<S: Store> Node<S> {
             links: Links::default(),
             store,
             requests: VecMap::default(),
+            rtt: Default::default(),
             dead: VecMap::default(),
             paths: VecMap::default(),
             awaiting_state: None,

@@ -4,7 +4,7 @@
 use crate::id::RingId;
 use crate::wire::{Body, Dest, Message, Routed};
 
-use super::data::{Kind, Pending};
+use super::data::Kind;
 use super::{Event, Node, Store};
 
 /// Routed messages are dropped after this many hops (a loop or a broken ring).
@@ -43,9 +43,9 @@ impl<S: Store> Node<S> {
     /// come back to, or a node whose stand-in died would ask it for good.
     fn start_join(&mut self, via: RingId) {
         self.send(via, &Message::JoinRequest);
-        let deadline = self.now + self.cfg.request_timeout_ms;
         let id = self.new_request_id();
-        self.requests.insert(id, Pending::new(Kind::Join, deadline));
+        let pending = self.pending(Kind::Join);
+        self.requests.insert(id, pending);
     }
 
     /// Closes the link to `peer` on purpose (with `Bye`, so the peer does
@@ -333,9 +333,8 @@ impl<S: Store> Node<S> {
             self.send(from, &Message::JoinReply { successors: list });
         } else {
             let req = self.new_request_id();
-            let deadline = self.now + self.cfg.request_timeout_ms;
-            self.requests
-                .insert(req, Pending::new(Kind::JoinLookup(from), deadline));
+            let pending = self.pending(Kind::JoinLookup(from));
+            self.requests.insert(req, pending);
             self.route(Routed {
                 dest: Dest::Key(from),
                 origin: self.id,
@@ -441,9 +440,8 @@ impl<S: Store> Node<S> {
         };
         for k in ks {
             let req = self.new_request_id();
-            let deadline = self.now + self.cfg.request_timeout_ms;
-            self.requests
-                .insert(req, Pending::new(Kind::Finger(k), deadline));
+            let pending = self.pending(Kind::Finger(k));
+            self.requests.insert(req, pending);
             self.route(Routed {
                 dest: Dest::Key(self.id.finger_start(k)),
                 origin: self.id,
