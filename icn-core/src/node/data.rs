@@ -36,8 +36,8 @@ pub(super) struct Pending {
     pub(super) kind: Kind,
     /// When the current attempt is presumed lost.
     pub(super) deadline: Time,
-    /// When the request fails if still unanswered: the time four attempts
-    /// at the configured timeout took before waits were measured.
+    /// When the request fails if still unanswered: the time `n` attempts
+    /// of the fixed schedule take (1 + 2 + ... + `n` request timeouts).
     pub(super) give_up: Time,
     /// When the current attempt was sent (for measuring round trips).
     pub(super) sent: Time,
@@ -87,13 +87,12 @@ impl<S: Store> Node<S> {
     /// measured one, and it may be tried until the fixed schedule's time is
     /// spent.
     pub(super) fn pending(&self, kind: Kind) -> Pending {
-        let t = self.cfg.request_timeout_ms;
-        // Four attempts at the configured timeout waited 1 + 2 + 3 + 4 times
-        // it; further ones 4 times each.
-        let n = u64::from(self.cfg.request_attempts);
-        let rounds = n.min(4) * (n.min(4) + 1) / 2 + n.saturating_sub(4) * 4;
-        let give_up = self.now.saturating_add(t.saturating_mul(rounds));
-        let deadline = self.now.saturating_add(self.wait(kind.timer(), 1));
+        // Plain arithmetic on clamped values: no overflow, and no 128-bit
+        // multiplication in the wasm for a saturating one.
+        let t = self.cfg.request_timeout_ms.min(1 << 40);
+        let n = u64::from(self.cfg.request_attempts.min(64));
+        let give_up = self.now + t * n * (n + 1) / 2;
+        let deadline = self.now + self.wait(kind.timer(), 1);
         Pending::new(kind, self.now, deadline, give_up)
     }
 
@@ -102,13 +101,11 @@ impl<S: Store> Node<S> {
     /// each attempt before, and never more than the fixed schedule waited
     /// (`n` times the configured timeout, at most 4 times).
     fn wait(&self, timer: Option<usize>, n: u32) -> Time {
-        let t = self.cfg.request_timeout_ms;
-        let fixed = t.saturating_mul(u64::from(n.clamp(1, 4)));
+        let t = self.cfg.request_timeout_ms.min(1 << 40);
+        let n = n.clamp(1, 16);
+        let fixed = t * u64::from(n.min(4));
         match timer {
-            Some(i) => {
-                let first = self.rtt[i].wait(t);
-                first.saturating_mul(1 << (n.clamp(1, 16) - 1)).min(fixed)
-            }
+            Some(i) => (self.rtt[i].wait(t) << (n - 1)).min(fixed),
             None => fixed,
         }
     }

@@ -88,10 +88,11 @@ pub struct Config {
     /// again; also the first wait until this node has measured round trips
     /// (shorter waits come from those: see `spec/ring.md`).
     pub request_timeout_ms: u64,
-    /// Attempts of the fixed schedule (waits of 1, 2, 3, 4... request
+    /// Attempts of the fixed schedule (waits of 1, 2, 3... request
     /// timeouts): a request fails when that schedule's time has passed
-    /// unanswered, however many measured attempts it made meanwhile. Also
-    /// the most `Unreachable` answers a request takes.
+    /// unanswered (`n (n + 1) / 2` timeouts, 30 s by default), however many
+    /// measured attempts it made meanwhile. Also the most `Unreachable`
+    /// answers a request takes.
     pub request_attempts: u32,
     /// How long a dial may take before the peer is presumed unreachable.
     pub dial_timeout_ms: u64,

@@ -11,7 +11,8 @@
 //! TCP does (RFC 6298): a smoothed round trip plus four times its mean
 //! deviation. Three changes suit the ring:
 //! - the wait is at least twice the smoothed round trip, at least 1.25 times
-//!   the slowest of the last 16 round trips, and at least [`MIN_WAIT_MS`]:
+//!   the slowest recent round trip (a peak that fades by a sixteenth with
+//!   each later sample), and at least [`MIN_WAIT_MS`]:
 //!   routes differ in length (one hop or eight), so round trips spread more
 //!   than on one TCP path, and a live but long route must not be asked twice;
 //! - each kind of request has an estimator of its own (ring lookups,
@@ -30,27 +31,28 @@ use super::Time;
 /// Shortest wait before a request is sent again, in ms.
 pub(crate) const MIN_WAIT_MS: u64 = 250;
 
+/// Longest round trip taken as it is (35 years), so that no sum or product
+/// here overflows.
+const MAX_SAMPLE_MS: u64 = 1 << 40;
+
 /// Smoothed round trip and its mean deviation, in ms scaled by 8 so that
 /// the 1/8 and 1/4 gains of RFC 6298 keep their precision in integers.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Rtt {
     srtt8: u64,
     rttvar8: u64,
+    /// The slowest recent round trip, ms: each sample either raises it or
+    /// lowers it by a sixteenth.
+    peak: u64,
     measured: bool,
-    /// The last [`RECENT`] round trips, ms (a ring buffer).
-    recent: [u32; RECENT],
-    next: usize,
 }
-
-/// Round trips kept to find the slowest recent one.
-const RECENT: usize = 16;
 
 impl Rtt {
     /// Takes one measured round trip, in ms.
     pub(crate) fn handle_sample(&mut self, ms: Time) {
-        self.recent[self.next % RECENT] = u32::try_from(ms).unwrap_or(u32::MAX);
-        self.next = (self.next + 1) % RECENT;
-        let r8 = ms.saturating_mul(8);
+        let ms = ms.min(MAX_SAMPLE_MS);
+        self.peak = ms.max(self.peak - self.peak / 16);
+        let r8 = ms * 8;
         if self.measured {
             let dev = self.srtt8.abs_diff(r8);
             self.rttvar8 = self.rttvar8 - self.rttvar8 / 4 + dev / 4;
@@ -71,9 +73,8 @@ impl Rtt {
         }
         let srtt = self.srtt8 / 8;
         let spread = (self.rttvar8 / 2).max(srtt); // 4 * rttvar, at least srtt
-        let peak = u64::from(self.recent.iter().copied().max().unwrap_or(0));
-        srtt.saturating_add(spread)
-            .max(peak.saturating_add(peak / 4))
+        (srtt + spread)
+            .max(self.peak + self.peak / 4)
             .clamp(MIN_WAIT_MS, ceiling.max(MIN_WAIT_MS))
     }
 }
@@ -114,7 +115,7 @@ mod tests {
         for _ in 0..16 {
             r.handle_sample(50);
         }
-        assert!(r.wait(3000) < 500, "forgotten after 16 more");
+        assert_eq!(r.wait(3000), MIN_WAIT_MS, "the long one has faded");
     }
 
     #[test]
@@ -154,8 +155,7 @@ mod tests {
             prop_assert!(w <= ceiling.max(MIN_WAIT_MS));
             let cap = ceiling.max(MIN_WAIT_MS);
             prop_assert!(w >= (2 * (r.srtt8 / 8)).min(cap));
-            let peak = u64::from(r.recent.iter().copied().max().unwrap_or(0));
-            prop_assert!(w >= (peak + peak / 4).min(cap));
+            prop_assert!(w >= (r.peak + r.peak / 4).min(cap));
         }
 
         /// Huge samples saturate instead of overflowing.
