@@ -519,3 +519,63 @@ fn leaves_and_joins_after_a_gateway_crash_keep_gets_answered() {
         assert!(r.failed.is_empty(), "seed {seed}: failed {:?}", r.failed);
     }
 }
+
+/// A get nobody answers is sent again after the measured wait, doubled
+/// each time, and fails when the fixed schedule's time has passed (1 + 2 +
+/// 3 + 4 request timeouts), not after four quick attempts.
+#[test]
+fn an_unanswered_get_is_retried_early_and_fails_after_the_fixed_time() {
+    let seed = 41;
+    let mut net = NetConfig::default();
+    (net.latency_ms, net.jitter_ms) = (2, 3);
+    let t = net.node.request_timeout_ms;
+    let mut sim = Sim::new(seed, net);
+    let gw =
+        scenario::build_ring(&mut sim, 16, 1000).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+    let mut objects = scenario::make_objects(21, seed);
+    let unpublished = objects.pop().unwrap();
+    assert_eq!(scenario::publish_all(&mut sim, &objects), 20);
+    let warm = scenario::lookups(&mut sim, &objects, 100, 2_000, |_, _| {});
+    assert!(warm.failed.is_empty(), "seed {seed}: {:?}", warm.failed);
+    // A node that is not responsible for the unpublished name's key (it
+    // would answer "not found" itself).
+    let key = unpublished.name().ring_key();
+    let mut members = scenario::joined(&sim);
+    members.sort_by_key(|i| sim.node(*i).unwrap().id());
+    let owner = members
+        .iter()
+        .copied()
+        .find(|i| sim.node(*i).unwrap().id() >= key)
+        .unwrap_or(members[0]);
+    let a = *members.iter().find(|i| **i != gw && **i != owner).unwrap();
+    // Cut `a` off: its messages are dropped, nothing tells it so.
+    sim.partition(|i| u8::from(i == a));
+    let sent_before = sim.node(a).unwrap().stats().get_messages;
+    let start = sim.now;
+    let req = sim
+        .with_node(a, |n| n.get(start, unpublished.name()))
+        .unwrap();
+    sim.run_for(t - 100);
+    let sent = sim.node(a).unwrap().stats().get_messages - sent_before;
+    // The fixed timeout would have sent it once by now.
+    assert!(
+        sent >= 3,
+        "seed {seed}: sent {sent} times in {} ms",
+        t - 100
+    );
+    sim.run_for(10 * t);
+    let done: Vec<(u64, &Event)> = sim
+        .reported
+        .iter()
+        .filter(|r| r.node == a && matches!(&r.event, Event::GetDone { req: q, .. } if *q == req))
+        .map(|r| (r.at - start, &r.event))
+        .collect();
+    let [(at, Event::GetDone { result, .. })] = done.as_slice() else {
+        panic!("seed {seed}: not one answer: {done:?}");
+    };
+    assert_eq!(result, &Err(RequestError::Timeout), "seed {seed}");
+    assert!(
+        (10 * t..10 * t + 1_000).contains(at),
+        "seed {seed}: failed after {at} ms, not after 1 + 2 + 3 + 4 timeouts"
+    );
+}
