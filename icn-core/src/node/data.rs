@@ -8,7 +8,7 @@ use crate::name::Name;
 use crate::object::SignedObject;
 use crate::wire::{Body, Dest, ItemBytes, Message, Routed, MAX_DIGEST, MAX_ITEMS};
 
-use super::{Event, Item, Node, RequestError, Store, Time};
+use super::{rtt, Event, Item, Node, RequestError, Store, Time};
 
 /// Bytes of items per store message (well under the message limit).
 const STORE_BATCH_BYTES: usize = 512 * 1024;
@@ -92,22 +92,14 @@ impl<S: Store> Node<S> {
         let t = self.cfg.request_timeout_ms.min(1 << 40);
         let n = u64::from(self.cfg.request_attempts.min(64));
         let give_up = self.now + t * n * (n + 1) / 2;
-        let deadline = self.now + self.wait(kind.timer(), 1);
+        let deadline = self.now + self.attempt_wait(&kind, 1);
         Pending::new(kind, self.now, deadline, give_up)
     }
 
-    /// How long attempt `n` (from 1) of a request timed by `timer` (see
-    /// [`Kind::timer`]) waits for its answer: the measured wait, doubled for
-    /// each attempt before, and never more than the fixed schedule waited
-    /// (`n` times the configured timeout, at most 4 times).
-    fn wait(&self, timer: Option<usize>, n: u32) -> Time {
-        let t = self.cfg.request_timeout_ms.min(1 << 40);
-        let n = n.clamp(1, 16);
-        let fixed = t * u64::from(n.min(4));
-        match timer {
-            Some(i) => (self.rtt[i].wait(t) << (n - 1)).min(fixed),
-            None => fixed,
-        }
+    /// How long attempt `n` of a `kind` request waits for its answer.
+    fn attempt_wait(&self, kind: &Kind, n: u32) -> Time {
+        let rtt = kind.timer().map(|i| &self.rtt[i]);
+        rtt::attempt_wait(rtt, self.cfg.request_timeout_ms, n)
     }
 
     pub(super) fn start_get(&mut self, wanted: Wanted) -> super::ReqId {
@@ -230,14 +222,12 @@ impl<S: Store> Node<S> {
             if join || now < p.give_up {
                 p.attempts += 1;
                 p.avoid = p.first_hop;
-                let (attempts, timer) = (p.attempts, p.kind.timer());
-                let wait = self.wait(timer, attempts);
-                if let Some(p) = self.requests.get_mut(&req) {
-                    // A join keeps asking for good; anything else stops at
-                    // its time budget.
-                    let until = if join { Time::MAX } else { p.give_up };
-                    p.deadline = now.saturating_add(wait).min(until);
-                }
+                let rtt = p.kind.timer().map(|i| &self.rtt[i]);
+                let wait = rtt::attempt_wait(rtt, self.cfg.request_timeout_ms, p.attempts);
+                // A join keeps asking for good; anything else stops at its
+                // time budget.
+                let until = if join { Time::MAX } else { p.give_up };
+                p.deadline = now.saturating_add(wait).min(until);
                 self.send_request(req);
             } else if let Some(p) = self.requests.remove(&req) {
                 self.fail(req, p.kind, RequestError::Timeout);

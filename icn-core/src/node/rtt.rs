@@ -79,6 +79,20 @@ impl Rtt {
     }
 }
 
+/// How long attempt `n` (from 1) of a request waits for its answer: the
+/// wait `rtt` measured (`timeout` for a kind that is not measured), doubled
+/// for each attempt before, and never more than the fixed schedule waited
+/// (`n` timeouts, at most 4).
+pub(crate) fn attempt_wait(rtt: Option<&Rtt>, timeout: Time, n: u32) -> Time {
+    let t = timeout.min(MAX_SAMPLE_MS);
+    let n = n.clamp(1, 16);
+    let fixed = t * u64::from(n.min(4));
+    match rtt {
+        Some(r) => (r.wait(t) << (n - 1)).min(fixed),
+        None => fixed,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
