@@ -12,7 +12,8 @@
 //!
 //! The wasm's imports and exports get one- or two-letter names in the wasm
 //! and its JS glue alike (`build/names.rs`), and the glue loses its comments
-//! and indentation.
+//! and indentation. Last, the wasm's functions are put in an order that
+//! gzip compresses 2 % better (`build/order.rs`).
 //!
 //! `ICN_WEB_PKG=<dir>` embeds a bundle built elsewhere instead (it must hold
 //! `icn_web.js`, `icn_web_bg.wasm` and `icn_web.d.ts`).
@@ -27,6 +28,8 @@
 
 #[path = "build/names.rs"]
 mod names;
+#[path = "build/order.rs"]
+mod order;
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -98,7 +101,10 @@ fn build_bundle(root: &Path, out: &Path) {
     output
         .emit(out)
         .unwrap_or_else(|e| panic!("write the bundle to {}: {e:#}", out.display()));
-    optimize(&out.join("icn_web_bg.wasm"));
+    let wasm = out.join("icn_web_bg.wasm");
+    optimize(&wasm);
+    let ordered = order::for_gzip(&std::fs::read(&wasm).expect("read the wasm just written"));
+    std::fs::write(&wasm, ordered).expect("write the reordered wasm");
     std::fs::write(out.join("icn_web.js"), compact_glue(&glue)).expect("write the compacted JS");
 }
 
