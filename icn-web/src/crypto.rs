@@ -48,7 +48,9 @@ const MAX_PUBLIC: usize = 64;
 type Job = Box<dyn FnMut() -> bool>;
 
 thread_local! {
-    /// The secret halves of this page's signing keys, by public key.
+    /// The secret halves of this page's signing keys, by public key: one
+    /// entry per [`signing_key`] call until [`forget`] undoes it, so two
+    /// peers of one page with the same key each hold their own.
     static KEYS: RefCell<Vec<([u8; 32], CryptoKey)>> = const { RefCell::new(Vec::new()) };
     /// Public keys imported for verification, oldest first.
     static PUBLIC: RefCell<Vec<([u8; 32], CryptoKey)>> = const { RefCell::new(Vec::new()) };
@@ -115,6 +117,24 @@ pub async fn signing_key(seed: Option<[u8; 32]>) -> Result<SigningKey, JsValue> 
     let public = VerifyingKey::from_bytes(&public).map_err(js_err)?;
     KEYS.with(|k| k.borrow_mut().push((public.to_bytes(), key)));
     Ok(SigningKey::from_public(public))
+}
+
+/// Drops one secret that [`signing_key`] kept for `key`: a peer that
+/// failed to join or has left signs nothing more, and a page that joins
+/// again and again does not pile up keys.
+pub(crate) fn forget(key: &SigningKey) {
+    let public = key.verifying_key().to_bytes();
+    KEYS.with(|k| {
+        let mut k = k.borrow_mut();
+        if let Some(i) = k.iter().position(|e| e.0 == public) {
+            k.swap_remove(i);
+        }
+    });
+}
+
+/// How many secrets [`signing_key`] keeps (for tests).
+pub fn secrets_kept() -> usize {
+    KEYS.with(|k| k.borrow().len())
 }
 
 /// `key` imported for verification, from [`PUBLIC`] when it was imported

@@ -278,6 +278,7 @@ impl Peer {
             if let Some(ws) = me.ws.take() {
                 let _ = ws.close();
             }
+            crypto::forget(&me.key);
             Ok(JsValue::UNDEFINED)
         })
     }
@@ -327,16 +328,6 @@ impl Peer {
 impl Peer {
     /// The work of [`Peer::join`].
     async fn join_with(url: String, options: JsValue) -> Result<Peer, JsValue> {
-        let key = match option(&options, "secretKey") {
-            Some(v) => {
-                let seed: [u8; 32] = Uint8Array::new(&v)
-                    .to_vec()
-                    .try_into()
-                    .map_err(|_| js_err("secretKey must be 32 bytes"))?;
-                crypto::signing_key(Some(seed)).await?
-            }
-            None => crypto::signing_key(None).await?,
-        };
         let mut gateways = vec![url];
         if let Some(list) = option(&options, "gateways") {
             let list: Array = list
@@ -349,6 +340,18 @@ impl Peer {
                 gateways.push(u);
             }
         }
+        // The key comes last before the handshake, so that a join no gateway
+        // admits forgets it again (below) and no other error leaves it kept.
+        let key = match option(&options, "secretKey") {
+            Some(v) => {
+                let seed: [u8; 32] = Uint8Array::new(&v)
+                    .to_vec()
+                    .try_into()
+                    .map_err(|_| js_err("secretKey must be 32 bytes"))?;
+                crypto::signing_key(Some(seed)).await?
+            }
+            None => crypto::signing_key(None).await?,
+        };
         let mut admitted = Err(js_err("no gateway URL"));
         let mut at = 0;
         for (i, u) in gateways.iter().enumerate() {
@@ -358,7 +361,13 @@ impl Peer {
                 break;
             }
         }
-        let admitted = admitted?;
+        let admitted = match admitted {
+            Ok(a) => a,
+            Err(e) => {
+                crypto::forget(&key);
+                return Err(e);
+            }
+        };
         let id = admitted.cert.node_id;
         let cfg = Config {
             seed: id.prefix_u64() ^ now(),

@@ -16,7 +16,7 @@ use icn_core::link::{
     chunks, sdp_fingerprint, Incoming, LinkAuth, Reassembler, Transcript, MAX_CHUNK,
 };
 use icn_core::{ContentObject, Name, ObjectError, Payload, RingId, SignedObject};
-use icn_web::crypto::{checked, signing_key};
+use icn_web::crypto::{checked, secrets_kept, signing_key};
 use icn_web::Peer;
 use js_sys::{Object, Reflect, Uint8Array};
 use wasm_bindgen::closure::Closure;
@@ -47,6 +47,7 @@ async fn sleep(ms: i32) {
 
 #[wasm_bindgen_test]
 async fn join_refuses_bad_input_with_clear_errors() {
+    let kept = secrets_kept();
     let opts = Object::new();
     Reflect::set(&opts, &"secretKey".into(), &Uint8Array::new_with_length(5)).unwrap();
     let e = Peer::join("ws://127.0.0.1:9/ws".into(), opts.into())
@@ -64,6 +65,9 @@ async fn join_refuses_bad_input_with_clear_errors() {
     assert!(Peer::join("http://[".into(), JsValue::UNDEFINED)
         .await
         .is_err());
+    // A join that failed keeps no signing key: a page retrying while the
+    // gateway is down must not pile them up.
+    assert_eq!(secrets_kept(), kept);
 }
 
 #[wasm_bindgen_test]
