@@ -66,6 +66,11 @@ pub struct Report {
     pub get_ms_p50: u64,
     /// 99th percentile of the time of successful gets, simulated ms.
     pub get_ms_p99: u64,
+    /// Median time from a churn joiner's start to its becoming a member,
+    /// simulated ms (joiners that crashed first are left out).
+    pub join_ms_p50: u64,
+    /// 99th percentile of the same.
+    pub join_ms_p99: u64,
     /// Objects with no live replica left.
     pub lost_objects: usize,
     /// Objects expected to lose every replica when the crashed nodes are
@@ -111,6 +116,21 @@ pub fn build_ring(sim: &mut Sim, n: usize, rate: usize) -> Result<usize, String>
     sim.run_for(10_000);
     wait_stable(sim, 60)?;
     Ok(gw)
+}
+
+/// How long each of `joiners` (node, start) took to become a member,
+/// sorted; nodes that never did are left out.
+fn join_times(sim: &Sim, joiners: &[(usize, Time)]) -> Vec<u64> {
+    let mut started: HashMap<usize, Time> = joiners.iter().copied().collect();
+    // The first `Joined` of each: a node may join again later.
+    let mut ms: Vec<u64> = sim
+        .reported
+        .iter()
+        .filter(|r| matches!(r.event, Event::Joined))
+        .filter_map(|r| started.remove(&r.node).map(|t| r.at - t))
+        .collect();
+    ms.sort_unstable();
+    ms
 }
 
 /// Runs until the ring is stable, checking every simulated second.
@@ -344,6 +364,8 @@ pub fn run(p: &Params) -> Result<Report, String> {
         sim.run_for(60_000);
     }
     let messages_before = sim.get_messages();
+    // Nodes that joined during churn, with the time each was started.
+    let mut joiners: Vec<(usize, Time)> = Vec::new();
     let result = if p.churn > 0.0 && p.duration_s > 0 {
         let mut budget = 0.0;
         let rate = p.churn;
@@ -371,7 +393,8 @@ pub fn run(p: &Params) -> Result<Report, String> {
                 while budget >= 1.0 {
                     budget -= 1.0;
                     let id = sim.assign_id();
-                    sim.add_joining(id, gw);
+                    let j = sim.add_joining(id, gw);
+                    joiners.push((j, sim.now));
                     if let Some(l) = &mut loss_log {
                         l.churn(sim.now, "join", id);
                     }
@@ -430,6 +453,7 @@ pub fn run(p: &Params) -> Result<Report, String> {
     let p99_hops = percentile(&hops, 99);
     let mut ms = result.ms.clone();
     ms.sort_unstable();
+    let join_ms = join_times(&sim, &joiners);
     Ok(Report {
         nodes: sim.alive().len(),
         objects: objects.len(),
@@ -443,6 +467,8 @@ pub fn run(p: &Params) -> Result<Report, String> {
         p99_hops,
         get_ms_p50: percentile(&ms, 50),
         get_ms_p99: percentile(&ms, 99),
+        join_ms_p50: percentile(&join_ms, 50),
+        join_ms_p99: percentile(&join_ms, 99),
         lost_objects,
         lost_expected: (lost_expected * 10.0).round() / 10.0,
         unreachable_with_live_replica,
