@@ -663,23 +663,11 @@ impl<S: Store> Node<S> {
         let forward = from.distance_to(self.id) <= self.id.distance_to(from);
         let handed_back = matches!(r.dest, Dest::Key(_)) && self.successors.contains(&from);
         let overshot = from != self.id && (forward || handed_back) && key.in_open(from, self.id);
-        if overshot {
-            match self.predecessor.filter(|p| !self.is_dead(p)) {
-                Some(p) if p != from => return self.forward_to(p, r),
-                // Nothing known lies between the key and this node, and no
-                // way leads further back: this node is the nearest member
-                // after the key anyone on the way knows of. A lookup ends
-                // here with it, as Chord's lookup ends at the node before the
-                // key; the asker's stabilization walks back to the exact
-                // successor at network speed. Routed on instead, the lookup
-                // went round the stale successor lists of nodes that had just
-                // joined until its hop limit, and a joiner waited two
-                // stabilization rounds for the retry (BENCHMARKS.md, issue 5).
-                None if matches!(r.body, Body::FindSuccessor) && self.joined => {
-                    return self.deliver(r);
-                }
-                _ => {}
-            }
+        if let Some(p) = self
+            .predecessor
+            .filter(|p| overshot && *p != from && !self.is_dead(p))
+        {
+            return self.forward_to(p, r);
         }
         match self.next_hop(key, avoid) {
             Some(next) => {
