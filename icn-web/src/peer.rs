@@ -260,13 +260,18 @@ impl Peer {
     }
 
     /// Leaves gracefully: hands keys over to the neighbours, waits until the
-    /// channels drained, then closes every link.
+    /// channels drained, then closes every link. Leaving again does nothing.
     pub fn leave(&self) -> Promise {
         let inner = self.inner.clone();
         task::promise(async move {
             {
                 let mut me = inner.borrow_mut();
-                me.left = true;
+                // Once only: the key is forgotten below, and a second
+                // forget would drop the key of another peer of this page
+                // that joined with the same secret.
+                if std::mem::replace(&mut me.left, true) {
+                    return Ok(JsValue::UNDEFINED);
+                }
                 me.node.leave(now());
             }
             pump(&inner);
