@@ -64,6 +64,12 @@ impl Kind {
             Kind::Join | Kind::Send(..) => None,
         }
     }
+
+    /// How long attempt `n` of this request waits for its answer, by the
+    /// node's estimators `rtt` (indexed by [`Kind::timer`]).
+    fn wait(&self, rtt: &[rtt::Rtt; 3], timeout: Time, n: u32) -> Time {
+        rtt::attempt_wait(self.timer().map(|i| &rtt[i]), timeout, n)
+    }
 }
 
 impl Pending {
@@ -92,14 +98,8 @@ impl<S: Store> Node<S> {
         let t = self.cfg.request_timeout_ms.min(1 << 40);
         let n = u64::from(self.cfg.request_attempts.min(64));
         let give_up = self.now + t * n * (n + 1) / 2;
-        let deadline = self.now + self.attempt_wait(&kind, 1);
+        let deadline = self.now + kind.wait(&self.rtt, self.cfg.request_timeout_ms, 1);
         Pending::new(kind, self.now, deadline, give_up)
-    }
-
-    /// How long attempt `n` of a `kind` request waits for its answer.
-    fn attempt_wait(&self, kind: &Kind, n: u32) -> Time {
-        let rtt = kind.timer().map(|i| &self.rtt[i]);
-        rtt::attempt_wait(rtt, self.cfg.request_timeout_ms, n)
     }
 
     pub(super) fn start_get(&mut self, wanted: Wanted) -> super::ReqId {
@@ -222,8 +222,9 @@ impl<S: Store> Node<S> {
             if join || now < p.give_up {
                 p.attempts += 1;
                 p.avoid = p.first_hop;
-                let rtt = p.kind.timer().map(|i| &self.rtt[i]);
-                let wait = rtt::attempt_wait(rtt, self.cfg.request_timeout_ms, p.attempts);
+                let wait = p
+                    .kind
+                    .wait(&self.rtt, self.cfg.request_timeout_ms, p.attempts);
                 // A join keeps asking for good; anything else stops at its
                 // time budget.
                 let until = if join { Time::MAX } else { p.give_up };
