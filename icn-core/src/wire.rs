@@ -134,7 +134,8 @@ pub enum Message {
     },
     /// Stabilize: "what are your predecessor and successor list?"
     GetState,
-    /// Answer to [`Message::GetState`].
+    /// Answer to [`Message::GetState`]; also sent unasked to the
+    /// predecessor a node replaces, naming the newcomer.
     State {
         /// The sender's predecessor.
         predecessor: Option<RingId>,

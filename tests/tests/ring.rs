@@ -579,3 +579,39 @@ fn an_unanswered_get_is_retried_early_and_fails_after_the_fixed_time() {
         "seed {seed}: failed after {at} ms, not after 1 + 2 + 3 + 4 timeouts"
     );
 }
+
+#[test]
+fn joiners_arriving_faster_than_stabilization_become_members_at_once() {
+    // A gateway admits a newcomer every few milliseconds, far faster than
+    // the ring stabilizes (once a second). Unless a node that gains a
+    // predecessor tells the one it replaces, successor lists stay stale for
+    // a period: a join lookup routed along them circled until its hop limit,
+    // and the joiner waited 2 s for its retry (one join in ten).
+    for seed in 1..=5u64 {
+        let net = NetConfig {
+            latency_ms: 1,
+            jitter_ms: 1,
+            dial_ms: 40,
+            ..NetConfig::default()
+        };
+        let mut sim = Sim::new(seed, net);
+        let first = sim.assign_id();
+        let gw = sim.add_first(first);
+        for k in 0..30 {
+            let id = sim.assign_id();
+            let i = sim.add_joining(id, gw);
+            let t0 = sim.now;
+            while !sim.node(i).unwrap().is_joined() && sim.now - t0 < 30_000 {
+                sim.run_for(1);
+            }
+            let took = sim.now - t0;
+            assert!(
+                took < 500,
+                "seed {seed}: joiner {k} took {took} ms to become a member"
+            );
+            sim.run_for(10);
+        }
+        scenario::wait_stable(&mut sim, 60).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+        invariants::check(&sim).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+    }
+}

@@ -261,10 +261,15 @@ impl<S: Store> Node<S> {
         predecessor: Option<RingId>,
         successors: Vec<RingId>,
     ) {
-        if !matches!(self.awaiting_state, Some(p) if p.peer == from) {
+        // An answer to this node's `GetState`, or the first successor telling
+        // of a new predecessor unasked (see `on_notify`).
+        let asked = matches!(self.awaiting_state, Some(p) if p.peer == from);
+        if !asked && self.successors.first() != Some(&from) {
             return;
         }
-        self.awaiting_state = None;
+        if asked {
+            self.awaiting_state = None;
+        }
         let mut list = Vec::with_capacity(successors.len() + 2);
         if let Some(p) = predecessor {
             if p.in_open(self.id, from) && !self.is_dead(&p) {
@@ -302,6 +307,21 @@ impl<S: Store> Node<S> {
             // lacks instead.
             if let Some(old) = old {
                 self.hand_off(from, old, from);
+                // The old predecessor still takes this node for its
+                // successor and would learn of the newcomer at its next
+                // stabilize, a period away. Until then a lookup for a key in
+                // between went from it to here and back round the ring: while
+                // a gateway admitted newcomers every few milliseconds, one
+                // join in ten circled until its hop limit and waited two
+                // seconds for its retry. Told now, it adopts the newcomer
+                // within a round trip.
+                if self.links.is_up(&old) && !self.is_dead(&old) {
+                    let state = Message::State {
+                        predecessor: Some(from),
+                        successors: self.successors.clone(),
+                    };
+                    self.send(old, &state);
+                }
             } else {
                 self.sync_soon = true;
             }

@@ -320,3 +320,75 @@ fn a_replica_on_the_way_answers_a_get_itself() {
     assert_eq!(*dest, Dest::Node(RingId([0x90; 32])));
     assert_eq!(*item, ItemBytes::Object(signed.encoded().to_vec()));
 }
+
+/// Drains `n`'s outputs up to its next timeout: the messages it sent.
+fn sent(n: &mut Node) -> Vec<(RingId, Message)> {
+    let mut out = Vec::new();
+    loop {
+        match n.poll_output() {
+            Output::Timeout(_) => return out,
+            Output::Transmit(t) => out.push((t.to, Message::decode(&t.bytes).unwrap())),
+            Output::Event(_) => {}
+        }
+    }
+}
+
+#[test]
+fn a_node_tells_the_predecessor_it_replaces_of_the_newcomer() {
+    // `me` has predecessor `old`; newcomer `x` lies between and notifies.
+    let (old, x, me, s) = (
+        RingId([0x10; 32]),
+        RingId([0x18; 32]),
+        RingId([0x20; 32]),
+        RingId([0x40; 32]),
+    );
+    let mut n = between(old, me, s);
+    n.handle_input(Input::LinkUp(4, x)).unwrap();
+    n.handle_input(Input::Receive(5, x, &Message::Notify.encode()))
+        .unwrap();
+    assert_eq!(n.predecessor(), Some(x));
+    let told: Vec<_> = sent(&mut n)
+        .into_iter()
+        .filter(|(to, m)| *to == old && matches!(m, Message::State { .. }))
+        .collect();
+    let want = Message::State {
+        predecessor: Some(x),
+        successors: vec![s],
+    };
+    assert_eq!(told, vec![(old, want)]);
+    // A notify that changes nothing tells nobody.
+    n.handle_input(Input::Receive(6, x, &Message::Notify.encode()))
+        .unwrap();
+    assert!(!sent(&mut n)
+        .iter()
+        .any(|(_, m)| matches!(m, Message::State { .. })));
+}
+
+#[test]
+fn an_unasked_state_is_taken_from_the_first_successor_only() {
+    let (me, x, s, other) = (
+        RingId([0x10; 32]),
+        RingId([0x18; 32]),
+        RingId([0x20; 32]),
+        RingId([0x60; 32]),
+    );
+    let mut n = joined_through(me, s);
+    n.handle_input(Input::LinkUp(2, other)).unwrap();
+    n.handle_input(Input::LinkUp(2, x)).unwrap();
+    sent(&mut n);
+    let state = Message::State {
+        predecessor: Some(x),
+        successors: vec![other],
+    };
+    // From a node that is not its successor: ignored.
+    n.handle_input(Input::Receive(3, other, &state.encode()))
+        .unwrap();
+    assert_eq!(n.successors(), &[s]);
+    // From its successor: the newcomer is its successor now, and notified.
+    n.handle_input(Input::Receive(4, s, &state.encode()))
+        .unwrap();
+    assert_eq!(n.successors(), &[x, s, other]);
+    assert!(sent(&mut n)
+        .iter()
+        .any(|(to, m)| *to == x && *m == Message::Notify));
+}
