@@ -262,9 +262,12 @@ impl<S: Store> Node<S> {
         successors: Vec<RingId>,
     ) {
         // An answer to this node's `GetState`, or the first successor telling
-        // of a new predecessor unasked (see `on_notify`).
+        // unasked of a newcomer between the two (see `on_notify`); any other
+        // unasked state would only make this node send for nothing.
         let asked = matches!(self.awaiting_state, Some(p) if p.peer == from);
-        if !asked && self.successors.first() != Some(&from) {
+        let told = self.successors.first() == Some(&from)
+            && predecessor.is_some_and(|p| p.in_open(self.id, from));
+        if !asked && !told {
             return;
         }
         if asked {

@@ -365,7 +365,7 @@ fn a_node_tells_the_predecessor_it_replaces_of_the_newcomer() {
 }
 
 #[test]
-fn an_unasked_state_is_taken_from_the_first_successor_only() {
+fn an_unasked_state_is_taken_only_from_the_first_successor_naming_a_newcomer() {
     let (me, x, s, other) = (
         RingId([0x10; 32]),
         RingId([0x18; 32]),
@@ -382,6 +382,14 @@ fn an_unasked_state_is_taken_from_the_first_successor_only() {
     };
     // From a node that is not its successor: ignored.
     n.handle_input(Input::Receive(3, other, &state.encode()))
+        .unwrap();
+    assert_eq!(n.successors(), &[s]);
+    // From its successor, but naming no node in between: ignored.
+    let stale = Message::State {
+        predecessor: Some(me),
+        successors: vec![other],
+    };
+    n.handle_input(Input::Receive(3, s, &stale.encode()))
         .unwrap();
     assert_eq!(n.successors(), &[s]);
     // From its successor: the newcomer is its successor now, and notified.
