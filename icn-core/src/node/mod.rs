@@ -709,4 +709,6 @@ impl<S: Store> Node<S> {
 }
 
 #[cfg(test)]
+mod input_tests;
+#[cfg(test)]
 mod tests;
