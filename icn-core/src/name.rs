@@ -133,6 +133,17 @@ impl Name {
         Name::from_components(components)
     }
 
+    /// Parses the URI form of a content object's name: as [`Name::parse`],
+    /// and the first component must be a publisher id. No object can be
+    /// published under any other name (it must be signed by the key its
+    /// publisher id encodes), so a get of one is refused at once rather
+    /// than looked up in the ring and answered "not found".
+    pub fn parse_content(uri: &str) -> Result<Name, NameError> {
+        let name = Name::parse(uri)?;
+        name.publisher()?;
+        Ok(name)
+    }
+
     /// This name with `prefix` in front, e.g. a publisher id before a path.
     pub fn prefixed(&self, prefix: &[u8]) -> Result<Name, NameError> {
         let mut components = Vec::with_capacity(self.components.len() + 1);
@@ -292,6 +303,21 @@ mod tests {
         let full = n.under_publisher("kab").unwrap();
         assert_eq!(full.to_uri(), "/kab/blog/x");
         assert_eq!(full.clone().under_publisher("kab").unwrap(), full);
+    }
+
+    #[test]
+    fn content_names_start_with_a_publisher_id() {
+        let ok = "/kmbxybdmypftzktd44gf4mdu3n3thrjfsnxd4si2ers4dq5el37cq/blog/x";
+        assert_eq!(Name::parse_content(ok), Name::parse(ok));
+        assert!(matches!(
+            Name::parse_content("/alice/blog/x"),
+            Err(NameError::Publisher(_))
+        ));
+        assert!(matches!(
+            Name::parse_content("/k%FF/x"),
+            Err(NameError::Publisher(_))
+        ));
+        assert_eq!(Name::parse_content("/a//b"), Err(NameError::EmptyComponent));
     }
 
     #[test]

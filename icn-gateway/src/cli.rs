@@ -458,7 +458,7 @@ fn client_progress() -> bool {
 }
 
 fn get(a: &GetArgs, out: &mut dyn Write) -> Result<(), CliError> {
-    let name = Name::parse(&a.name).map_err(|source| CliError::Name {
+    let name = Name::parse_content(&a.name).map_err(|source| CliError::Name {
         name: a.name.clone(),
         source,
     })?;

@@ -247,6 +247,12 @@ fn every_endpoint_behaves() {
     assert_eq!(j["code"], "not-found");
     let bad_name = request("GET", &format!("{}/icn/a/%zz", gw.url), &[], None);
     assert_eq!(bad_name.status, 400);
+    // No object can live under a name that does not start with a publisher
+    // id: refused at once, not looked up.
+    let no_publisher = request("GET", &format!("{}/icn/alice/x", gw.url), &[], None);
+    assert_eq!(no_publisher.status, 400);
+    let j: serde_json::Value = serde_json::from_slice(&no_publisher.body).unwrap();
+    assert_eq!(j["code"], "bad-publisher");
     let mut tampered = raw.body.clone();
     let last = tampered.len() - 1;
     tampered[last] ^= 1;
@@ -484,6 +490,9 @@ fn cli_reports_gateway_errors_in_one_line() {
     let (code, _, err) = icn(&["get", "--gateway", &gw.url, &format!("/{id}/never")]);
     assert_eq!(code, 1);
     assert!(err.contains("404"), "{err}");
+    let (code, _, err) = icn(&["get", "--gateway", &gw.url, "/alice/x"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("not a publisher id"), "{err}");
     let _ = key;
 }
 

@@ -143,7 +143,8 @@ impl Peer {
     pub fn get(&self, name: String) -> Promise {
         let inner = self.inner.clone();
         task::promise(async move {
-            let n = parse_name(&name)?;
+            let n = Name::parse_content(&name)
+                .map_err(|e| js_err(format!("bad name '{name}': {e}")))?;
             let done = requests(&inner, 1, 1, &mut |node, t, _| node.get(t, &n)).await?;
             let obj = match done.into_iter().next() {
                 Some(Event::GetDone { result: Ok(o), .. }) => o,

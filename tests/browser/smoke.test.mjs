@@ -82,6 +82,11 @@ test("the gateway's demo page joins by itself, publishes and shows what it gets"
     await page.click("#get-go");
     await page.waitForFunction(() => document.getElementById("get-msg").className.includes("err"));
     assert.match(await bad.textContent(), /bad name/);
+    // Nothing can be published under a name without a publisher id first.
+    await page.fill("#get-name", "/alice/x");
+    await page.click("#get-go");
+    await page.waitForFunction(() => /alice/.test(document.getElementById("get-msg").textContent));
+    assert.match(await bad.textContent(), /bad name '\/alice\/x': first component is not a publisher id/);
   } finally {
     await browser.close();
     gw.child.kill();

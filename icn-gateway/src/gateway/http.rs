@@ -321,8 +321,11 @@ async fn ring(s: Arc<State>) -> Resp {
     text(StatusCode::OK, "application/json", body.to_string())
 }
 
+/// The name in a `/icn/...` path: a content name, so its first component
+/// must be a publisher id (400 `bad-publisher` otherwise, not a lookup).
 fn parse_name(tail: &str) -> Result<Name, Resp> {
-    Name::parse(&format!("/{tail}")).map_err(|e| error(StatusCode::BAD_REQUEST, e.code(), e))
+    Name::parse_content(&format!("/{tail}"))
+        .map_err(|e| error(StatusCode::BAD_REQUEST, e.code(), e))
 }
 
 /// Finds an object: pinned first, then the ring.
