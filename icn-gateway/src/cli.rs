@@ -118,8 +118,13 @@ pub struct SignArgs {
 /// `icn publish`.
 #[derive(Debug, Args)]
 pub struct PublishArgs {
-    /// The gateway, e.g. http://127.0.0.1:8080.
-    #[arg(long, value_name = "URL")]
+    /// The gateway (default: a gateway run here with its defaults).
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "ICN_GATEWAY",
+        default_value = "http://127.0.0.1:8080"
+    )]
     pub gateway: String,
     /// What to sign and publish.
     #[command(flatten)]
@@ -129,8 +134,13 @@ pub struct PublishArgs {
 /// `icn get`.
 #[derive(Debug, Args)]
 pub struct GetArgs {
-    /// The gateway, e.g. http://127.0.0.1:8080.
-    #[arg(long, value_name = "URL")]
+    /// The gateway (default: a gateway run here with its defaults).
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "ICN_GATEWAY",
+        default_value = "http://127.0.0.1:8080"
+    )]
     pub gateway: String,
     /// Full name, /PUBLISHER-ID/... (the publisher id is k followed by 52 base32 characters).
     #[arg(value_name = "NAME")]
@@ -248,9 +258,11 @@ pub enum CliError {
     /// An object or block file problem.
     #[error(transparent)]
     File(#[from] ObjFileError),
-    /// The `--name` argument is invalid.
-    #[error("--name {name:?}: {source}")]
+    /// The name given (`--name`, or `get`'s argument) is invalid.
+    #[error("{arg} {name:?}: {source}")]
     Name {
+        /// Which argument: `--name`, or `name` for a positional one.
+        arg: &'static str,
         /// The argument.
         name: String,
         /// The cause.
@@ -378,6 +390,7 @@ fn now_ms() -> u64 {
 
 fn full_name(arg: &str, publisher: &str) -> Result<Name, CliError> {
     let err = |source| CliError::Name {
+        arg: "--name",
         name: arg.to_string(),
         source,
     };
@@ -459,6 +472,7 @@ fn client_progress() -> bool {
 
 fn get(a: &GetArgs, out: &mut dyn Write) -> Result<(), CliError> {
     let name = Name::parse_content(&a.name).map_err(|source| CliError::Name {
+        arg: "name",
         name: a.name.clone(),
         source,
     })?;

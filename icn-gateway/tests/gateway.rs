@@ -493,6 +493,14 @@ fn cli_reports_gateway_errors_in_one_line() {
     let (code, _, err) = icn(&["get", "--gateway", &gw.url, "/alice/x"]);
     assert_eq!(code, 1);
     assert!(err.contains("not a publisher id"), "{err}");
+    // Without --gateway: ICN_GATEWAY, else the address `icn gateway` takes.
+    let out = Command::new(ICN)
+        .args(["get", &format!("/{id}/never")])
+        .env("ICN_GATEWAY", &gw.url)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("404") && err.contains(&gw.url), "{err}");
     let _ = key;
 }
 
