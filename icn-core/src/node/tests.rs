@@ -400,3 +400,76 @@ fn an_unasked_state_is_taken_only_from_the_first_successor_naming_a_newcomer() {
         .iter()
         .any(|(to, m)| *to == x && *m == Message::Notify));
 }
+
+#[test]
+fn a_join_lookup_that_comes_back_is_asked_again_after_a_round_trip() {
+    use crate::wire::{Body, Dest, Routed};
+    // This node (a gateway) looks up the successor of joiner `j` for it;
+    // the lookup comes back `Unreachable` at once (a newcomer's
+    // neighbourhood still forming). Other requests wait two stabilize rounds
+    // before their next try; a join lookup fails nothing by trying sooner:
+    // after the measured time of a lookup, at most one round (nothing is
+    // measured here).
+    let (p, me, s, x, j) = (
+        RingId([0x30; 32]),
+        RingId([0x40; 32]),
+        RingId([0x50; 32]),
+        RingId([0x70; 32]),
+        RingId([0x90; 32]),
+    );
+    // Successors `s` and `x`: the next try avoids the first hop of the last.
+    let mut n = Node::new(me, Config::default());
+    for peer in [s, x, p] {
+        n.handle_input(Input::LinkUp(0, peer)).unwrap();
+    }
+    n.join(0, s);
+    let reply = Message::JoinReply {
+        successors: vec![s, x],
+    };
+    n.handle_input(Input::Receive(1, s, &reply.encode()))
+        .unwrap();
+    n.handle_input(Input::Receive(3, p, &Message::Notify.encode()))
+        .unwrap();
+    while !matches!(n.poll_output(), Output::Timeout(_)) {}
+    n.handle_input(Input::LinkUp(4, j)).unwrap();
+    n.handle_input(Input::Receive(5, j, &Message::JoinRequest.encode()))
+        .unwrap();
+    let lookup = routed_sent(&mut n)
+        .into_iter()
+        .find(|(_, r)| r.dest == Dest::Key(j) && r.body == Body::FindSuccessor)
+        .map(|(_, r)| r.id)
+        .expect("a lookup for the joiner");
+    let back = Message::Routed(Routed {
+        dest: Dest::Node(me),
+        origin: s,
+        id: lookup,
+        hops: 1,
+        body: Body::Unreachable,
+    });
+    n.handle_input(Input::Receive(6, s, &back.encode()))
+        .unwrap();
+    let mut now = 6;
+    let mut again = None;
+    while now < 2 * Config::default().stabilize_ms && again.is_none() {
+        now = match n.poll_output() {
+            Output::Timeout(at) => {
+                n.handle_input(Input::Timeout(at.max(now + 1))).unwrap();
+                at.max(now + 1)
+            }
+            Output::Transmit(t) => {
+                if let Ok(Message::Routed(r)) = Message::decode(&t.bytes) {
+                    if r.id == lookup && r.body == Body::FindSuccessor {
+                        again = Some(now);
+                    }
+                }
+                now
+            }
+            Output::Event(_) => now,
+        };
+    }
+    let at = again.expect("asked again within two rounds");
+    assert!(
+        at <= 6 + Config::default().stabilize_ms,
+        "asked again at {at} ms"
+    );
+}
