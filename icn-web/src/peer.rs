@@ -6,7 +6,7 @@ use std::rc::Rc;
 use icn_core::block::{chunk, DEFAULT_BLOCK_SIZE};
 use icn_core::hash::Hash;
 use icn_core::node::{Config, Event, Item, Node, RequestError, Store};
-use icn_core::{ContentObject, Name, Payload, PublisherId, RingId, SignedObject};
+use icn_core::{ContentObject, Name, NameError, Payload, PublisherId, RingId, SignedObject};
 use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
@@ -49,8 +49,9 @@ fn request_error(e: RequestError) -> JsValue {
     js_err(request_message(e))
 }
 
-fn parse_name(name: &str) -> Result<Name, JsValue> {
-    Name::parse(name).map_err(|e| js_err(format!("bad name '{name}': {e}")))
+/// The error for a name the API cannot take.
+fn bad_name(name: &str, e: NameError) -> JsValue {
+    js_err(format!("bad name '{name}': {e}"))
 }
 
 #[wasm_bindgen]
@@ -92,9 +93,9 @@ impl Peer {
         let inner = self.inner.clone();
         let publisher = self.publisher.clone();
         task::promise(async move {
-            let name = parse_name(&path)?
-                .under_publisher(&publisher)
-                .map_err(|e| js_err(format!("bad name '{path}': {e}")))?;
+            let name = Name::parse(&path)
+                .and_then(|n| n.under_publisher(&publisher))
+                .map_err(|e| bad_name(&path, e))?;
             let content_type = option(&options, "contentType")
                 .and_then(|v| v.as_string())
                 .unwrap_or_else(|| "application/octet-stream".into());
@@ -143,8 +144,7 @@ impl Peer {
     pub fn get(&self, name: String) -> Promise {
         let inner = self.inner.clone();
         task::promise(async move {
-            let n = Name::parse_content(&name)
-                .map_err(|e| js_err(format!("bad name '{name}': {e}")))?;
+            let n = Name::parse_content(&name).map_err(|e| bad_name(&name, e))?;
             let done = requests(&inner, 1, 1, &mut |node, t, _| node.get(t, &n)).await?;
             let obj = match done.into_iter().next() {
                 Some(Event::GetDone { result: Ok(o), .. }) => o,
