@@ -10,28 +10,44 @@ fn lone_node_is_responsible_for_everything() {
     assert!(matches!(n.poll_output(), Output::Timeout(_)));
 }
 
-/// Peers a node sends `JoinRequest` to, in order, until `until`.
-fn join_requests(n: &mut Node, until: Time) -> Vec<RingId> {
-    let mut to = Vec::new();
-    let mut now = 0;
-    while now <= until {
-        loop {
-            match n.poll_output() {
-                Output::Transmit(t) => {
-                    if Message::decode(&t.bytes) == Ok(Message::JoinRequest) {
-                        to.push(t.to);
-                    }
-                }
-                Output::Event(_) => {}
-                Output::Timeout(at) => {
-                    now = at.max(now + 1);
-                    break;
-                }
-            }
+/// Drains `n`'s outputs up to its next timeout: the messages it sent, and
+/// that timeout.
+fn drain(n: &mut Node) -> (Vec<(RingId, Message)>, Time) {
+    let mut out = Vec::new();
+    loop {
+        match n.poll_output() {
+            Output::Timeout(at) => return (out, at),
+            Output::Transmit(t) => out.push((t.to, Message::decode(&t.bytes).unwrap())),
+            Output::Event(_) => {}
         }
+    }
+}
+
+/// Drains `n`'s outputs up to its next timeout: the messages it sent.
+fn sent(n: &mut Node) -> Vec<(RingId, Message)> {
+    drain(n).0
+}
+
+/// Runs `n` from `now` to `until`, its timeouts included: every message it
+/// sends, with the time it was sent at.
+fn sent_until(n: &mut Node, mut now: Time, until: Time) -> Vec<(Time, RingId, Message)> {
+    let mut out = Vec::new();
+    while now <= until {
+        let (msgs, at) = drain(n);
+        out.extend(msgs.into_iter().map(|(to, m)| (now, to, m)));
+        now = at.max(now + 1);
         n.handle_input(Input::Timeout(now)).unwrap();
     }
-    to
+    out
+}
+
+/// Peers a node sends `JoinRequest` to, in order, until `until`.
+fn join_requests(n: &mut Node, until: Time) -> Vec<RingId> {
+    sent_until(n, 0, until)
+        .into_iter()
+        .filter(|(_, _, m)| *m == Message::JoinRequest)
+        .map(|(_, to, _)| to)
+        .collect()
 }
 
 #[test]
@@ -99,18 +115,13 @@ fn between(p: RingId, me: RingId, s: RingId) -> Node {
 /// Drains `n`'s outputs up to its next timeout: the routed messages it
 /// sent, with their next hops.
 fn routed_sent(n: &mut Node) -> Vec<(RingId, crate::wire::Routed)> {
-    let mut sent = Vec::new();
-    loop {
-        match n.poll_output() {
-            Output::Timeout(_) => return sent,
-            Output::Transmit(t) => {
-                if let Ok(Message::Routed(r)) = Message::decode(&t.bytes) {
-                    sent.push((t.to, r));
-                }
-            }
-            Output::Event(_) => {}
-        }
-    }
+    sent(n)
+        .into_iter()
+        .filter_map(|(to, m)| match m {
+            Message::Routed(r) => Some((to, r)),
+            _ => None,
+        })
+        .collect()
 }
 
 #[test]
@@ -321,18 +332,6 @@ fn a_replica_on_the_way_answers_a_get_itself() {
     assert_eq!(*item, ItemBytes::Object(signed.encoded().to_vec()));
 }
 
-/// Drains `n`'s outputs up to its next timeout: the messages it sent.
-fn sent(n: &mut Node) -> Vec<(RingId, Message)> {
-    let mut out = Vec::new();
-    loop {
-        match n.poll_output() {
-            Output::Timeout(_) => return out,
-            Output::Transmit(t) => out.push((t.to, Message::decode(&t.bytes).unwrap())),
-            Output::Event(_) => {}
-        }
-    }
-}
-
 #[test]
 fn a_node_tells_the_predecessor_it_replaces_of_the_newcomer() {
     // `me` has predecessor `old`; newcomer `x` lies between and notifies.
@@ -448,26 +447,12 @@ fn a_join_lookup_that_comes_back_is_asked_again_after_a_round_trip() {
     });
     n.handle_input(Input::Receive(6, s, &back.encode()))
         .unwrap();
-    let mut now = 6;
-    let mut again = None;
-    while now < 2 * Config::default().stabilize_ms && again.is_none() {
-        now = match n.poll_output() {
-            Output::Timeout(at) => {
-                n.handle_input(Input::Timeout(at.max(now + 1))).unwrap();
-                at.max(now + 1)
-            }
-            Output::Transmit(t) => {
-                if let Ok(Message::Routed(r)) = Message::decode(&t.bytes) {
-                    if r.id == lookup && r.body == Body::FindSuccessor {
-                        again = Some(now);
-                    }
-                }
-                now
-            }
-            Output::Event(_) => now,
-        };
-    }
-    let at = again.expect("asked again within two rounds");
+    let again = sent_until(&mut n, 6, 2 * Config::default().stabilize_ms)
+        .into_iter()
+        .find(|(_, _, m)| {
+            matches!(m, Message::Routed(r) if r.id == lookup && r.body == Body::FindSuccessor)
+        });
+    let (at, _, _) = again.expect("asked again within two rounds");
     assert!(
         at <= 6 + Config::default().stabilize_ms,
         "asked again at {at} ms"
