@@ -458,16 +458,16 @@ impl<S: Store> Node<S> {
                     // Later attempts wait twice as long (2, 4, 8 rounds):
                     // repairing a neighbourhood takes a few rounds, and
                     // retries that give up before it is done fail the get.
-                    // A joiner's lookup is the exception for its first
-                    // bounce: it fails nothing by coming back early (the
-                    // joiner asks until it is let in), and the bounce is
-                    // mostly a newcomer's neighbourhood still forming,
-                    // which a round trip later has often formed. It waits
-                    // the measured time a lookup takes, at most one round.
+                    // A joiner's lookup is the exception: it fails nothing
+                    // by coming back early (the joiner asks until it is let
+                    // in), and the bounce is mostly a newcomer's
+                    // neighbourhood still forming, which is done within a
+                    // round. It waits the measured time a lookup takes,
+                    // doubled at each bounce, at most one round.
                     let wait = match &p.kind {
-                        k @ Kind::JoinLookup(_) if p.bounces == 1 => {
-                            k.wait(&self.rtt, self.cfg.stabilize_ms, 1)
-                        }
+                        k @ Kind::JoinLookup(_) => k
+                            .wait(&self.rtt, self.cfg.stabilize_ms, p.bounces)
+                            .min(self.cfg.stabilize_ms),
                         _ => self.cfg.stabilize_ms << p.bounces.min(4),
                     };
                     p.deadline = self.now.saturating_add(wait).min(p.give_up);

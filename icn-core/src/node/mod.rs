@@ -58,6 +58,10 @@ pub type Time = u64;
 /// Identifies a request made through the node's API.
 pub type ReqId = u64;
 
+/// The top bit of a `Ping` nonce marks a link probe, which every node answers;
+/// a member answers any other `Ping` only while it is one (spec/ring.md).
+const LINK_PROBE: u64 = 1 << 63;
+
 /// Tunables. Defaults suit browsers on the public internet; the simulator
 /// uses the same defaults.
 #[derive(Debug, Clone)]
@@ -571,7 +575,14 @@ impl<S: Store> Node<S> {
     fn on_message(&mut self, from: RingId, msg: Message) {
         // A node that is not (or no longer) a member answers no liveness
         // questions, so that its neighbours drop it instead of routing to it.
-        if !self.joined && matches!(msg, Message::GetState | Message::Ping { .. }) {
+        // A link probe (see `send`) asks only whether the peer receives on
+        // the link, so every node answers it.
+        let member_question = match msg {
+            Message::GetState => true,
+            Message::Ping { nonce } => nonce & LINK_PROBE == 0,
+            _ => false,
+        };
+        if !self.joined && member_question {
             return;
         }
         match msg {
@@ -618,16 +629,23 @@ impl<S: Store> Node<S> {
         }
         match self.links.send(self.now, to, msg.encode()) {
             SendOutcome::Transmit(bytes) => {
+                // Every link in use is probed, not only the ring's: a reply
+                // going straight to its origin, or a hop to a gateway, went
+                // into links dead at the far end for some 25 s. The silence
+                // check is cheap and comes first: it runs at every send.
                 self.transmit(to, bytes);
-                // Only members are probed (the ring's own tables): a node
-                // that is not one answers no `Ping`. The silence check is
-                // cheap and comes first: it runs at every send.
-                if self.links.wants_probe(self.now, &to) && self.is_ring_neighbour(&to) {
+                let closing = matches!(msg, Message::Bye | Message::Leaving { .. });
+                if !closing && !self.left && self.links.wants_probe(self.now, &to) {
                     let deadline = self.now + self.cfg.ping_timeout_ms;
                     self.links.probe_out(&to, deadline);
-                    let nonce = self.random();
-                    let ping = Message::Ping { nonce }.encode();
-                    self.transmit(to, ping);
+                    // A ring neighbour is also asked whether it is still a
+                    // member; any other peer only whether it is there.
+                    let nonce = if self.is_ring_neighbour(&to) {
+                        self.member_nonce()
+                    } else {
+                        self.random() | LINK_PROBE
+                    };
+                    self.transmit(to, Message::Ping { nonce }.encode());
                 }
             }
             SendOutcome::Dial => self.emit(Event::Dial(to)),
@@ -650,6 +668,11 @@ impl<S: Store> Node<S> {
         self.rng ^= self.rng << 25;
         self.rng ^= self.rng >> 27;
         self.rng.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// A nonce for a `Ping` that only a member answers.
+    pub(super) fn member_nonce(&mut self) -> u64 {
+        self.random() & !LINK_PROBE
     }
 
     /// `period` ± 10 %, so that nodes started together do not stay in step.

@@ -194,7 +194,7 @@ impl<S: Store> Node<S> {
         if now >= self.next_check_predecessor {
             self.next_check_predecessor = now + self.jitter(self.cfg.check_predecessor_ms);
             if let (Some(p), None) = (self.predecessor, self.awaiting_pong) {
-                let nonce = self.random();
+                let nonce = self.member_nonce();
                 self.awaiting_pong = Some(super::Probe {
                     peer: p,
                     nonce,
@@ -354,6 +354,13 @@ impl<S: Store> Node<S> {
             let mut list: Vec<RingId> = others().collect();
             list.truncate(crate::wire::MAX_SUCCESSORS);
             self.send(from, &Message::JoinReply { successors: list });
+            // The joiner is this node's successor now. Left to stabilize,
+            // the successor learnt of it only when the joiner notified it,
+            // and not at all if it had no predecessor yet: until this node's
+            // next round the joiner had none either and claimed no keys, and
+            // lookups for them went round until their hop limit. Asked at
+            // once, it answers after its `JoinReply` (the link keeps order).
+            self.set_finger(0, from);
         } else {
             let req = self.new_request_id();
             let pending = self.pending(Kind::JoinLookup(from));
@@ -576,6 +583,10 @@ impl<S: Store> Node<S> {
                     .copied()
                     .filter(|s| Some(*s) != avoid)
             })
+            // `avoid` is a preference: a retry whose only way is the hop it
+            // took before goes that way again rather than nowhere (it came
+            // back `Unreachable` at once, and waited four periods more).
+            .or_else(|| avoid.and_then(|_| self.next_hop(key, None)))
     }
 
     /// Routes a message that starts here (or arrives here) one step on.

@@ -112,6 +112,13 @@ fn between(p: RingId, me: RingId, s: RingId) -> Node {
     n
 }
 
+/// `n` after newcomer `x` linked to it (at time 4) and said `msg` (at 5).
+fn newcomer_says(mut n: Node, x: RingId, msg: &Message) -> Node {
+    n.handle_input(Input::LinkUp(4, x)).unwrap();
+    n.handle_input(Input::Receive(5, x, &msg.encode())).unwrap();
+    n
+}
+
 /// Drains `n`'s outputs up to its next timeout: the routed messages it
 /// sent, with their next hops.
 fn routed_sent(n: &mut Node) -> Vec<(RingId, crate::wire::Routed)> {
@@ -341,10 +348,7 @@ fn a_node_tells_the_predecessor_it_replaces_of_the_newcomer() {
         RingId([0x20; 32]),
         RingId([0x40; 32]),
     );
-    let mut n = between(old, me, s);
-    n.handle_input(Input::LinkUp(4, x)).unwrap();
-    n.handle_input(Input::Receive(5, x, &Message::Notify.encode()))
-        .unwrap();
+    let mut n = newcomer_says(between(old, me, s), x, &Message::Notify);
     assert_eq!(n.predecessor(), Some(x));
     let told: Vec<_> = sent(&mut n)
         .into_iter()
@@ -445,16 +449,167 @@ fn a_join_lookup_that_comes_back_is_asked_again_after_a_round_trip() {
         hops: 1,
         body: Body::Unreachable,
     });
-    n.handle_input(Input::Receive(6, s, &back.encode()))
-        .unwrap();
-    let again = sent_until(&mut n, 6, 2 * Config::default().stabilize_ms)
-        .into_iter()
-        .find(|(_, _, m)| {
-            matches!(m, Message::Routed(r) if r.id == lookup && r.body == Body::FindSuccessor)
+    // Every bounce is asked again within a round, up to the attempts allowed
+    // (the joiner's own retry starts a new lookup after that).
+    let round = Config::default().stabilize_ms;
+    let mut now = 6;
+    for bounce in 1..Config::default().request_attempts {
+        n.handle_input(Input::Receive(now, s, &back.encode()))
+            .unwrap();
+        let again = sent_until(&mut n, now, now + round)
+            .into_iter()
+            .find(|(_, _, m)| {
+                matches!(m, Message::Routed(r) if r.id == lookup && r.body == Body::FindSuccessor)
+            });
+        assert!(again.is_some(), "bounce {bounce} not asked again");
+        // `sent_until` ran the node's clock past the round.
+        now = n.now + 1;
+    }
+}
+
+#[test]
+fn a_reply_into_a_link_silent_at_the_far_end_is_probed() {
+    use crate::wire::{Body, Dest, Routed};
+    // `o` asked through `a`; the answer goes straight to `o`, which is no
+    // neighbour and has said nothing since its link came up. A crashed `o`
+    // is noticed within the ping timeout, not when ICE gives up.
+    let (me, a, o) = (RingId([0x40; 32]), RingId([0x90; 32]), RingId([0xc0; 32]));
+    let run = |o_speaks: bool| {
+        let mut n = Node::new(me, Config::default());
+        n.bootstrap(0);
+        n.handle_input(Input::LinkUp(1, a)).unwrap();
+        n.handle_input(Input::LinkUp(1, o)).unwrap();
+        let get = Message::Routed(Routed {
+            dest: Dest::Key(RingId([0x30; 32])),
+            origin: o,
+            id: 7,
+            hops: 1,
+            body: Body::Get {
+                block: false,
+                forwarded: 0,
+            },
         });
-    let (at, _, _) = again.expect("asked again within two rounds");
+        n.handle_input(Input::Receive(1500, a, &get.encode()))
+            .unwrap();
+        let mut to_o: Vec<Message> = sent(&mut n)
+            .into_iter()
+            .filter(|(to, _)| *to == o)
+            .map(|(_, m)| m)
+            .collect();
+        if o_speaks {
+            n.handle_input(Input::Receive(
+                2500,
+                o,
+                &Message::Pong { nonce: 1 }.encode(),
+            ))
+            .unwrap();
+        }
+        to_o.extend(
+            sent_until(&mut n, 2500, 6000)
+                .into_iter()
+                .filter(|(_, to, _)| *to == o)
+                .map(|(_, _, m)| m),
+        );
+        to_o
+    };
+    let to_o = run(false);
     assert!(
-        at <= 6 + Config::default().stabilize_ms,
-        "asked again at {at} ms"
+        matches!(&to_o[0], Message::Routed(r) if r.id == 7),
+        "{to_o:?}"
     );
+    assert!(
+        matches!(to_o[1], Message::Ping { nonce } if nonce & LINK_PROBE != 0),
+        "a link probe follows: {to_o:?}"
+    );
+    // Presumed dead: told `Bye` (in case it lives) and hung up on.
+    assert_eq!(to_o.last(), Some(&Message::Bye), "{to_o:?}");
+    let to_o = run(true);
+    assert!(!to_o.contains(&Message::Bye), "{to_o:?}");
+}
+
+#[test]
+fn a_neighbour_is_asked_whether_it_is_a_member() {
+    let (p, me, s) = (RingId([0x20; 32]), RingId([0x40; 32]), RingId([0x60; 32]));
+    let mut n = between(p, me, s);
+    let ping = sent_until(&mut n, 3, 2500)
+        .into_iter()
+        .find_map(|(_, to, m)| match m {
+            Message::Ping { nonce } if to == s => Some(nonce),
+            _ => None,
+        })
+        .expect("the silent successor is probed");
+    assert_eq!(ping & LINK_PROBE, 0);
+}
+
+#[test]
+fn a_node_that_is_no_member_answers_only_link_probes() {
+    let (me, gw) = (RingId([0x10; 32]), RingId([0x80; 32]));
+    let mut n = Node::new(me, Config::default());
+    n.handle_input(Input::LinkUp(0, gw)).unwrap();
+    n.join(0, gw);
+    sent(&mut n);
+    for nonce in [5, 5 | LINK_PROBE] {
+        let ping = Message::Ping { nonce };
+        n.handle_input(Input::Receive(1, gw, &ping.encode()))
+            .unwrap();
+    }
+    let pongs: Vec<Message> = sent(&mut n)
+        .into_iter()
+        .filter_map(|(_, m)| matches!(m, Message::Pong { .. }).then_some(m))
+        .collect();
+    assert_eq!(
+        pongs,
+        [Message::Pong {
+            nonce: 5 | LINK_PROBE
+        }]
+    );
+}
+
+#[test]
+fn a_retry_whose_only_way_is_the_hop_it_took_goes_that_way_again() {
+    use crate::wire::{Body, Dest};
+    // One successor: the retry of a get that went through it has no other
+    // hop. It used to come back `Unreachable` at once (and wait four more
+    // periods); now it goes through the same successor again.
+    let (me, s) = (RingId([0x40; 32]), RingId([0x50; 32]));
+    let mut n = joined_through(me, s);
+    let name = crate::Name::parse("/alice/far").unwrap();
+    let key = name.ring_key();
+    assert!(
+        !key.in_half_open(me, s),
+        "the key must lie beyond the successor"
+    );
+    n.get(2, &name);
+    let gets = sent_until(&mut n, 2, 8000)
+        .into_iter()
+        .filter(|(_, to, m)| {
+            *to == s
+                && matches!(m, Message::Routed(r)
+                    if r.dest == Dest::Key(key) && matches!(r.body, Body::Get { .. }))
+        })
+        .count();
+    assert!(gets >= 2, "asked {gets} times");
+    assert_eq!(n.stats().undeliverable.no_hop, 0);
+}
+
+#[test]
+fn a_node_that_lets_a_joiner_in_itself_takes_it_for_its_successor() {
+    // `j` lies between this node and its successor `s`: the node answers
+    // the join itself, and asks `j` for its state right after, so that `j`
+    // gets its predecessor within a round trip.
+    let (p, me, j, s) = (
+        RingId([0x20; 32]),
+        RingId([0x40; 32]),
+        RingId([0x48; 32]),
+        RingId([0x60; 32]),
+    );
+    let mut n = newcomer_says(between(p, me, s), j, &Message::JoinRequest);
+    let to_j: Vec<Message> = sent_until(&mut n, 5, 6)
+        .into_iter()
+        .filter(|(_, to, _)| *to == j)
+        .map(|(_, _, m)| m)
+        .collect();
+    assert!(matches!(to_j[0], Message::JoinReply { .. }), "{to_j:?}");
+    assert!(to_j[1..].contains(&Message::GetState), "{to_j:?}");
+    assert_eq!(n.successors().first(), Some(&j));
 }
