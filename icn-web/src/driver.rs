@@ -347,13 +347,13 @@ fn on_frame_now(inner: &Shared, frame: &Frame) {
             }
             Frame::NoRoute { peer } => {
                 let peer = *peer;
-                // A client of another gateway: reached by DataChannel only.
-                // While one is being set up, the link stays up.
+                // A client of another gateway: reached by DataChannel only,
+                // so the link is down until one opens (spec/link.md).
                 if me.no_route.len() < MAX_NO_ROUTE {
                     me.no_route.insert(peer);
                 }
                 let was_relayed = me.relayed.remove(&peer);
-                if was_relayed && !me.is_carried(&peer) && !me.rtc.contains_key(&peer) {
+                if was_relayed && !me.is_carried(&peer) {
                     me.input(Input::LinkLost(t, peer));
                 }
             }

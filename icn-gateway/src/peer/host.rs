@@ -318,14 +318,16 @@ impl Host {
             }
             Frame::NoRoute { peer } => {
                 tracing::debug!(%peer, "no relay route");
-                // A client of another gateway. While a DataChannel to it is
-                // being set up the link stays up (what is sent meanwhile is
-                // lost, as on any link); without one it is down.
+                // A client of another gateway: reached by DataChannel only,
+                // so the link is down until one opens. (Kept up meanwhile,
+                // it took in lookups, answers and the signaling of other
+                // peers' channels, and delivered none of them until the
+                // channel opened, if it did.)
                 if self.no_route.len() < MAX_NO_ROUTE {
                     self.no_route.insert(peer);
                 }
                 let was = self.relayed.remove(&peer);
-                if was && !self.carried(&peer) && !self.links.has(&peer) {
+                if was && !self.carried(&peer) {
                     self.input(Input::LinkLost(t, peer));
                 }
             }
