@@ -589,6 +589,16 @@ impl<S: Store> Node<S> {
             .or_else(|| avoid.and_then(|_| self.next_hop(key, None)))
     }
 
+    /// The linked node nearest after `key` between `key` and this one
+    /// (successors and fingers are among the linked), other than `from`.
+    fn nearest_after(&self, key: RingId, from: RingId) -> Option<RingId> {
+        self.links
+            .up_peers()
+            .into_iter()
+            .filter(|n| n.in_open(key, self.id) && *n != from && !self.is_dead(n))
+            .min_by_key(|n| key.distance_to(*n))
+    }
+
     /// Routes a message that starts here (or arrives here) one step on.
     pub(super) fn route(&mut self, r: Routed) {
         let from = self.id;
@@ -702,6 +712,23 @@ impl<S: Store> Node<S> {
             .filter(|p| overshot && *p != from && !self.is_dead(p))
         {
             return self.forward_to(p, r);
+        }
+        // With no predecessor to pass it back to (a newcomer that the node
+        // before it has not found yet), the message goes to the linked node
+        // nearest after the key, each such step nearer; with none, a lookup
+        // ends here: this node is the key's closest successor known. Routed
+        // on by fingers, it went round until its hop limit, and while a
+        // gateway let many peers in, joins waited for retries. Should a node
+        // unknown to this one lie between, stabilization mends the answer,
+        // as it does any answer given while nodes join. Data requests are
+        // never answered so: their answers must be exact.
+        if overshot && self.predecessor.is_none() {
+            if let Some(m) = self.nearest_after(key, from) {
+                return self.forward_to(m, r);
+            }
+            if r.body == Body::FindSuccessor && matches!(r.dest, Dest::Key(_)) {
+                return self.deliver(r);
+            }
         }
         match self.next_hop(key, avoid) {
             Some(next) => {

@@ -613,3 +613,59 @@ fn a_node_that_lets_a_joiner_in_itself_takes_it_for_its_successor() {
     assert!(to_j[1..].contains(&Message::GetState), "{to_j:?}");
     assert_eq!(n.successors().first(), Some(&j));
 }
+
+#[test]
+fn a_newcomer_without_a_predecessor_takes_a_key_handed_back_nearer() {
+    use crate::wire::{Body, Dest, Routed};
+    // `me` joined, but the node before it has not found it yet: it has no
+    // predecessor. Its successor hands back a lookup for `k`, which lies
+    // behind `me`. Routed on by fingers it came back round until its hop
+    // limit. Now it goes to the linked node nearest after `k`, or, with
+    // none, `me` answers it: it is the closest successor of `k` it knows.
+    // A get is never answered so: it waits for the owner's claim.
+    let (o, k, m, me, s) = (
+        RingId([0x10; 32]),
+        RingId([0x30; 32]),
+        RingId([0x38; 32]),
+        RingId([0x40; 32]),
+        RingId([0x60; 32]),
+    );
+    let ask = |body: Body, also_linked: Option<RingId>| {
+        let mut n = joined_through(me, s);
+        if let Some(m) = also_linked {
+            n.handle_input(Input::LinkUp(2, m)).unwrap();
+        }
+        assert_eq!(n.predecessor(), None);
+        sent(&mut n);
+        let msg = Message::Routed(Routed {
+            dest: Dest::Key(k),
+            origin: o,
+            id: 9,
+            hops: 3,
+            body,
+        });
+        n.handle_input(Input::Receive(3, s, &msg.encode())).unwrap();
+        routed_sent(&mut n)
+            .into_iter()
+            .find(|(_, r)| r.id == 9)
+            .map(|(to, r)| (to, r.body))
+    };
+    let answer = ask(Body::FindSuccessor, None);
+    assert!(
+        matches!(&answer, Some((_, Body::Successor { node, .. })) if *node == me),
+        "{answer:?}"
+    );
+    assert_eq!(
+        ask(Body::FindSuccessor, Some(m)),
+        Some((m, Body::FindSuccessor))
+    );
+    let get = Body::Get {
+        block: false,
+        forwarded: 0,
+    };
+    assert!(matches!(
+        ask(get.clone(), None),
+        Some((_, Body::Get { .. }))
+    ));
+    assert_eq!(ask(get.clone(), Some(m)), Some((m, get)));
+}
