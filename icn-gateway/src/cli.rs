@@ -115,9 +115,9 @@ pub struct SignArgs {
     pub blocks: Option<PathBuf>,
 }
 
-/// `icn publish`.
+/// The gateway `icn publish` and `icn get` talk to.
 #[derive(Debug, Args)]
-pub struct PublishArgs {
+pub struct RemoteArgs {
     /// The gateway (default: a gateway run here with its defaults).
     #[arg(
         long,
@@ -126,6 +126,20 @@ pub struct PublishArgs {
         default_value = "http://127.0.0.1:8080"
     )]
     pub gateway: String,
+}
+
+impl RemoteArgs {
+    fn client(&self) -> crate::client::Client {
+        crate::client::Client::new(&self.gateway)
+    }
+}
+
+/// `icn publish`.
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    /// The gateway.
+    #[command(flatten)]
+    pub remote: RemoteArgs,
     /// What to sign and publish.
     #[command(flatten)]
     pub content: ContentArgs,
@@ -134,14 +148,9 @@ pub struct PublishArgs {
 /// `icn get`.
 #[derive(Debug, Args)]
 pub struct GetArgs {
-    /// The gateway (default: a gateway run here with its defaults).
-    #[arg(
-        long,
-        value_name = "URL",
-        env = "ICN_GATEWAY",
-        default_value = "http://127.0.0.1:8080"
-    )]
-    pub gateway: String,
+    /// The gateway.
+    #[command(flatten)]
+    pub remote: RemoteArgs,
     /// Full name, /PUBLISHER-ID/... (the publisher id is k followed by 52 base32 characters).
     #[arg(value_name = "NAME")]
     pub name: String,
@@ -450,7 +459,7 @@ fn sign(a: &SignArgs) -> Result<Name, CliError> {
 }
 
 fn publish(a: &PublishArgs) -> Result<(Name, String), CliError> {
-    let client = crate::client::Client::new(&a.gateway);
+    let client = a.remote.client();
     let mut sent = 0;
     let signed = build(&a.content, &mut |block| {
         client.put_block(&block)?;
@@ -476,7 +485,7 @@ fn get(a: &GetArgs, out: &mut dyn Write) -> Result<(), CliError> {
         name: a.name.clone(),
         source,
     })?;
-    let client = crate::client::Client::new(&a.gateway);
+    let client = a.remote.client();
     let obj = client.get_object(&name)?;
     match &a.out {
         None => Ok(client.write_content(&obj, out, Path::new("<stdout>"))?),
