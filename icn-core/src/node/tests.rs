@@ -1,5 +1,11 @@
 use super::*;
 
+/// A get of an object, as its origin sends it.
+const OBJECT_GET: crate::wire::Body = crate::wire::Body::Get {
+    block: false,
+    forwarded: 0,
+};
+
 #[test]
 fn lone_node_is_responsible_for_everything() {
     let mut n = Node::new(RingId([1; 32]), Config::default());
@@ -201,10 +207,7 @@ fn an_answer_to_a_node_nobody_links_to_retraces_its_request() {
         origin: o,
         id: 7,
         hops: 1,
-        body: Body::Get {
-            block: false,
-            forwarded: 0,
-        },
+        body: OBJECT_GET,
     });
     n.handle_input(Input::Receive(2, a, &get.encode())).unwrap();
     let (to, r) = routed_sent(&mut n)
@@ -296,10 +299,7 @@ fn a_replica_on_the_way_answers_a_get_itself() {
             origin: RingId([0x90; 32]),
             id,
             hops: 3,
-            body: Body::Get {
-                block: false,
-                forwarded: 0,
-            },
+            body: OBJECT_GET,
         })
     };
     // What `n` sends on for the get with request id `id`, handed to it by
@@ -469,7 +469,7 @@ fn a_join_lookup_that_comes_back_is_asked_again_after_a_round_trip() {
 
 #[test]
 fn a_reply_into_a_link_silent_at_the_far_end_is_probed() {
-    use crate::wire::{Body, Dest, Routed};
+    use crate::wire::{Dest, Routed};
     // `o` asked through `a`; the answer goes straight to `o`, which is no
     // neighbour and has said nothing since its link came up. A crashed `o`
     // is noticed within the ping timeout, not when ICE gives up.
@@ -484,10 +484,7 @@ fn a_reply_into_a_link_silent_at_the_far_end_is_probed() {
             origin: o,
             id: 7,
             hops: 1,
-            body: Body::Get {
-                block: false,
-                forwarded: 0,
-            },
+            body: OBJECT_GET,
         });
         n.handle_input(Input::Receive(1500, a, &get.encode()))
             .unwrap();
@@ -659,13 +656,6 @@ fn a_newcomer_without_a_predecessor_takes_a_key_handed_back_nearer() {
         ask(Body::FindSuccessor, Some(m)),
         Some((m, Body::FindSuccessor))
     );
-    let get = Body::Get {
-        block: false,
-        forwarded: 0,
-    };
-    assert!(matches!(
-        ask(get.clone(), None),
-        Some((_, Body::Get { .. }))
-    ));
-    assert_eq!(ask(get.clone(), Some(m)), Some((m, get)));
+    assert!(matches!(ask(OBJECT_GET, None), Some((_, Body::Get { .. }))));
+    assert_eq!(ask(OBJECT_GET, Some(m)), Some((m, OBJECT_GET)));
 }
