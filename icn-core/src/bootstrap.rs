@@ -9,6 +9,7 @@
 use crate::sig::{Signature, Signer, SigningKey, VerifyingKey};
 
 use crate::cbor::{self, CborError, Enc, Seq};
+use crate::ice::{self, IceError, IceServer};
 use crate::id::RingId;
 use crate::wire::MAX_MESSAGE_SIZE;
 
@@ -37,6 +38,9 @@ pub enum BootstrapError {
     /// The certificate has expired.
     #[error("certificate expired")]
     Expired,
+    /// An ICE server list that breaks its rules.
+    #[error("{0}")]
+    Ice(#[from] IceError),
 }
 
 /// A gateway's signature on a node's ring position.
@@ -207,6 +211,12 @@ pub enum Frame {
         /// Gateway keys, at most [`MAX_TRUSTED`].
         keys: Vec<[u8; 32]>,
     },
+    /// Gateway to peer, after `Welcome`: the STUN and TURN servers to
+    /// gather candidates with (at most [`ice::MAX_ICE_SERVERS`]).
+    IceServers {
+        /// The servers, TURN ones with credentials for this peer.
+        servers: Vec<IceServer>,
+    },
 }
 
 /// Most gateway keys a `Trust` frame may carry.
@@ -233,7 +243,7 @@ fn frame_arity(tag: u64) -> Option<usize> {
         0 => Some(3),
         1 | 4 => Some(2),
         2 => Some(CERT_FIELDS),
-        3 | 5 | 6 | 7 => Some(1),
+        3 | 5 | 6 | 7 | 8 => Some(1),
         _ => None,
     }
 }
@@ -250,6 +260,7 @@ impl Frame {
             Frame::NoRoute { .. } => 5,
             Frame::Error { .. } => 6,
             Frame::Trust { .. } => 7,
+            Frame::IceServers { .. } => 8,
         };
         // A hello's optional certificate comes on top of its fields.
         let cert_fields = match self {
@@ -295,6 +306,7 @@ impl Frame {
                     e.bytes(k);
                 }
             }
+            Frame::IceServers { servers } => ice::write_list(&mut e, servers),
         }
         e.finish()
     }
@@ -339,6 +351,9 @@ impl Frame {
             },
             6 => Frame::Error {
                 code: s.text("code", 64)?,
+            },
+            8 => Frame::IceServers {
+                servers: ice::read_list(&mut s)?,
             },
             _ => {
                 let mut list = Seq::new(s.next("trusted keys")?, "trusted keys", MAX_TRUSTED)?;
@@ -404,6 +419,20 @@ mod tests {
             Frame::Trust {
                 keys: vec![[1; 32], [2; 32]],
             },
+            Frame::IceServers { servers: vec![] },
+            Frame::IceServers {
+                servers: vec![
+                    IceServer::stun("stun:203.0.113.1:8080"),
+                    IceServer {
+                        urls: vec![
+                            "turn:203.0.113.2:3478".into(),
+                            "turns:t.example:5349".into(),
+                        ],
+                        username: "1700000000:ab".into(),
+                        credential: "c2VjcmV0".into(),
+                    },
+                ],
+            },
         ] {
             assert_eq!(Frame::decode(&f.encode()), Ok(f));
         }
@@ -423,6 +452,40 @@ mod tests {
         assert_eq!(
             Frame::decode(&[0x81, 0x09]),
             Err(BootstrapError::UnknownTag(9))
+        );
+        // An ICE list over its limit, with a bad URL or a server without
+        // URLs is refused whole.
+        let many = Frame::IceServers {
+            servers: vec![IceServer::stun("stun:x"); crate::ice::MAX_ICE_SERVERS + 1],
+        };
+        let mut e = Enc::array(2);
+        e.uint(8).list(crate::ice::MAX_ICE_SERVERS + 1);
+        for _ in 0..=crate::ice::MAX_ICE_SERVERS {
+            e.list(3).list(1).text("stun:x").text("").text("");
+        }
+        assert!(Frame::decode(&e.finish()).is_err());
+        assert_eq!(
+            Frame::decode(&many.encode()).map(|f| matches!(f, Frame::IceServers { servers } if servers.len() == crate::ice::MAX_ICE_SERVERS)),
+            Ok(true),
+            "the encoder cuts the list to its limit"
+        );
+        let mut e = Enc::array(2);
+        e.uint(8)
+            .list(1)
+            .list(3)
+            .list(1)
+            .text("http://x")
+            .text("")
+            .text("");
+        assert!(matches!(
+            Frame::decode(&e.finish()),
+            Err(BootstrapError::Ice(IceError::BadUrl(_)))
+        ));
+        let mut e = Enc::array(2);
+        e.uint(8).list(1).list(3).list(0).text("").text("");
+        assert_eq!(
+            Frame::decode(&e.finish()),
+            Err(BootstrapError::Ice(IceError::NoUrl))
         );
     }
 

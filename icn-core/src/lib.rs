@@ -29,6 +29,7 @@ pub mod block;
 pub mod bootstrap;
 mod cbor;
 pub mod hash;
+pub mod ice;
 pub mod id;
 pub mod link;
 pub mod name;

@@ -185,6 +185,63 @@ pub struct GatewayArgs {
     /// one; its node certificates are trusted (repeatable).
     #[arg(long, value_name = "ID")]
     pub trust_gateway: Vec<icn_core::PublisherId>,
+    /// UDP address of the gateway's STUN service [default: the HTTP
+    /// listener's address and port].
+    #[arg(long, value_name = "ADDR", conflicts_with = "no_stun")]
+    pub stun: Option<std::net::SocketAddr>,
+    /// Run no STUN service (peers then get only the --ice-server and --turn servers).
+    #[arg(long)]
+    pub no_stun: bool,
+    /// Host name or address peers reach this gateway's STUN service at
+    /// [default: the host they opened /ws with].
+    #[arg(long, value_name = "HOST")]
+    pub public_host: Option<String>,
+    /// A STUN or TURN server to hand to every peer, as `stun:host:port` or
+    /// `turn:user:password@host:port` (repeatable).
+    #[arg(long, value_name = "URL", value_parser = parse_ice_server)]
+    pub ice_server: Vec<icn_core::ice::IceServer>,
+    /// A TURN server (`turn:host:port`, `turns:host:port`) given to every peer
+    /// with credentials made from --turn-secret-file (repeatable).
+    #[arg(long, value_name = "URL", requires = "turn_secret_file", value_parser = parse_ice_url)]
+    pub turn: Vec<String>,
+    /// File holding the secret shared with coturn (its static-auth-secret,
+    /// with use-auth-secret); the first line, trimmed, is used.
+    #[arg(long, value_name = "FILE", requires = "turn")]
+    pub turn_secret_file: Option<PathBuf>,
+}
+
+/// A `stun:`/`turn:` URL as the command line gives it.
+fn parse_ice_url(s: &str) -> Result<String, String> {
+    icn_core::ice::IceServer::check_url(s)
+        .map(|_| s.to_string())
+        .map_err(|e| e.to_string())
+}
+
+/// `--ice-server`: a URL, with `user:password@` before the host for TURN.
+fn parse_ice_server(s: &str) -> Result<icn_core::ice::IceServer, String> {
+    let (scheme, rest) = s
+        .split_once(':')
+        .ok_or_else(|| format!("not a STUN or TURN URL: {s:?}"))?;
+    let (user, pass, host) = match rest.rsplit_once('@') {
+        Some((cred, host)) => {
+            let (u, p) = cred
+                .split_once(':')
+                .ok_or_else(|| "credentials are written user:password@".to_string())?;
+            (u, p, host)
+        }
+        None => ("", "", rest),
+    };
+    let url = parse_ice_url(&format!("{scheme}:{host}"))?;
+    if url.starts_with("turn") && user.is_empty() {
+        return Err(format!(
+            "{url}: a TURN server needs user:password@ (or use --turn)"
+        ));
+    }
+    Ok(icn_core::ice::IceServer {
+        urls: vec![url],
+        username: user.to_string(),
+        credential: pass.to_string(),
+    })
 }
 
 /// `icn swarm`.
@@ -223,6 +280,11 @@ pub struct SwarmArgs {
     /// with N bytes, anything else with the count of bytes received so far.
     #[arg(long)]
     pub respond: bool,
+    /// A STUN server (`stun:host:port`) to learn the peers' public address
+    /// from, instead of the ones the gateway offers (repeatable; native
+    /// peers use the first STUN URL, and no TURN).
+    #[arg(long, value_name = "URL", value_parser = parse_ice_server)]
+    pub ice_server: Vec<icn_core::ice::IceServer>,
 }
 
 /// `icn verify`.
@@ -302,6 +364,9 @@ pub enum CliError {
     /// `icn swarm` failed.
     #[error("swarm: {0}")]
     Swarm(String),
+    /// The TURN secret file is empty.
+    #[error("{}: no secret in the file (its first line is the secret)", .0.display())]
+    EmptySecret(PathBuf),
     /// Reading input or writing output failed.
     #[error("{}: {source}", path.display())]
     Io {
@@ -523,6 +588,7 @@ fn swarm(a: SwarmArgs, out: &mut dyn Write) -> Result<(), CliError> {
         read: a.read,
         settle: a.settle,
         respond: a.respond,
+        ice: (!a.ice_server.is_empty()).then_some(a.ice_server),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -535,6 +601,19 @@ fn swarm(a: SwarmArgs, out: &mut dyn Write) -> Result<(), CliError> {
     // Peers' tasks end with the runtime; nothing is left running.
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     Ok(())
+}
+
+/// The TURN secret: the first line of `path`, trimmed.
+fn read_turn_secret(path: &std::path::Path) -> Result<Vec<u8>, CliError> {
+    let text = std::fs::read_to_string(path).map_err(|source| CliError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let secret = text.lines().next().unwrap_or("").trim();
+    if secret.is_empty() {
+        return Err(CliError::EmptySecret(path.to_path_buf()));
+    }
+    Ok(secret.as_bytes().to_vec())
 }
 
 /// Logs to stderr at `default` level unless `RUST_LOG` says otherwise.
@@ -564,6 +643,23 @@ fn gateway(a: GatewayArgs) -> Result<(), CliError> {
         max_per_addr: a.max_per_addr,
         join: a.join.as_deref().map(ws_url),
         trust: a.trust_gateway.iter().map(|p| p.key().to_bytes()).collect(),
+        stun: match a.no_stun {
+            true => None,
+            false => Some(
+                a.stun
+                    .unwrap_or(std::net::SocketAddr::new(a.listen.ip(), 0)),
+            ),
+        },
+        ice: crate::gateway::ice::IceConfig {
+            stun_port: None,
+            public_host: a.public_host,
+            extra: a.ice_server,
+            turn: a.turn,
+            turn_secret: match &a.turn_secret_file {
+                Some(path) => Some(read_turn_secret(path)?),
+                None => None,
+            },
+        },
     };
     Ok(runtime.block_on(crate::gateway::run(cfg))?)
 }

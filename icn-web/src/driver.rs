@@ -68,6 +68,10 @@ pub(crate) struct Inner {
     pub(crate) watching: bool,
     /// `leave()` was called: never join again.
     pub(crate) left: bool,
+    /// The STUN and TURN servers new peer connections gather with.
+    pub(crate) ice: Vec<icn_core::ice::IceServer>,
+    /// `ice` was given to `Peer.join`: the gateway's list does not replace it.
+    ice_fixed: bool,
 }
 
 /// Peers remembered as unreachable through the gateway's relay.
@@ -89,6 +93,7 @@ impl Inner {
         a: &Admitted,
         gateways: Vec<String>,
         at: usize,
+        ice: Option<Vec<icn_core::ice::IceServer>>,
     ) -> Self {
         Inner {
             me: node.id(),
@@ -111,6 +116,8 @@ impl Inner {
             gateways,
             watching: false,
             left: false,
+            ice_fixed: ice.is_some(),
+            ice: ice.unwrap_or_default(),
         }
     }
 
@@ -360,6 +367,7 @@ fn on_frame_now(inner: &Shared, frame: &Frame) {
             Frame::Trust { keys } => {
                 me.trusted = icn_core::bootstrap::trusted_keys(me.cert.gateway_key, keys);
             }
+            Frame::IceServers { servers } if !me.ice_fixed => me.ice = servers.clone(),
             _ => {}
         }
     }

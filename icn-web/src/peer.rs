@@ -5,6 +5,7 @@ use std::rc::Rc;
 
 use icn_core::block::{chunk, DEFAULT_BLOCK_SIZE};
 use icn_core::hash::Hash;
+use icn_core::ice::IceServer;
 use icn_core::node::{Config, Event, Item, Node, RequestError, Store};
 use icn_core::{ContentObject, Name, NameError, Payload, PublisherId, RingId, SignedObject};
 use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
@@ -36,6 +37,53 @@ fn option(options: &JsValue, key: &str) -> Option<JsValue> {
         .filter(|v| !v.is_undefined() && !v.is_null())
 }
 
+/// `iceServers` as `RTCConfiguration` has it: `[{ urls, username?,
+/// credential? }]`, `urls` a string or an array of them; checked here so a
+/// bad entry fails the join, not every link later.
+fn ice_servers(v: JsValue) -> Result<Vec<IceServer>, JsValue> {
+    let bad = |why: &str| js_err(format!("iceServers: {why}"));
+    let list: Array = v.dyn_into().map_err(|_| bad("must be an array"))?;
+    if list.length() as usize > icn_core::ice::MAX_ICE_SERVERS {
+        return Err(bad("too many servers"));
+    }
+    let text = |o: &JsValue, k: &str| -> Result<String, JsValue> {
+        match option(o, k) {
+            None => Ok(String::new()),
+            Some(v) => v
+                .as_string()
+                .filter(|s| s.len() <= icn_core::ice::MAX_ICE_TEXT)
+                .ok_or_else(|| bad(&format!("{k} must be a short string"))),
+        }
+    };
+    let mut out = Vec::new();
+    for s in list.iter() {
+        let urls = match option(&s, "urls") {
+            Some(u) if u.is_string() => Array::of1(&u),
+            Some(u) => u
+                .dyn_into()
+                .map_err(|_| bad("urls must be a string or an array"))?,
+            None => return Err(bad("every server needs urls")),
+        };
+        if urls.length() == 0 || urls.length() as usize > icn_core::ice::MAX_ICE_URLS {
+            return Err(bad("every server needs 1 to 4 urls"));
+        }
+        let urls = urls
+            .iter()
+            .map(|u| {
+                let u = u.as_string().ok_or_else(|| bad("a url is not a string"))?;
+                IceServer::check_url(&u).map_err(|e| bad(&e.to_string()))?;
+                Ok(u)
+            })
+            .collect::<Result<Vec<_>, JsValue>>()?;
+        out.push(IceServer {
+            urls,
+            username: text(&s, "username")?,
+            credential: text(&s, "credential")?,
+        });
+    }
+    Ok(out)
+}
+
 fn request_message(e: RequestError) -> String {
     match e {
         RequestError::Invalid => {
@@ -61,7 +109,8 @@ impl Peer {
     /// `gateways`, WebSocket URLs of more gateways of the same ring: tried in
     /// turn if `url` does not answer, and joined again through (keeping the
     /// ring position) should this peer be stranded later, its gateway gone
-    /// and no DataChannel left.
+    /// and no DataChannel left; and `iceServers`, as `RTCConfiguration`
+    /// has it, used instead of the STUN and TURN servers the gateway offers.
     #[wasm_bindgen(unchecked_return_type = "Promise<Peer>")]
     pub fn join(url: String, options: JsValue) -> Promise {
         task::promise(async move { Peer::join_with(url, options).await.map(JsValue::from) })
@@ -188,16 +237,22 @@ impl Peer {
     }
 
     /// The open links: `[{ nodeId, transport }]`, transport `"webrtc"` for an
-    /// authenticated DataChannel, `"websocket"` for the gateway and
-    /// `"relay"` for a peer reached through the gateway's relay.
+    /// authenticated DataChannel between the two peers' own addresses (host
+    /// or server-reflexive), `"turn"` for one through a TURN relay,
+    /// `"websocket"` for the gateway and `"relay"` for a peer reached
+    /// through the gateway's relay.
     pub fn links(&self) -> Array {
         let me = self.inner.borrow();
         let out = Array::new();
         for id in me.node.ring_view().links {
             let transport = if id == me.gw {
                 "websocket"
-            } else if me.rtc.get(&id).is_some_and(|l| l.is_open()) {
-                "webrtc"
+            } else if let Some(l) = me.rtc.get(&id).filter(|l| l.is_open()) {
+                if l.via_turn {
+                    "turn"
+                } else {
+                    "webrtc"
+                }
             } else if me.relayed.contains(&id) {
                 "relay"
             } else {
@@ -346,6 +401,10 @@ impl Peer {
                 gateways.push(u);
             }
         }
+        let ice = match option(&options, "iceServers") {
+            Some(v) => Some(ice_servers(v)?),
+            None => None,
+        };
         // The key comes last before the handshake, so that a join no gateway
         // admits forgets it again (below) and no other error leaves it kept.
         let key = match option(&options, "secretKey") {
@@ -386,6 +445,7 @@ impl Peer {
             &admitted,
             gateways,
             at,
+            ice,
         )));
         start(&inner, admitted);
         Ok(Peer {

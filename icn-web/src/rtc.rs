@@ -41,6 +41,9 @@ const HIGH_WATER: u32 = 1024 * 1024;
 const LOW_WATER: u32 = 256 * 1024;
 /// How long a link may take from offer to authenticated.
 const SETUP_MS: u64 = 15_000;
+/// How long a closed link's connection lingers so its channel's close
+/// reaches the peer.
+const CLOSE_GRACE_MS: i32 = 1_000;
 /// Longest wait for ICE gathering before sending what was gathered.
 const GATHER_MS: u64 = 2_000;
 
@@ -61,6 +64,11 @@ pub(crate) struct RtcLink {
     auth_seen: bool,
     reasm: Reassembler,
     backlog: Outbox,
+    /// The candidate pair the link settled on goes through a TURN relay.
+    pub(crate) via_turn: bool,
+    /// When `via_turn` was last asked of the browser (ICE may move an
+    /// open link to a better pair, from a relayed one to a direct one).
+    classified: u64,
     handlers: Vec<Handler>,
 }
 
@@ -69,13 +77,28 @@ impl RtcLink {
         self.auth_sent && self.peer_authed
     }
 
+    /// Closes the link and detaches every handler first: the closures die
+    /// with the link, and a browser event for a closed channel must find
+    /// no handler rather than a dropped closure. The channel closes at once
+    /// (an orderly close: what it holds, a `Bye` say, goes out first, then
+    /// the peer sees it close); the connection a second later, since
+    /// closing it at once drops all that and leaves the peer with a link it
+    /// takes for open until ICE gives up on it, half a minute later.
     pub(crate) fn close(&self) {
         if let Some(dc) = &self.dc {
+            dc.set_onopen(None);
+            dc.set_onmessage(None);
             dc.set_onclose(None);
+            dc.set_onbufferedamountlow(None);
             dc.close();
         }
         self.pc.set_onconnectionstatechange(None);
-        self.pc.close();
+        self.pc.set_ondatachannel(None);
+        let pc = self.pc.clone();
+        task::spawn(async move {
+            sleep(CLOSE_GRACE_MS).await;
+            pc.close();
+        });
     }
 
     /// Queues one ring message and sends what the channel takes now.
@@ -104,11 +127,81 @@ impl RtcLink {
     }
 }
 
-fn new_pc() -> Result<RtcPeerConnection, JsValue> {
+/// A peer connection gathering candidates with the page's ICE servers
+/// (the gateway's list, or the one given to `Peer.join`).
+fn new_pc(inner: &Shared) -> Result<RtcPeerConnection, JsValue> {
     let cfg = RtcConfiguration::new();
-    // Loopback and LAN peers need no STUN; public deployments add servers here.
-    cfg.set_ice_servers(&Array::new());
+    let servers = Array::new();
+    for s in &inner.borrow().ice {
+        let o = js_sys::Object::new();
+        let urls: Array = s.urls.iter().map(|u| JsValue::from_str(u)).collect();
+        js_sys::Reflect::set(&o, &"urls".into(), &urls)?;
+        if !s.username.is_empty() {
+            js_sys::Reflect::set(&o, &"username".into(), &s.username.as_str().into())?;
+            js_sys::Reflect::set(&o, &"credential".into(), &s.credential.as_str().into())?;
+        }
+        servers.push(&o);
+    }
+    cfg.set_ice_servers(&servers);
     RtcPeerConnection::new_with_configuration(&cfg)
+}
+
+/// Marks the link to `peer` as relayed by TURN if the candidate pair its
+/// connection selected has a relayed end (from `getStats`).
+fn classify(inner: &Shared, peer: RingId, session: u64) {
+    let Some(pc) = inner
+        .borrow_mut()
+        .rtc
+        .get_mut(&peer)
+        .filter(|l| l.session == session)
+        .map(|l| {
+            l.classified = now();
+            l.pc.clone()
+        })
+    else {
+        return;
+    };
+    let inner = inner.clone();
+    task::spawn(async move {
+        let Ok(report) = wait(pc.get_stats()).await else {
+            return;
+        };
+        let turn = selected_pair_is_relayed(&report.unchecked_into());
+        if let Some(l) = inner.borrow_mut().rtc.get_mut(&peer) {
+            if l.session == session {
+                l.via_turn = turn;
+            }
+        }
+    });
+}
+
+/// Whether an `RTCStatsReport`'s selected candidate pair has a relayed end.
+fn selected_pair_is_relayed(report: &js_sys::Map) -> bool {
+    let get = |o: &JsValue, k: &str| {
+        js_sys::Reflect::get(o, &k.into())
+            .ok()
+            .and_then(|v| v.as_string())
+    };
+    let mut pair_id = None;
+    let mut nominated = None;
+    report.for_each(&mut |v, _| match get(&v, "type").as_deref() {
+        Some("transport") => pair_id = pair_id.take().or(get(&v, "selectedCandidatePairId")),
+        Some("candidate-pair")
+            if get(&v, "state").as_deref() == Some("succeeded")
+                && js_sys::Reflect::get(&v, &"nominated".into()).ok() == Some(JsValue::TRUE) =>
+        {
+            nominated = get(&v, "id");
+        }
+        _ => {}
+    });
+    let Some(pair) = pair_id.or(nominated).map(|id| report.get(&id.into())) else {
+        return false;
+    };
+    ["localCandidateId", "remoteCandidateId"].iter().any(|end| {
+        get(&pair, end).is_some_and(|id| {
+            get(&report.get(&id.into()), "candidateType").as_deref() == Some("relay")
+        })
+    })
 }
 
 fn random_session() -> u64 {
@@ -127,7 +220,7 @@ pub(crate) fn start_offer(inner: &Shared, peer: RingId) -> bool {
             return false;
         }
     }
-    let Ok(pc) = new_pc() else { return false };
+    let Ok(pc) = new_pc(inner) else { return false };
     let dc = pc.create_data_channel("icn");
     let session = random_session();
     insert_link(inner, peer, pc.clone(), Some(dc.clone()), session, true);
@@ -137,7 +230,7 @@ pub(crate) fn start_offer(inner: &Shared, peer: RingId) -> bool {
         let r = async {
             let offer = wait(pc.create_offer()).await?;
             wait(pc.set_local_description(offer.unchecked_ref())).await?;
-            let sdp = gathered_sdp(&pc).await?;
+            let sdp = gathered_sdp(&inner, &pc).await?;
             send_signal(&inner, peer, SignalKind::Offer, session, sdp);
             Ok::<(), JsValue>(())
         }
@@ -183,6 +276,8 @@ fn insert_link(
         auth_seen: false,
         reasm: Reassembler::default(),
         backlog: Outbox::default(),
+        via_turn: false,
+        classified: 0,
         handlers: vec![on_state],
     };
     if let Some(old) = inner.borrow_mut().rtc.insert(peer, link) {
@@ -205,11 +300,29 @@ fn drop_link(inner: &Shared, peer: RingId, session: u64) {
     }
 }
 
-/// Waits until ICE gathering completes (or [`GATHER_MS`] passed) and
-/// returns the local SDP with its candidates.
-async fn gathered_sdp(pc: &RtcPeerConnection) -> Result<String, JsValue> {
+/// Waits until ICE gathering completes, or the SDP holds the best kind of
+/// candidate the page's servers can give (relayed with TURN, else
+/// server-reflexive with STUN), or [`GATHER_MS`] passed; returns the local
+/// SDP with its candidates. (Chromium may take seconds to call gathering
+/// complete after the candidates that matter arrived.)
+async fn gathered_sdp(inner: &Shared, pc: &RtcPeerConnection) -> Result<String, JsValue> {
+    let enough = {
+        let ice = &inner.borrow().ice;
+        match (ice.iter().any(|s| s.is_turn()), ice.is_empty()) {
+            (true, _) => Some(" typ relay"),
+            (false, false) => Some(" typ srflx"),
+            (false, true) => None,
+        }
+    };
     let start = now();
     while pc.ice_gathering_state() != RtcIceGatheringState::Complete && now() - start < GATHER_MS {
+        let has = |kind: &str| {
+            pc.local_description()
+                .is_some_and(|d| d.sdp().contains(kind))
+        };
+        if enough.is_some_and(has) {
+            break;
+        }
         sleep(5).await;
     }
     pc.local_description()
@@ -304,7 +417,7 @@ fn answer(inner: &Shared, from: RingId, offer: Signal) {
             return;
         }
     }
-    let Ok(pc) = new_pc() else { return };
+    let Ok(pc) = new_pc(inner) else { return };
     let session = offer.session;
     insert_link(inner, from, pc.clone(), None, session, false);
     if let Some(l) = inner.borrow_mut().rtc.get_mut(&from) {
@@ -343,7 +456,7 @@ fn answer(inner: &Shared, from: RingId, offer: Signal) {
             wait(pc.set_remote_description(&desc)).await?;
             let ans = wait(pc.create_answer()).await?;
             wait(pc.set_local_description(ans.unchecked_ref())).await?;
-            let sdp = gathered_sdp(&pc).await?;
+            let sdp = gathered_sdp(&inner, &pc).await?;
             send_signal(&inner, from, SignalKind::Answer, session, sdp);
             Ok::<(), JsValue>(())
         }
@@ -424,6 +537,7 @@ fn on_open_now(inner: &Shared, peer: RingId, session: u64) -> bool {
         l.is_open()
     };
     if opened {
+        classify(inner, peer, session);
         link_opened(inner, peer);
     }
     true
@@ -502,16 +616,33 @@ fn on_auth(inner: &Shared, peer: RingId, session: u64, auth: &LinkAuth, t: &Tran
         ok.then_some(l.is_open())
     };
     match opened {
-        Some(true) => link_opened(inner, peer),
+        Some(true) => {
+            classify(inner, peer, session);
+            link_opened(inner, peer);
+        }
         Some(false) => {}
         None => drop_link(inner, peer, session),
     }
     true
 }
 
-/// Closes links that did not open within [`SETUP_MS`].
+/// How often an open link's candidate pair is looked at again.
+const CLASSIFY_MS: u64 = 5_000;
+
+/// Closes links that did not open within [`SETUP_MS`], and looks again at
+/// which candidate pair each open link uses.
 pub(crate) fn sweep(inner: &Shared) {
     let t = now();
+    let due: Vec<(RingId, u64)> = inner
+        .borrow()
+        .rtc
+        .iter()
+        .filter(|(_, l)| l.is_open() && t.saturating_sub(l.classified) >= CLASSIFY_MS)
+        .map(|(p, l)| (*p, l.session))
+        .collect();
+    for (p, s) in due {
+        classify(inner, p, s);
+    }
     let stale: Vec<(RingId, u64)> = inner
         .borrow()
         .rtc

@@ -210,3 +210,62 @@ pub fn link_case() -> LinkCase {
         auth,
     }
 }
+
+/// Named sample bootstrap frames (spec/bootstrap.md): the ICE server list
+/// with and without TURN credentials, and an empty one.
+pub fn sample_frames() -> Vec<(&'static str, icn_core::bootstrap::Frame)> {
+    use icn_core::bootstrap::Frame;
+    use icn_core::ice::IceServer;
+    vec![
+        ("ice-servers-none", Frame::IceServers { servers: vec![] }),
+        (
+            "ice-servers-stun",
+            Frame::IceServers {
+                servers: vec![IceServer::stun("stun:203.0.113.1:8080")],
+            },
+        ),
+        (
+            "ice-servers-stun-and-turn",
+            Frame::IceServers {
+                servers: vec![
+                    IceServer::stun("stun:203.0.113.1:8080"),
+                    IceServer {
+                        urls: vec![
+                            "turn:203.0.113.1:3478".into(),
+                            "turn:203.0.113.1:3478?transport=tcp".into(),
+                        ],
+                        // `EXPIRY:NODE`, and base64 of HMAC-SHA1 under the
+                        // secret "s3cret" (coturn's use-auth-secret).
+                        username: "1700000000:ab".into(),
+                        credential: "tZGaATN13OEz2X8Mx0RAvpSRvDg=".into(),
+                    },
+                ],
+            },
+        ),
+    ]
+}
+
+/// Invalid bootstrap frames and why: `(name, hex, reason)`.
+pub fn invalid_frames() -> Vec<(&'static str, String, &'static str)> {
+    // [8, [[urls, "", ""]]] with the given CBOR of `urls`.
+    let one_server = |urls: &str| format!("82088183{urls}6060");
+    let nine = format!("820889{}", "8381667374756e3a786060".repeat(9));
+    vec![
+        (
+            "ice-url-not-stun-or-turn",
+            one_server("81687474703a2f2f78"),
+            "http://x is not a STUN or TURN URL",
+        ),
+        (
+            "ice-server-without-url",
+            one_server("80"),
+            "a server needs a URL",
+        ),
+        (
+            "ice-url-with-space",
+            one_server("81677374756e3a6120"),
+            "a URL of printable ASCII only",
+        ),
+        ("ice-too-many-servers", nine, "at most 8 servers"),
+    ]
+}

@@ -48,6 +48,8 @@ pub struct State {
     pub peers: super::ws::Peers,
     /// Response headers prepared once per object (by object hash).
     pub prepared: std::sync::RwLock<std::collections::HashMap<Hash, Arc<Prepared>>>,
+    /// The ICE servers admitted peers are given.
+    pub ice: super::ice::IceConfig,
 }
 
 /// The headers of an object's content responses, built once.

@@ -50,6 +50,8 @@ pub struct Metrics {
     pub relayed_bytes: Counter,
     /// Relay messages dropped for exceeding a peer's budget.
     pub relay_dropped: Counter,
+    /// STUN Binding requests answered.
+    pub stun_answers: Counter,
 }
 
 impl Metrics {
@@ -121,6 +123,12 @@ impl Metrics {
             "counter",
             "Relay messages over a peer's budget.",
             self.relay_dropped.get(),
+        );
+        put(
+            "stun_answers_total",
+            "counter",
+            "STUN Binding requests answered.",
+            self.stun_answers.get(),
         );
         put(
             "stored_objects",

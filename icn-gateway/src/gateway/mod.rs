@@ -8,6 +8,7 @@
 pub mod bundle;
 pub mod driver;
 pub mod http;
+pub mod ice;
 pub mod metrics;
 pub mod range;
 pub mod store;
@@ -43,6 +44,12 @@ pub struct GatewayConfig {
     pub join: Option<String>,
     /// Keys of gateways allowed to join through this one (and trusted).
     pub trust: Vec<[u8; 32]>,
+    /// Where the STUN service listens: `None` for none; port 0 for the
+    /// HTTP listener's port.
+    pub stun: Option<SocketAddr>,
+    /// What admitted peers are told about ICE servers (its `stun_port` is
+    /// filled in once the STUN socket is bound).
+    pub ice: ice::IceConfig,
 }
 
 /// Why the gateway could not start.
@@ -157,15 +164,6 @@ pub async fn run(cfg: GatewayConfig) -> Result<(), GatewayError> {
     );
     let host = crate::peer::host::Host::new(node, links, upstream.as_ref().map(|u| u.gateway_id));
     let driver = driver::spawn(host, udp, upstream, trust.clone(), metrics.clone());
-    let peers = ws::Peers::new(id, key.clone(), cfg.max_per_addr, trust);
-    let state = Arc::new(http::State {
-        store,
-        driver,
-        metrics,
-        lookup_timeout: cfg.lookup_timeout,
-        peers,
-        prepared: Default::default(),
-    });
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
         .map_err(|source| GatewayError::Bind {
@@ -176,6 +174,20 @@ pub async fn run(cfg: GatewayConfig) -> Result<(), GatewayError> {
         addr: cfg.listen,
         source,
     })?;
+    let mut ice = cfg.ice.clone();
+    if let Some(stun) = cfg.stun {
+        ice.stun_port = start_stun(stun, addr, metrics.clone()).await?;
+    }
+    let peers = ws::Peers::new(id, key.clone(), cfg.max_per_addr, trust);
+    let state = Arc::new(http::State {
+        store,
+        driver,
+        metrics,
+        lookup_timeout: cfg.lookup_timeout,
+        peers,
+        prepared: Default::default(),
+        ice,
+    });
     tracing::info!(node = %id, "gateway listening on http://{addr}");
     println!("icn gateway listening on http://{addr}");
     warp::serve(http::routes(state))
@@ -185,6 +197,34 @@ pub async fn run(cfg: GatewayConfig) -> Result<(), GatewayError> {
         .await;
     tracing::info!("gateway stopped");
     Ok(())
+}
+
+/// Starts the STUN service on `stun` (port 0: the HTTP listener's port, as
+/// `addr` has it) and returns its port. An address given by the operator
+/// must be free; the default one may be taken by another program, and then
+/// the gateway runs without STUN and says so.
+async fn start_stun(
+    stun: SocketAddr,
+    addr: SocketAddr,
+    metrics: Arc<metrics::Metrics>,
+) -> Result<Option<u16>, GatewayError> {
+    let default = stun.port() == 0;
+    let stun = match default {
+        true => SocketAddr::new(stun.ip(), addr.port()),
+        false => stun,
+    };
+    let socket = match tokio::net::UdpSocket::bind(stun).await {
+        Ok(s) => s,
+        Err(e) if default => {
+            tracing::warn!("no STUN service: cannot bind udp {stun}: {e} (see --stun)");
+            return Ok(None);
+        }
+        Err(source) => return Err(GatewayError::Bind { addr: stun, source }),
+    };
+    let port = socket.local_addr().map(|a| a.port()).unwrap_or(stun.port());
+    tracing::info!("STUN on udp {}:{port}", stun.ip());
+    tokio::spawn(ice::serve_stun(socket, metrics));
+    Ok(Some(port))
 }
 
 /// Joins the ring of the gateway at `url`: it must know this gateway's key

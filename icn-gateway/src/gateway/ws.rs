@@ -61,6 +61,8 @@ pub fn upgrade(
         );
     };
     let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
+    // The host the peer reached us at: its STUN URL names the same host.
+    let host = header("host").to_string();
     tokio::spawn(async move {
         match on_upgrade.await {
             Ok(upgraded) => {
@@ -70,7 +72,7 @@ pub fn upgrade(
                     Some(ws_config()),
                 )
                 .await;
-                serve(ws, addr.map(|a| a.ip()), s).await;
+                serve(ws, addr.map(|a| a.ip()), host, s).await;
             }
             Err(e) => tracing::debug!("websocket upgrade failed: {e}"),
         }
@@ -247,8 +249,8 @@ fn binary(m: &Message) -> Option<&[u8]> {
     }
 }
 
-/// Serves one WebSocket connection from `addr`.
-pub async fn serve(mut ws: WebSocket, addr: Option<IpAddr>, s: Arc<State>) {
+/// Serves one WebSocket connection from `addr`, which asked for `host`.
+pub async fn serve(mut ws: WebSocket, addr: Option<IpAddr>, host: String, s: Arc<State>) {
     let peers = &s.peers;
     let ip = addr.unwrap_or(IpAddr::from([0, 0, 0, 0]));
     let admitted = match peers.per_addr.lock() {
@@ -262,7 +264,7 @@ pub async fn serve(mut ws: WebSocket, addr: Option<IpAddr>, s: Arc<State>) {
     if !admitted {
         refuse(&mut ws, "too-many-connections").await;
         let _ = ws.close(None).await;
-    } else if let Some((id, rx)) = handshake(&mut ws, &s).await {
+    } else if let Some((id, rx)) = handshake(&mut ws, &host, &s).await {
         run_peer(ws, id, rx, &s).await;
     }
     if let Ok(mut per) = peers.per_addr.lock() {
@@ -279,6 +281,7 @@ pub async fn serve(mut ws: WebSocket, addr: Option<IpAddr>, s: Arc<State>) {
 /// and the receiving end of its outgoing frame queue.
 async fn handshake(
     ws: &mut WebSocket,
+    host: &str,
     s: &Arc<State>,
 ) -> Option<(RingId, mpsc::UnboundedReceiver<Vec<u8>>)> {
     let peers = &s.peers;
@@ -354,16 +357,18 @@ async fn handshake(
         refuse(ws, "already-connected").await;
         return None;
     };
-    let cert = NodeCert::issue(
-        &peers.key,
-        id,
-        key,
-        now_ms() + CERT_LIFETIME.as_millis() as u64,
-    );
+    let expires = now_ms() + CERT_LIFETIME.as_millis() as u64;
+    let cert = NodeCert::issue(&peers.key, id, key, expires);
     let trust = Frame::Trust {
         keys: peers.trusted(),
     };
-    if !send_frame(ws, &Frame::Welcome(cert)).await || !send_frame(ws, &trust).await {
+    let ice = Frame::IceServers {
+        servers: s.ice.servers_for(host, id, expires),
+    };
+    if !send_frame(ws, &Frame::Welcome(cert)).await
+        || !send_frame(ws, &trust).await
+        || !send_frame(ws, &ice).await
+    {
         if let Ok(mut c) = peers.conns.lock() {
             c.remove(&id);
         }

@@ -11,6 +11,7 @@
 
 pub mod host;
 pub mod rtc;
+pub mod stun;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -18,6 +19,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use ed25519_dalek::{Signer, SigningKey};
 use futures_util::{SinkExt, StreamExt};
 use icn_core::bootstrap::{join_message, Frame, NodeCert, MAX_FRAME_SIZE};
+use icn_core::ice::IceServer;
 use icn_core::node::{Config, Event, Input, Node, RequestError, RingView, Stats};
 use icn_core::{Name, RingId, SignedObject};
 use tokio::sync::{mpsc, oneshot};
@@ -204,6 +206,17 @@ impl Peer {
         key: SigningKey,
         cfg: Config,
     ) -> Result<Peer, PeerError> {
+        Peer::join_with_ice(urls, key, cfg, None).await
+    }
+
+    /// Like [`Peer::join_any`]; with `ice`, the STUN servers to learn this
+    /// peer's public address from instead of the ones its gateway offers.
+    pub async fn join_with_ice(
+        urls: &[String],
+        key: SigningKey,
+        cfg: Config,
+        given: Option<Vec<IceServer>>,
+    ) -> Result<Peer, PeerError> {
         let Some(first_url) = urls.first() else {
             return Err(PeerError::Connect {
                 url: String::new(),
@@ -230,9 +243,12 @@ impl Peer {
         };
         let id = cert.node_id;
         install_crypto();
-        let udp = tokio::net::UdpSocket::bind("127.0.0.1:0")
+        // The interface that reaches the gateway is the one other peers are
+        // likeliest to reach too (loopback only when the gateway is there).
+        let ip = local_ip(&ws).unwrap_or(std::net::IpAddr::from([127, 0, 0, 1]));
+        let udp = tokio::net::UdpSocket::bind((ip, 0))
             .await
-            .map_err(|e| hs(format!("cannot bind a UDP socket: {e}")))?;
+            .map_err(|e| hs(format!("cannot bind a UDP socket on {ip}: {e}")))?;
         let local = udp.local_addr().map_err(|e| hs(e.to_string()))?;
         let links = rtc::RtcLinks::new(key.clone(), cert.clone(), local);
         let (tx, rx) = mpsc::channel(256);
@@ -244,8 +260,16 @@ impl Peer {
             key,
             cert: cert.clone(),
         };
+        let mut ice = Ice {
+            fixed: given.is_some(),
+            v4: ip.is_ipv4(),
+            probe: stun::Reflexive::default(),
+        };
+        if let Some(servers) = &given {
+            ice.learn(servers).await;
+        }
         tokio::spawn(tracing::Instrument::instrument(
-            run(node, gateway_id, ws, udp, links, rx, gateways),
+            run(node, gateway_id, ws, udp, links, rx, gateways, ice),
             span,
         ));
         Ok(Peer { id, cert, tx })
@@ -332,6 +356,48 @@ impl Peer {
         if self.tx.send(Cmd::Leave(tx)).await.is_ok() {
             let _ = rx.await;
         }
+    }
+}
+
+/// Where a native peer learns its public address (TURN is not used by
+/// native peers: they offer host and server-reflexive candidates).
+struct Ice {
+    /// Servers were given to the peer itself: its gateway's list does not
+    /// replace them.
+    fixed: bool,
+    /// The peer's UDP socket is IPv4.
+    v4: bool,
+    probe: stun::Reflexive,
+}
+
+impl Ice {
+    /// Asks the first STUN server of `servers` (resolved within 2 s).
+    async fn learn(&mut self, servers: &[IceServer]) {
+        let urls: Vec<String> = servers.iter().flat_map(|s| s.urls.clone()).collect();
+        let Some((host, port)) = stun::first_stun_target(&urls) else {
+            return;
+        };
+        let target = match host.contains(':') {
+            true => format!("[{host}]:{port}"),
+            false => format!("{host}:{port}"),
+        };
+        let lookup = tokio::net::lookup_host(target);
+        let found = match tokio::time::timeout(Duration::from_secs(2), lookup).await {
+            Ok(Ok(mut addrs)) => addrs.find(|a| a.is_ipv4() == self.v4),
+            _ => None,
+        };
+        match found {
+            Some(a) => self.probe.set_server(a, Instant::now()),
+            None => tracing::debug!("cannot resolve STUN server {host}"),
+        }
+    }
+}
+
+/// The local address of the connection to the gateway.
+fn local_ip(ws: &Ws) -> Option<std::net::IpAddr> {
+    match ws.get_ref() {
+        tokio_tungstenite::MaybeTlsStream::Plain(s) => s.local_addr().ok().map(|a| a.ip()),
+        _ => None,
     }
 }
 
@@ -441,6 +507,7 @@ impl Gateways {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn run(
     node: Node,
     gw: RingId,
@@ -449,6 +516,7 @@ async fn run(
     links: rtc::RtcLinks,
     mut rx: mpsc::Receiver<Cmd>,
     mut gateways: Gateways,
+    mut ice: Ice,
 ) {
     let (mut wtx, mut stream) = split_upstream(ws);
     let mut h = Host::new(node, links, Some(gw));
@@ -466,6 +534,10 @@ async fn run(
         for (to, bytes) in h.datagrams.drain(..) {
             let _ = udp.send_to(&bytes, to).await;
         }
+        if let Some((to, bytes)) = ice.probe.poll(Instant::now()) {
+            let _ = udp.send_to(&bytes, to).await;
+        }
+        let wake = ice.probe.deadline().map_or(wake, |d| d.min(wake));
         for f in h.take_upstream() {
             if wtx.send(Message::binary(f.encode())).is_err() {
                 h.upstream_gone();
@@ -504,13 +576,15 @@ async fn run(
         let sleep = tokio::time::sleep_until(tokio::time::Instant::from_std(wake.min(next_check)));
         tokio::select! {
             msg = stream.recv(), if h.has_upstream() => match msg {
-                Some(Ok(Message::Binary(b))) => {
-                    if let Ok(f) = Frame::decode(&b) {
+                Some(Ok(Message::Binary(b))) => match Frame::decode(&b) {
+                    Ok(Frame::IceServers { servers }) if !ice.fixed => ice.learn(&servers).await,
+                    Ok(f) => {
                         if let Some(keys) = h.handle_upstream_frame(f) {
                             h.links.set_trusted(&keys);
                         }
                     }
-                }
+                    Err(_) => {}
+                },
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => h.upstream_gone(),
                 Some(Ok(_)) => {}
             },
@@ -533,7 +607,12 @@ async fn run(
             }
             r = udp.recv_from(&mut buf) => {
                 if let Ok((n, from)) = r {
-                    h.links.handle_datagram(Instant::now(), from, &buf[..n]);
+                    if let Some(mapped) = ice.probe.handle_datagram(from, &buf[..n]) {
+                        tracing::debug!(%mapped, "server-reflexive address");
+                        h.links.set_reflexive(mapped);
+                    } else {
+                        h.links.handle_datagram(Instant::now(), from, &buf[..n]);
+                    }
                 }
             }
             cmd = rx.recv() => {

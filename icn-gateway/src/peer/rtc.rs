@@ -121,6 +121,8 @@ pub struct RtcLinks {
     cert: NodeCert,
     trusted: Vec<[u8; 32]>,
     local: SocketAddr,
+    /// The socket's public address, if a STUN server told it.
+    reflexive: Option<SocketAddr>,
     links: HashMap<RingId, Link>,
     rng: u64,
     /// One DTLS certificate for all of this node's links: generating one
@@ -166,11 +168,18 @@ impl RtcLinks {
             key,
             cert,
             local,
+            reflexive: None,
             links: HashMap::new(),
             dtls_cert: str0m::crypto::from_feature_flags()
                 .dtls_provider
                 .generate_certificate(),
         }
+    }
+
+    /// The public address a STUN server saw this peer's socket at: offered
+    /// as a server-reflexive candidate by links set up from now on.
+    pub fn set_reflexive(&mut self, addr: SocketAddr) {
+        self.reflexive = Some(addr);
     }
 
     /// Whether the link to `peer` is authenticated.
@@ -198,6 +207,13 @@ impl RtcLinks {
         let mut rtc = config.build(now);
         let candidate = Candidate::host(self.local, "udp").ok()?;
         rtc.add_local_candidate(candidate);
+        if let Some(c) = self
+            .reflexive
+            .filter(|r| *r != self.local)
+            .and_then(|r| Candidate::server_reflexive(r, self.local, "udp").ok())
+        {
+            rtc.add_local_candidate(c);
+        }
         Some(rtc)
     }
 

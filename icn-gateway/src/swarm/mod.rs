@@ -55,6 +55,8 @@ pub struct SwarmConfig {
     /// Peers answer application messages for throughput measurement
     /// ([`respond`]).
     pub respond: bool,
+    /// STUN servers to use instead of the ones the gateway offers.
+    pub ice: Option<Vec<icn_core::ice::IceServer>>,
 }
 
 /// Why the swarm could not run.
@@ -157,7 +159,7 @@ async fn join_one(
     let urls: Vec<String> = (0..k)
         .map(|i| cfg.ws_urls[(index + i) % k].clone())
         .collect();
-    let joined = Peer::join_any(&urls, key, node_cfg).await;
+    let joined = Peer::join_with_ice(&urls, key, node_cfg, cfg.ice.clone()).await;
     let peer = joined.map_err(|source| SwarmError::Join { index, source })?;
     // Joined means a member of the ring: it has a successor.
     while !peer.status().await.is_some_and(|v| v.joined) && t0.elapsed() < Duration::from_secs(30) {

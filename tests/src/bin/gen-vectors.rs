@@ -30,6 +30,7 @@ fn main() {
     write_json(&root.join("invalid.json"), &invalid(&root, &base));
     write_json(&root.join("messages.json"), &messages());
     write_json(&root.join("links.json"), &links());
+    write_json(&root.join("frames.json"), &frames());
     println!("wrote {}", root.display());
 }
 
@@ -624,6 +625,26 @@ fn invalid(root: &Path, base: &SignedObject) -> Json {
         index.push(json!({"file": file, "error": code, "reason": reason}));
     }
     Json::Array(index)
+}
+
+/// spec/bootstrap.md: bootstrap frames (the ICE server list).
+fn frames() -> Json {
+    use icn_core::bootstrap::Frame;
+    let valid: Vec<Json> = icn_tests::vectors::sample_frames()
+        .into_iter()
+        .map(|(name, f)| json!({"name": name, "hex": hex::encode(f.encode())}))
+        .collect();
+    let invalid: Vec<Json> = icn_tests::vectors::invalid_frames()
+        .into_iter()
+        .map(|(name, hex, reason)| {
+            assert!(
+                Frame::decode(&hex::decode(&hex).unwrap()).is_err(),
+                "{name}"
+            );
+            json!({"name": name, "hex": hex, "reason": reason})
+        })
+        .collect();
+    json!({"valid": valid, "invalid": invalid})
 }
 
 fn messages() -> Json {
