@@ -14,6 +14,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use icn_core::bootstrap::{Frame, NodeCert};
+use icn_core::link::policy::Waiting;
 use icn_core::link::retry::OfferRetries;
 use icn_core::node::{Event, Input, Node, Output, ReqId};
 use icn_core::sig::SigningKey;
@@ -55,6 +56,9 @@ pub(crate) struct Inner {
     pub(crate) rtc: VecMap<RingId, RtcLink>,
     /// Relayed links whose DataChannel set-up failed: when to offer again.
     retry: OfferRetries,
+    /// Messages for peers whose only carrier is a DataChannel still being
+    /// set up (icn-core's link policy).
+    waiting: Waiting,
     pub(crate) waiters: VecMap<ReqId, Waiter>,
     pub(crate) onmessage: Option<Function>,
     timer: Option<i32>,
@@ -107,6 +111,7 @@ impl Inner {
             no_route: VecSet::new(),
             rtc: VecMap::new(),
             retry: OfferRetries::new(),
+            waiting: Waiting::new(),
             waiters: VecMap::new(),
             onmessage: None,
             timer: None,
@@ -139,7 +144,11 @@ impl Inner {
         } else if self.relayed.contains(&to) {
             Frame::Relay { peer: to, bytes }
         } else {
-            return; // no carrier: the node notices by its timeouts
+            if self.rtc.contains_key(&to) {
+                // Sent when the DataChannel opens, within bounds.
+                self.waiting.push(to, bytes);
+            }
+            return; // otherwise no carrier: the node notices by its timeouts
         };
         if let Some(ws) = &self.ws {
             let _ = ws.send_with_u8_array(&frame.encode());
@@ -185,6 +194,7 @@ fn handle_event(inner: &Shared, e: Event) {
             let mut me = inner.borrow_mut();
             me.relayed.remove(&p);
             me.retry.forget(&p);
+            me.waiting.forget(&p);
             if let Some(l) = me.rtc.remove(&p) {
                 l.close();
             }
@@ -239,6 +249,12 @@ pub(crate) fn link_opened(inner: &Shared, p: RingId) {
     {
         let mut me = inner.borrow_mut();
         me.retry.forget(&p);
+        let held = me.waiting.take(&p);
+        if let Some(l) = me.rtc.get_mut(&p) {
+            for m in &held {
+                l.send(m);
+            }
+        }
         let was_up = me.relayed.remove(&p);
         if !was_up {
             me.input(Input::LinkUp(now(), p));
@@ -252,6 +268,9 @@ pub(crate) fn link_opened(inner: &Shared, p: RingId) {
 pub(crate) fn link_closed(inner: &Shared, p: RingId, was_open: bool) {
     {
         let mut me = inner.borrow_mut();
+        if !me.rtc.contains_key(&p) {
+            me.waiting.forget(&p);
+        }
         if !me.is_carried(&p) && !me.rtc.contains_key(&p) {
             me.input(Input::LinkDown(now(), p));
         }

@@ -13,6 +13,7 @@
 //! more than [`HIGH_WATER`] bytes are queued in the channel, and are flushed
 //! from `bufferedamountlow`.
 
+use icn_core::link::policy::{IceState, IceWatch};
 use icn_core::link::{
     wins_glare, Incoming, LinkAuth, Outbox, Reassembler, Signal, SignalKind, Transcript,
 };
@@ -23,8 +24,8 @@ use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{
     MessageEvent, RtcConfiguration, RtcDataChannel, RtcDataChannelEvent, RtcDataChannelState,
-    RtcDataChannelType, RtcIceGatheringState, RtcPeerConnection, RtcPeerConnectionState,
-    RtcSdpType, RtcSessionDescriptionInit,
+    RtcDataChannelType, RtcIceConnectionState, RtcIceGatheringState, RtcPeerConnection,
+    RtcPeerConnectionState, RtcSdpType, RtcSessionDescriptionInit,
 };
 
 use crate::crypto;
@@ -69,6 +70,8 @@ pub(crate) struct RtcLink {
     /// When `via_turn` was last asked of the browser (ICE may move an
     /// open link to a better pair, from a relayed one to a direct one).
     classified: u64,
+    /// Whether ICE says the link is dead (icn-core's link policy).
+    ice: IceWatch,
     handlers: Vec<Handler>,
 }
 
@@ -93,6 +96,7 @@ impl RtcLink {
             dc.close();
         }
         self.pc.set_onconnectionstatechange(None);
+        self.pc.set_oniceconnectionstatechange(None);
         self.pc.set_ondatachannel(None);
         let pc = self.pc.clone();
         task::spawn(async move {
@@ -263,6 +267,28 @@ fn insert_link(
         }
     });
     pc.set_onconnectionstatechange(Some(on_state.as_ref().unchecked_ref()));
+    let weak = std::rc::Rc::downgrade(inner);
+    let watch_pc = pc.clone();
+    let on_ice = Handler::new(move |_| {
+        let state = match watch_pc.ice_connection_state() {
+            RtcIceConnectionState::New => IceState::New,
+            RtcIceConnectionState::Checking => IceState::Checking,
+            RtcIceConnectionState::Connected => IceState::Connected,
+            RtcIceConnectionState::Completed => IceState::Completed,
+            RtcIceConnectionState::Disconnected => IceState::Disconnected,
+            RtcIceConnectionState::Failed => IceState::Failed,
+            _ => IceState::Closed,
+        };
+        let Some(inner) = weak.upgrade() else { return };
+        let dead = match inner.borrow_mut().rtc.get_mut(&peer) {
+            Some(l) if l.session == session => l.ice.handle_state(now(), state),
+            _ => false,
+        };
+        if dead {
+            drop_link(&inner, peer, session);
+        }
+    });
+    pc.set_oniceconnectionstatechange(Some(on_ice.as_ref().unchecked_ref()));
     let link = RtcLink {
         pc,
         dc,
@@ -278,7 +304,8 @@ fn insert_link(
         backlog: Outbox::default(),
         via_turn: false,
         classified: 0,
-        handlers: vec![on_state],
+        ice: IceWatch::new(),
+        handlers: vec![on_state, on_ice],
     };
     if let Some(old) = inner.borrow_mut().rtc.insert(peer, link) {
         old.close();
@@ -629,8 +656,9 @@ fn on_auth(inner: &Shared, peer: RingId, session: u64, auth: &LinkAuth, t: &Tran
 /// How often an open link's candidate pair is looked at again.
 const CLASSIFY_MS: u64 = 5_000;
 
-/// Closes links that did not open within [`SETUP_MS`], and looks again at
-/// which candidate pair each open link uses.
+/// Closes links that did not open within [`SETUP_MS`] or that ICE left
+/// `disconnected` past the policy's grace, and looks again at which
+/// candidate pair each open link uses.
 pub(crate) fn sweep(inner: &Shared) {
     let t = now();
     let due: Vec<(RingId, u64)> = inner
@@ -644,11 +672,13 @@ pub(crate) fn sweep(inner: &Shared) {
         classify(inner, p, s);
     }
     let stale: Vec<(RingId, u64)> = inner
-        .borrow()
+        .borrow_mut()
         .rtc
-        .iter()
-        .filter(|(_, l)| !l.is_open() && t.saturating_sub(l.started) > SETUP_MS)
-        .map(|(p, l)| (*p, l.session))
+        .iter_mut()
+        .filter_map(|(p, l)| {
+            let late = !l.is_open() && t.saturating_sub(l.started) > SETUP_MS;
+            (late || l.ice.poll_dead(t)).then_some((*p, l.session))
+        })
         .collect();
     for (p, s) in stale {
         drop_link(inner, p, s);

@@ -55,6 +55,47 @@ async fn join_refuses_bad_input_with_clear_errors() {
         .err()
         .unwrap();
     assert_eq!(message(e), "secretKey must be 32 bytes");
+    // ICE servers are checked before anything else happens.
+    let ice = |servers: JsValue| {
+        let o = Object::new();
+        Reflect::set(&o, &"iceServers".into(), &servers).unwrap();
+        JsValue::from(o)
+    };
+    let server = |urls: JsValue| {
+        let o = Object::new();
+        Reflect::set(&o, &"urls".into(), &urls).unwrap();
+        js_sys::Array::of1(&o).into()
+    };
+    for (servers, why) in [
+        (JsValue::from_str("stun:x"), "iceServers: must be an array"),
+        (
+            server("http://x".into()),
+            "iceServers: not a STUN or TURN URL: \"http://x\"",
+        ),
+        (
+            server(js_sys::Array::new().into()),
+            "iceServers: every server needs 1 to 4 urls",
+        ),
+        (
+            server(JsValue::from(7)),
+            "iceServers: urls must be a string or an array",
+        ),
+    ] {
+        let e = Peer::join("ws://127.0.0.1:9/ws".into(), ice(servers))
+            .await
+            .err()
+            .unwrap();
+        assert_eq!(message(e), why);
+    }
+    // Good ones pass that check (and the join fails later, on the gateway).
+    let e = Peer::join(
+        "ws://127.0.0.1:9/ws".into(),
+        ice(server("stun:203.0.113.1:3478".into())),
+    )
+    .await
+    .err()
+    .unwrap();
+    assert!(message(e).contains("could not reach the gateway"));
     // Nothing listens on port 9: the error names the gateway address.
     let e = Peer::join("ws://127.0.0.1:9/ws".into(), JsValue::UNDEFINED)
         .await

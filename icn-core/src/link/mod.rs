@@ -22,6 +22,7 @@
 
 use crate::sig::{Signature, Signer, SigningKey, VerifyingKey};
 
+pub mod policy;
 pub mod retry;
 
 use crate::bootstrap::{BootstrapError, NodeCert, CERT_FIELDS};

@@ -21,6 +21,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use icn_core::bootstrap::Frame;
+use icn_core::link::policy::Waiting;
 use icn_core::link::retry::OfferRetries;
 use icn_core::node::{Event, Input, Node, Output};
 use icn_core::RingId;
@@ -31,9 +32,6 @@ use super::Transport;
 
 /// Peers remembered as unreachable through the upstream relay.
 const MAX_NO_ROUTE: usize = 4096;
-
-/// Bytes held per peer while its DataChannel is set up.
-const MAX_WAITING_BYTES: usize = 1024 * 1024;
 
 /// The node and its carriers.
 pub struct Host {
@@ -50,8 +48,9 @@ pub struct Host {
     /// another gateway): reached by DataChannel only.
     no_route: HashSet<RingId>,
     /// Messages for peers whose only carrier is a DataChannel still being
-    /// set up: sent when it opens, dropped if it fails.
-    waiting: HashMap<RingId, (usize, Vec<Vec<u8>>)>,
+    /// set up: sent when it opens, dropped if it fails (icn-core's link
+    /// policy).
+    waiting: Waiting,
     /// Relayed links whose DataChannel set-up failed: when to offer again.
     retry: OfferRetries,
     /// WebRTC DataChannels.
@@ -76,7 +75,7 @@ impl Host {
             to_upstream: upstream.map(|_| Vec::new()),
             relayed: HashSet::new(),
             no_route: HashSet::new(),
-            waiting: HashMap::new(),
+            waiting: Waiting::new(),
             retry: OfferRetries::new(),
             links,
             datagrams: Vec::new(),
@@ -156,11 +155,7 @@ impl Host {
             Frame::Relay { peer: to, bytes }
         } else {
             if self.links.has(&to) {
-                let (size, q) = self.waiting.entry(to).or_default();
-                if *size + bytes.len() <= MAX_WAITING_BYTES {
-                    *size += bytes.len();
-                    q.push(bytes);
-                }
+                self.waiting.push(to, bytes);
             }
             // Otherwise no carrier: the node notices by its timeouts.
             return;
@@ -188,7 +183,7 @@ impl Host {
                     Output::Event(Event::Dial(p)) => self.dial(p),
                     Output::Event(Event::Hangup(p)) => {
                         self.relayed.remove(&p);
-                        self.waiting.remove(&p);
+                        self.waiting.forget(&p);
                         self.retry.forget(&p);
                         if !self.leaving {
                             self.links.close(&p);
@@ -275,10 +270,8 @@ impl Host {
             LinkEvent::Opened(p) => {
                 tracing::debug!(peer = %p, "datachannel open");
                 self.retry.forget(&p);
-                if let Some((_, q)) = self.waiting.remove(&p) {
-                    for m in q {
-                        self.links.send(&p, &m);
-                    }
+                for m in self.waiting.take(&p) {
+                    self.links.send(&p, &m);
                 }
                 if !self.relayed.remove(&p) && !self.clients.contains_key(&p) {
                     self.input(Input::LinkUp(t, p));
@@ -287,7 +280,7 @@ impl Host {
             LinkEvent::Closed(p, was_open) => {
                 tracing::debug!(peer = %p, was_open, "datachannel closed");
                 if !self.links.has(&p) {
-                    self.waiting.remove(&p);
+                    self.waiting.forget(&p);
                 }
                 if !was_open && self.relayed.contains(&p) && !self.links.has(&p) {
                     self.retry.handle_failed(t, p);

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use ed25519_dalek::SigningKey;
 use icn_core::bootstrap::NodeCert;
+use icn_core::link::policy::{IceState, IceWatch};
 use icn_core::link::{
     wins_glare, Incoming, LinkAuth, Outbox, Reassembler, Signal, SignalKind, Transcript,
 };
@@ -56,6 +57,8 @@ struct Link {
     backlog: Outbox,
     started: Instant,
     dead: bool,
+    /// Whether ICE says the link is dead (icn-core's link policy).
+    ice: IceWatch,
     /// Something reached this link since it was last driven (a datagram,
     /// a message to send, an answer): drive it at the next poll.
     dirty: bool,
@@ -82,6 +85,7 @@ impl Link {
             backlog: Outbox::default(),
             started: now,
             dead: false,
+            ice: IceWatch::new(),
             dirty: true,
             wake: None,
         }
@@ -359,6 +363,14 @@ impl RtcLinks {
             if !l.is_open() && now.duration_since(l.started) > SETUP {
                 l.dead = true;
             }
+            let t = now_ms();
+            if l.ice.poll_dead(t) {
+                l.dead = true;
+            }
+            if let Some(at) = l.ice.deadline() {
+                let at = now + Duration::from_millis(at.saturating_sub(t));
+                next = Some(next.map_or(at, |n| n.min(at)));
+            }
         }
         let dead: Vec<RingId> = self
             .links
@@ -449,7 +461,18 @@ fn drive(
                 _ => l.dead = true,
             },
             Event::ChannelClose(_) => l.dead = true,
-            Event::IceConnectionStateChange(IceConnectionState::Disconnected) => l.dead = true,
+            Event::IceConnectionStateChange(s) => {
+                let state = match s {
+                    IceConnectionState::New => IceState::New,
+                    IceConnectionState::Checking => IceState::Checking,
+                    IceConnectionState::Connected => IceState::Connected,
+                    IceConnectionState::Completed => IceState::Completed,
+                    IceConnectionState::Disconnected => IceState::Disconnected,
+                };
+                if l.ice.handle_state(now_ms(), state) {
+                    l.dead = true;
+                }
+            }
             Event::ChannelBufferedAmountLow(_) => l.flush(),
             _ => {}
         }
