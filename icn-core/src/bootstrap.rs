@@ -494,5 +494,42 @@ mod tests {
         fn decode_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
             let _ = Frame::decode(&bytes);
         }
+
+        /// Any ICE server list of well-formed shape: it round-trips when
+        /// every URL is acceptable and within the limits, and is refused
+        /// whole otherwise.
+        #[test]
+        fn ice_lists_round_trip_or_are_refused(
+            servers in proptest::collection::vec(
+                (proptest::collection::vec("(stun|turn|http):[ -~]{0,12}", 0..6), "[ -~]{0,8}", "[ -~]{0,8}"),
+                0..11,
+            )
+        ) {
+            let servers: Vec<IceServer> = servers
+                .into_iter()
+                .map(|(urls, username, credential)| IceServer { urls, username, credential })
+                .collect();
+            let mut e = Enc::array(2);
+            e.uint(8).list(servers.len());
+            for s in &servers {
+                e.list(3).list(s.urls.len());
+                for u in &s.urls {
+                    e.text(u);
+                }
+                e.text(&s.username).text(&s.credential);
+            }
+            let acceptable = servers.len() <= crate::ice::MAX_ICE_SERVERS
+                && servers.iter().all(|s| {
+                    (1..=crate::ice::MAX_ICE_URLS).contains(&s.urls.len())
+                        && s.urls.iter().all(|u| IceServer::check_url(u).is_ok())
+                });
+            match Frame::decode(&e.finish()) {
+                Ok(f) => {
+                    prop_assert!(acceptable);
+                    prop_assert_eq!(f, Frame::IceServers { servers });
+                }
+                Err(_) => prop_assert!(!acceptable),
+            }
+        }
     }
 }
