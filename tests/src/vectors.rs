@@ -269,3 +269,38 @@ pub fn invalid_frames() -> Vec<(&'static str, String, &'static str)> {
         ("ice-too-many-servers", nine, "at most 8 servers"),
     ]
 }
+
+/// The vectors file `spec/vectors/{file}`.
+pub fn read_vectors(file: &str) -> serde_json::Value {
+    let path = format!("{}/../spec/vectors/{file}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// Checks a codec against `{"valid": [..], "invalid": [..]}` vectors: each
+/// sample, in order and by name, encodes to its listed bytes and decodes
+/// back to itself; each invalid input is refused.
+pub fn check_codec_vectors<T: PartialEq + std::fmt::Debug>(
+    v: &serde_json::Value,
+    samples: Vec<(&str, T)>,
+    invalid_count: usize,
+    encode: impl Fn(&T) -> Vec<u8>,
+    decode: impl Fn(&[u8]) -> Option<T>,
+) {
+    let hex_of = |case: &serde_json::Value| {
+        hex::decode(case["hex"].as_str().unwrap_or_default()).unwrap_or_default()
+    };
+    let listed = v["valid"].as_array().cloned().unwrap_or_default();
+    assert_eq!(listed.len(), samples.len(), "valid vectors");
+    for (case, (name, value)) in listed.iter().zip(samples) {
+        assert_eq!(case["name"], name);
+        let bytes = hex_of(case);
+        assert_eq!(encode(&value), bytes, "{name}");
+        assert_eq!(decode(&bytes), Some(value), "{name}");
+    }
+    let listed = v["invalid"].as_array().cloned().unwrap_or_default();
+    assert_eq!(listed.len(), invalid_count, "invalid vectors");
+    for case in &listed {
+        assert_eq!(decode(&hex_of(case)), None, "{}", case["name"]);
+    }
+}

@@ -627,41 +627,45 @@ fn invalid(root: &Path, base: &SignedObject) -> Json {
     Json::Array(index)
 }
 
-/// spec/bootstrap.md: bootstrap frames (the ICE server list).
-fn frames() -> Json {
-    use icn_core::bootstrap::Frame;
-    let valid: Vec<Json> = icn_tests::vectors::sample_frames()
-        .into_iter()
-        .map(|(name, f)| json!({"name": name, "hex": hex::encode(f.encode())}))
+/// `{"valid": [{name, hex}], "invalid": [{name, hex, reason}]}` for a codec:
+/// its named samples encoded, and invalid inputs it must refuse.
+fn codec_vectors<T>(
+    samples: Vec<(&str, T)>,
+    invalid: Vec<(&str, String, &str)>,
+    encode: impl Fn(&T) -> Vec<u8>,
+    refuses: impl Fn(&[u8]) -> bool,
+) -> Json {
+    let valid: Vec<Json> = samples
+        .iter()
+        .map(|(name, v)| json!({"name": name, "hex": hex::encode(encode(v))}))
         .collect();
-    let invalid: Vec<Json> = icn_tests::vectors::invalid_frames()
+    let invalid: Vec<Json> = invalid
         .into_iter()
         .map(|(name, hex, reason)| {
-            assert!(
-                Frame::decode(&hex::decode(&hex).unwrap()).is_err(),
-                "{name}"
-            );
+            assert!(refuses(&hex::decode(&hex).unwrap()), "{name}");
             json!({"name": name, "hex": hex, "reason": reason})
         })
         .collect();
     json!({"valid": valid, "invalid": invalid})
 }
 
+/// spec/bootstrap.md: bootstrap frames (the ICE server list).
+fn frames() -> Json {
+    use icn_core::bootstrap::Frame;
+    codec_vectors(
+        icn_tests::vectors::sample_frames(),
+        icn_tests::vectors::invalid_frames(),
+        Frame::encode,
+        |b| Frame::decode(b).is_err(),
+    )
+}
+
 fn messages() -> Json {
     use icn_core::wire::Message;
-    let valid: Vec<Json> = icn_tests::vectors::sample_messages()
-        .into_iter()
-        .map(|(name, m)| json!({"name": name, "hex": hex::encode(m.encode())}))
-        .collect();
-    let invalid: Vec<Json> = icn_tests::vectors::invalid_messages()
-        .into_iter()
-        .map(|(name, hex, reason)| {
-            assert!(
-                Message::decode(&hex::decode(&hex).unwrap()).is_err(),
-                "{name}"
-            );
-            json!({"name": name, "hex": hex, "reason": reason})
-        })
-        .collect();
-    json!({"valid": valid, "invalid": invalid})
+    codec_vectors(
+        icn_tests::vectors::sample_messages(),
+        icn_tests::vectors::invalid_messages(),
+        Message::encode,
+        |b| Message::decode(b).is_err(),
+    )
 }
