@@ -374,21 +374,17 @@ impl Ice {
     /// Asks the first STUN server of `servers` (resolved within 2 s).
     async fn learn(&mut self, servers: &[IceServer]) {
         let urls: Vec<String> = servers.iter().flat_map(|s| s.urls.clone()).collect();
-        let Some((host, port)) = stun::first_stun_target(&urls) else {
+        let Some(target) = stun::first_stun_target(&urls) else {
             return;
         };
-        let target = match host.contains(':') {
-            true => format!("[{host}]:{port}"),
-            false => format!("{host}:{port}"),
-        };
-        let lookup = tokio::net::lookup_host(target);
+        let lookup = tokio::net::lookup_host(target.as_str());
         let found = match tokio::time::timeout(Duration::from_secs(2), lookup).await {
             Ok(Ok(mut addrs)) => addrs.find(|a| a.is_ipv4() == self.v4),
             _ => None,
         };
         match found {
             Some(a) => self.probe.set_server(a, Instant::now()),
-            None => tracing::debug!("cannot resolve STUN server {host}"),
+            None => tracing::debug!("cannot resolve STUN server {target}"),
         }
     }
 }

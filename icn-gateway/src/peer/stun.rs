@@ -92,9 +92,10 @@ impl Reflexive {
     }
 }
 
-/// The first `stun:host:port` URL of a list, as host and port (`stuns:` and
-/// TURN are not used by native peers).
-pub fn first_stun_target(urls: &[String]) -> Option<(String, u16)> {
+/// The first `stun:host:port` URL of a list as a `host:port` to resolve
+/// (port 3478 when the URL has none; an IPv6 host keeps its brackets).
+/// `stuns:` and TURN are not used by native peers.
+pub fn first_stun_target(urls: &[String]) -> Option<String> {
     urls.iter().find_map(|u| {
         let rest = u.strip_prefix("stun:")?;
         let rest = rest.split('?').next()?;
@@ -103,12 +104,11 @@ pub fn first_stun_target(urls: &[String]) -> Option<(String, u16)> {
                 && p.bytes().all(|b| b.is_ascii_digit())
                 && (h.ends_with(']') || !h.contains(':'))
         };
-        let (host, port) = match rest.rsplit_once(':') {
+        let (host, port): (&str, u16) = match rest.rsplit_once(':') {
             Some((h, p)) if port_given(h, p) => (h, p.parse().ok()?),
             _ => (rest, 3478),
         };
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        Some((host.to_string(), port))
+        Some(format!("{host}:{port}"))
     })
 }
 
@@ -158,15 +158,15 @@ mod tests {
         let urls = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         assert_eq!(
             first_stun_target(&urls(&["turn:x:1", "stun:203.0.113.1:8080"])),
-            Some(("203.0.113.1".into(), 8080))
+            Some("203.0.113.1:8080".into())
         );
         assert_eq!(
             first_stun_target(&urls(&["stun:gw.example"])),
-            Some(("gw.example".into(), 3478))
+            Some("gw.example:3478".into())
         );
         assert_eq!(
             first_stun_target(&urls(&["stun:[2001:db8::1]:9"])),
-            Some(("2001:db8::1".into(), 9))
+            Some("[2001:db8::1]:9".into())
         );
         assert_eq!(first_stun_target(&urls(&["turn:x:1"])), None);
     }
