@@ -3,19 +3,19 @@
 //! one input and then [`pump`] its outputs (messages to send, events that
 //! settle promises, the next deadline, which arms a single `setTimeout`).
 //!
-//! Transports are this driver's business, not the node's: a message for the
-//! gateway goes over the WebSocket, a message for a peer over its
-//! authenticated DataChannel when one is open ([`crate::rtc`]), and otherwise
-//! through the gateway's relay while the gateway is there. The node sees one
-//! link per peer, whatever carries it.
+//! Transports are this driver's business, not the node's, and icn-core's
+//! [`Carriers`] decides them as for native peers: a message for a peer goes
+//! over its authenticated DataChannel when one is open ([`crate::rtc`]),
+//! over the WebSocket when it is for the gateway, and otherwise through the
+//! gateway's relay while the gateway is there. The node sees one link per
+//! peer, whatever carries it; this file carries out the carriers' actions.
 
-use icn_core::vecmap::{VecMap, VecSet};
+use icn_core::vecmap::VecMap;
 use std::cell::RefCell;
 use std::rc::Rc;
 
 use icn_core::bootstrap::{Frame, NodeCert};
-use icn_core::link::policy::Waiting;
-use icn_core::link::retry::OfferRetries;
+use icn_core::link::carriers::{Action, Carriers, Via};
 use icn_core::node::{Event, Input, Node, Output, ReqId};
 use icn_core::sig::SigningKey;
 use icn_core::wire::{ItemBytes, Message};
@@ -48,17 +48,10 @@ pub(crate) struct Inner {
     pub(crate) cert: NodeCert,
     /// Gateway keys whose node certificates this peer accepts.
     pub(crate) trusted: Vec<[u8; 32]>,
-    /// Peers reached through the gateway's relay.
-    pub(crate) relayed: VecSet<RingId>,
-    /// Peers the gateway cannot relay to (clients of another gateway).
-    no_route: VecSet<RingId>,
+    /// What carries each link (icn-core's link policy).
+    pub(crate) carriers: Carriers,
     /// WebRTC links, negotiating or open.
     pub(crate) rtc: VecMap<RingId, RtcLink>,
-    /// Relayed links whose DataChannel set-up failed: when to offer again.
-    retry: OfferRetries,
-    /// Messages for peers whose only carrier is a DataChannel still being
-    /// set up (icn-core's link policy).
-    waiting: Waiting,
     pub(crate) waiters: VecMap<ReqId, Waiter>,
     pub(crate) onmessage: Option<Function>,
     timer: Option<i32>,
@@ -78,9 +71,6 @@ pub(crate) struct Inner {
     ice_fixed: bool,
 }
 
-/// Peers remembered as unreachable through the gateway's relay.
-const MAX_NO_ROUTE: usize = 4096;
-
 pub(crate) fn now() -> u64 {
     js_sys::Date::now() as u64
 }
@@ -99,6 +89,8 @@ impl Inner {
         at: usize,
         ice: Option<Vec<icn_core::ice::IceServer>>,
     ) -> Self {
+        let mut carriers = Carriers::new();
+        carriers.handle_upstream_up(a.gateway_id);
         Inner {
             me: node.id(),
             node,
@@ -107,11 +99,8 @@ impl Inner {
             trusted: vec![a.cert.gateway_key],
             key,
             cert: a.cert.clone(),
-            relayed: VecSet::new(),
-            no_route: VecSet::new(),
+            carriers,
             rtc: VecMap::new(),
-            retry: OfferRetries::new(),
-            waiting: Waiting::new(),
             waiters: VecMap::new(),
             onmessage: None,
             timer: None,
@@ -126,29 +115,20 @@ impl Inner {
         }
     }
 
-    /// Whether the node's link to `p` is carried by something right now.
-    pub(crate) fn is_carried(&self, p: &RingId) -> bool {
-        *p == self.gw && self.ws.is_some()
-            || self.relayed.contains(p)
-            || self.rtc.get(p).is_some_and(RtcLink::is_open)
-    }
-
-    /// Sends one ring message to `to` over the best transport it has.
+    /// Sends one ring message to `to` over the carrier the policy picks.
     fn transmit(&mut self, to: RingId, bytes: Vec<u8>) {
-        if let Some(link) = self.rtc.get_mut(&to).filter(|l| l.is_open()) {
-            link.send(&bytes);
-            return;
-        }
-        let frame = if to == self.gw {
-            Frame::Ring(bytes)
-        } else if self.relayed.contains(&to) {
-            Frame::Relay { peer: to, bytes }
-        } else {
-            if self.rtc.contains_key(&to) {
-                // Sent when the DataChannel opens, within bounds.
-                self.waiting.push(to, bytes);
+        let frame = match self.carriers.carry(to, bytes) {
+            Some((Via::Channel, bytes)) => {
+                if let Some(link) = self.rtc.get_mut(&to) {
+                    link.send(&bytes);
+                }
+                return;
             }
-            return; // otherwise no carrier: the node notices by its timeouts
+            Some((Via::Upstream, bytes)) => Frame::Ring(bytes),
+            Some((Via::Relay, bytes)) => Frame::Relay { peer: to, bytes },
+            // A browser has no clients; otherwise held for a DataChannel or
+            // without a carrier (the node notices by its timeouts).
+            Some((Via::Client, _)) | None => return,
         };
         if let Some(ws) = &self.ws {
             let _ = ws.send_with_u8_array(&frame.encode());
@@ -187,17 +167,47 @@ pub(crate) fn pump(inner: &Shared) {
     }
 }
 
+/// Carries out the carriers' actions (outside any borrow while a
+/// DataChannel is offered).
+pub(crate) fn act(inner: &Shared) {
+    loop {
+        let Some(a) = inner.borrow_mut().carriers.poll_action() else {
+            return;
+        };
+        match a {
+            Action::Offer(p) => {
+                if !rtc::start_offer(inner, p) {
+                    inner.borrow_mut().carriers.handle_channel_closed(now(), p);
+                }
+            }
+            Action::Close(p) => {
+                if let Some(l) = inner.borrow_mut().rtc.remove(&p) {
+                    l.close();
+                }
+            }
+            Action::Send(p, m) => {
+                if let Some(l) = inner.borrow_mut().rtc.get_mut(&p) {
+                    l.send(&m);
+                }
+            }
+            link => {
+                if let Some(i) = link.input(now()) {
+                    inner.borrow_mut().input(i);
+                }
+            }
+        }
+    }
+}
+
 fn handle_event(inner: &Shared, e: Event) {
     match e {
-        Event::Dial(p) => dial(inner, p),
+        Event::Dial(p) => {
+            inner.borrow_mut().carriers.handle_dial(now(), p);
+            act(inner);
+        }
         Event::Hangup(p) => {
-            let mut me = inner.borrow_mut();
-            me.relayed.remove(&p);
-            me.retry.forget(&p);
-            me.waiting.forget(&p);
-            if let Some(l) = me.rtc.remove(&p) {
-                l.close();
-            }
+            inner.borrow_mut().carriers.handle_hangup(p);
+            act(inner);
         }
         Event::Signal { from, bytes } => rtc::handle_signal(inner, from, bytes),
         Event::Message { from, bytes } => {
@@ -222,80 +232,19 @@ fn handle_event(inner: &Shared, e: Event) {
     }
 }
 
-/// The node wants a link to `p`. While the gateway is there, its relay
-/// carries the link at once and a DataChannel is negotiated beside it;
-/// without the gateway, the link is up when the DataChannel is.
-fn dial(inner: &Shared, p: RingId) {
-    let relay = {
-        let mut me = inner.borrow_mut();
-        if me.is_carried(&p) {
-            me.input(Input::LinkUp(now(), p));
-            return;
-        }
-        me.ws.is_some() && p != me.gw && !me.no_route.contains(&p)
-    };
-    if relay {
-        let mut me = inner.borrow_mut();
-        me.relayed.insert(p);
-        me.input(Input::LinkUp(now(), p));
-    }
-    if !rtc::start_offer(inner, p) && !relay {
-        inner.borrow_mut().input(Input::LinkDown(now(), p));
-    }
-}
-
 /// A DataChannel to `p` has opened and both ends proved their keys.
 pub(crate) fn link_opened(inner: &Shared, p: RingId) {
-    {
-        let mut me = inner.borrow_mut();
-        me.retry.forget(&p);
-        let held = me.waiting.take(&p);
-        if let Some(l) = me.rtc.get_mut(&p) {
-            for m in &held {
-                l.send(m);
-            }
-        }
-        let was_up = me.relayed.remove(&p);
-        if !was_up {
-            me.input(Input::LinkUp(now(), p));
-        }
-    }
+    inner.borrow_mut().carriers.handle_channel_opened(p);
+    act(inner);
     pump(inner);
 }
 
 /// The DataChannel to `p` closed, or failed to open (the node may be
 /// waiting on it).
-pub(crate) fn link_closed(inner: &Shared, p: RingId, was_open: bool) {
-    {
-        let mut me = inner.borrow_mut();
-        if !me.rtc.contains_key(&p) {
-            me.waiting.forget(&p);
-        }
-        if !me.is_carried(&p) && !me.rtc.contains_key(&p) {
-            me.input(Input::LinkDown(now(), p));
-        }
-        if !was_open && me.relayed.contains(&p) && !me.rtc.contains_key(&p) {
-            me.retry.handle_failed(now(), p);
-        }
-    }
+pub(crate) fn link_closed(inner: &Shared, p: RingId) {
+    inner.borrow_mut().carriers.handle_channel_closed(now(), p);
+    act(inner);
     pump(inner);
-}
-
-/// Offers again the DataChannels of relayed links that are due (checked at
-/// every timer, at least once a second while the node runs).
-fn retry_offers(inner: &Shared) {
-    let due: Vec<RingId> = {
-        let mut me = inner.borrow_mut();
-        let Inner { retry, relayed, .. } = &mut *me;
-        retry.retain(|p| relayed.contains(p));
-        let due = retry.poll_due(now());
-        due.into_iter()
-            .filter(|p| !me.rtc.contains_key(p))
-            .collect()
-    };
-    for p in due {
-        rtc::start_offer(inner, p);
-    }
 }
 
 fn arm_timer(inner: &Shared, at: u64) {
@@ -306,6 +255,7 @@ fn arm_timer(inner: &Shared, at: u64) {
     if let Some(t) = me.timer.take() {
         window.clear_timeout_with_handle(t);
     }
+    let at = me.carriers.poll_timeout().map_or(at, |c| c.min(at));
     let delay = at.saturating_sub(now()).min(60_000) as i32;
     let weak = Rc::downgrade(inner);
     let cb = Closure::<dyn FnMut()>::new(move || {
@@ -314,9 +264,10 @@ fn arm_timer(inner: &Shared, at: u64) {
                 let mut me = inner.borrow_mut();
                 me.timer = None;
                 me.input(Input::Timeout(now()));
+                me.carriers.handle_timeout(now());
             }
+            act(&inner);
             rtc::sweep(&inner);
-            retry_offers(&inner);
             pump(&inner);
         }
     });
@@ -364,25 +315,13 @@ fn on_frame_now(inner: &Shared, frame: &Frame) {
         match frame {
             Frame::Ring(b) => me.input(Input::Receive(t, gw, b)),
             Frame::Relay { peer, bytes } => {
-                let peer = *peer;
-                if !me.is_carried(&peer) {
-                    me.relayed.insert(peer);
-                    me.input(Input::LinkUp(t, peer));
-                }
-                me.input(Input::Receive(t, peer, bytes));
+                me.carriers.handle_relayed(*peer);
+                drop(me);
+                act(inner);
+                inner.borrow_mut().input(Input::Receive(t, *peer, bytes));
+                return pump(inner);
             }
-            Frame::NoRoute { peer } => {
-                let peer = *peer;
-                // A client of another gateway: reached by DataChannel only,
-                // so the link is down until one opens (spec/link.md).
-                if me.no_route.len() < MAX_NO_ROUTE {
-                    me.no_route.insert(peer);
-                }
-                let was_relayed = me.relayed.remove(&peer);
-                if was_relayed && !me.is_carried(&peer) {
-                    me.input(Input::LinkLost(t, peer));
-                }
-            }
+            Frame::NoRoute { peer } => me.carriers.handle_no_route(*peer),
             Frame::Trust { keys } => {
                 me.trusted = icn_core::bootstrap::trusted_keys(me.cert.gateway_key, keys);
             }
@@ -390,6 +329,7 @@ fn on_frame_now(inner: &Shared, frame: &Frame) {
             _ => {}
         }
     }
+    act(inner);
     pump(inner);
 }
 
@@ -402,14 +342,9 @@ fn on_gateway_closed(inner: &Shared) {
         if me.ws.take().is_none() {
             return;
         }
-        let t = now();
-        let gw = me.gw;
-        me.input(Input::LinkDown(t, gw));
-        let relayed: Vec<RingId> = me.relayed.drain().collect();
-        for p in relayed {
-            me.input(Input::LinkLost(t, p));
-        }
+        me.carriers.handle_upstream_gone();
     }
+    act(inner);
     pump(inner);
     crate::gateway::watch(inner);
 }

@@ -137,6 +137,7 @@ fn install(inner: &Shared, a: Admitted) {
         let mut me = inner.borrow_mut();
         me.ws = Some(a.ws.clone());
         me.gw = a.gateway_id;
+        me.carriers.handle_upstream_up(a.gateway_id);
         if !me.trusted.contains(&a.cert.gateway_key) {
             me.trusted.push(a.cert.gateway_key);
         }

@@ -6,6 +6,7 @@ use std::rc::Rc;
 use icn_core::block::{chunk, DEFAULT_BLOCK_SIZE};
 use icn_core::hash::Hash;
 use icn_core::ice::IceServer;
+use icn_core::link::carriers::Via;
 use icn_core::node::{Config, Event, Item, Node, RequestError, Store};
 use icn_core::{ContentObject, Name, NameError, Payload, PublisherId, RingId, SignedObject};
 use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
@@ -253,7 +254,7 @@ impl Peer {
                 } else {
                     "webrtc"
                 }
-            } else if me.relayed.contains(&id) {
+            } else if me.carriers.via(&id) == Some(Via::Relay) {
                 "relay"
             } else {
                 continue;
@@ -328,6 +329,9 @@ impl Peer {
                 if std::mem::replace(&mut me.left, true) {
                     return Ok(JsValue::UNDEFINED);
                 }
+                // Hang-ups leave the channels open until the goodbyes
+                // went out (below).
+                me.carriers.handle_leave();
                 me.node.leave(now());
             }
             pump(&inner);

@@ -13,10 +13,9 @@
 //! more than [`HIGH_WATER`] bytes are queued in the channel, and are flushed
 //! from `bufferedamountlow`.
 
-use icn_core::link::policy::{IceState, IceWatch};
-use icn_core::link::{
-    wins_glare, Incoming, LinkAuth, Outbox, Reassembler, Signal, SignalKind, Transcript,
-};
+use icn_core::link::carriers::MAX_CHANNELS;
+use icn_core::link::policy::IceState;
+use icn_core::link::{Incoming, LinkAuth, Outbox, Reassembler, Signal, SignalKind, Transcript};
 use icn_core::node::Input;
 use icn_core::RingId;
 use js_sys::Array;
@@ -30,18 +29,14 @@ use web_sys::{
 
 use crate::crypto;
 use crate::driver::{
-    js_err, link_closed, link_opened, message_bytes, now, pump, rehearse_receive, Shared,
+    act, js_err, link_closed, link_opened, message_bytes, now, pump, rehearse_receive, Shared,
 };
 use crate::task::{self, sleep, wait};
 
-/// Most peer connections a page keeps (Chromium allows 500 over a tab's life).
-pub(crate) const MAX_PEER_CONNECTIONS: usize = 64;
 /// Bytes queued inside a channel above which chunks wait in the backlog.
 const HIGH_WATER: u32 = 1024 * 1024;
 /// Where `bufferedamountlow` fires.
 const LOW_WATER: u32 = 256 * 1024;
-/// How long a link may take from offer to authenticated.
-const SETUP_MS: u64 = 15_000;
 /// How long a closed link's connection lingers so its channel's close
 /// reaches the peer.
 const CLOSE_GRACE_MS: i32 = 1_000;
@@ -56,7 +51,6 @@ pub(crate) struct RtcLink {
     dc: Option<RtcDataChannel>,
     session: u64,
     offerer: bool,
-    started: u64,
     local_sdp: Option<String>,
     remote_sdp: Option<String>,
     auth_sent: bool,
@@ -70,8 +64,6 @@ pub(crate) struct RtcLink {
     /// When `via_turn` was last asked of the browser (ICE may move an
     /// open link to a better pair, from a relayed one to a direct one).
     classified: u64,
-    /// Whether ICE says the link is dead (icn-core's link policy).
-    ice: IceWatch,
     handlers: Vec<Handler>,
 }
 
@@ -220,7 +212,7 @@ pub(crate) fn start_offer(inner: &Shared, peer: RingId) -> bool {
         if me.rtc.contains_key(&peer) {
             return true;
         }
-        if me.rtc.len() >= MAX_PEER_CONNECTIONS || peer == me.gw {
+        if me.rtc.len() >= MAX_CHANNELS || peer == me.gw {
             return false;
         }
     }
@@ -280,12 +272,19 @@ fn insert_link(
             _ => IceState::Closed,
         };
         let Some(inner) = weak.upgrade() else { return };
-        let dead = match inner.borrow_mut().rtc.get_mut(&peer) {
-            Some(l) if l.session == session => l.ice.handle_state(now(), state),
-            _ => false,
-        };
-        if dead {
-            drop_link(&inner, peer, session);
+        let current = inner
+            .borrow()
+            .rtc
+            .get(&peer)
+            .is_some_and(|l| l.session == session);
+        if current {
+            // The carriers judge the state (and may close the link).
+            inner
+                .borrow_mut()
+                .carriers
+                .handle_ice_state(now(), peer, state);
+            act(&inner);
+            pump(&inner);
         }
     });
     pc.set_oniceconnectionstatechange(Some(on_ice.as_ref().unchecked_ref()));
@@ -294,7 +293,6 @@ fn insert_link(
         dc,
         session,
         offerer,
-        started: now(),
         local_sdp: None,
         remote_sdp: None,
         auth_sent: false,
@@ -304,7 +302,6 @@ fn insert_link(
         backlog: Outbox::default(),
         via_turn: false,
         classified: 0,
-        ice: IceWatch::new(),
         handlers: vec![on_state, on_ice],
     };
     if let Some(old) = inner.borrow_mut().rtc.insert(peer, link) {
@@ -323,7 +320,7 @@ fn drop_link(inner: &Shared, peer: RingId, session: u64) {
     };
     if let Some(l) = removed {
         l.close();
-        link_closed(inner, peer, l.is_open());
+        link_closed(inner, peer);
     }
 }
 
@@ -432,19 +429,20 @@ fn on_signal(inner: &Shared, from: RingId, signal: Signal) {
 
 fn answer(inner: &Shared, from: RingId, offer: Signal) {
     {
-        let me = inner.borrow();
-        if let Some(l) = me.rtc.get(&from) {
-            // An open link stands: an offer racing it was made before the
-            // peer took ours (when the peer loses the link, so do we, and
-            // its next offer finds none).
-            if l.is_open() || l.offerer && wins_glare(me.me, from) {
-                return; // on glare, ours stands and the peer answers it
-            }
-        } else if me.rtc.len() >= MAX_PEER_CONNECTIONS {
+        // An open link stands, and on glare the larger id's offer
+        // (icn-core's carriers).
+        let mut guard = inner.borrow_mut();
+        let me = &mut *guard;
+        if !me.carriers.handle_offer(now(), me.me, from) {
             return;
         }
     }
-    let Ok(pc) = new_pc(inner) else { return };
+    let Ok(pc) = new_pc(inner) else {
+        if let Some(old) = inner.borrow_mut().rtc.remove(&from) {
+            old.close();
+        }
+        return link_closed(inner, from);
+    };
     let session = offer.session;
     insert_link(inner, from, pc.clone(), None, session, false);
     if let Some(l) = inner.borrow_mut().rtc.get_mut(&from) {
@@ -656,9 +654,9 @@ fn on_auth(inner: &Shared, peer: RingId, session: u64, auth: &LinkAuth, t: &Tran
 /// How often an open link's candidate pair is looked at again.
 const CLASSIFY_MS: u64 = 5_000;
 
-/// Closes links that did not open within [`SETUP_MS`] or that ICE left
-/// `disconnected` past the policy's grace, and looks again at which
-/// candidate pair each open link uses.
+/// Looks again at which candidate pair each open link uses (how long a
+/// link may take to open, and when ICE means it is dead, are the
+/// carriers' business).
 pub(crate) fn sweep(inner: &Shared) {
     let t = now();
     let due: Vec<(RingId, u64)> = inner
@@ -670,17 +668,5 @@ pub(crate) fn sweep(inner: &Shared) {
         .collect();
     for (p, s) in due {
         classify(inner, p, s);
-    }
-    let stale: Vec<(RingId, u64)> = inner
-        .borrow_mut()
-        .rtc
-        .iter_mut()
-        .filter_map(|(p, l)| {
-            let late = !l.is_open() && t.saturating_sub(l.started) > SETUP_MS;
-            (late || l.ice.poll_dead(t)).then_some((*p, l.session))
-        })
-        .collect();
-    for (p, s) in stale {
-        drop_link(inner, p, s);
     }
 }

@@ -22,6 +22,7 @@
 
 use crate::sig::{Signature, Signer, SigningKey, VerifyingKey};
 
+pub mod carriers;
 pub mod policy;
 pub mod retry;
 

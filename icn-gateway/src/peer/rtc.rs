@@ -13,32 +13,28 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use ed25519_dalek::SigningKey;
 use icn_core::bootstrap::NodeCert;
-use icn_core::link::policy::{IceState, IceWatch};
-use icn_core::link::{
-    wins_glare, Incoming, LinkAuth, Outbox, Reassembler, Signal, SignalKind, Transcript,
-};
+use icn_core::link::carriers::MAX_CHANNELS;
+use icn_core::link::policy::IceState;
+use icn_core::link::{Incoming, LinkAuth, Outbox, Reassembler, Signal, SignalKind, Transcript};
 use icn_core::RingId;
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::channel::ChannelId;
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
 
-/// Most WebRTC links of one peer.
-pub const MAX_LINKS: usize = 64;
-/// How long a link may take from offer to authenticated.
-const SETUP: Duration = Duration::from_secs(15);
-
 /// What happened on the links, for the driver.
 #[derive(Debug, PartialEq, Eq)]
 pub enum LinkEvent {
     /// The link to this peer is authenticated and carries ring messages.
     Opened(RingId),
-    /// The link closed; `true` if it had been open.
-    Closed(RingId, bool),
+    /// The link closed or failed.
+    Closed(RingId),
+    /// The link's ICE state changed (icn-core's carriers judge it).
+    Ice(RingId, IceState),
     /// A ring message arrived.
     Message(RingId, Vec<u8>),
 }
@@ -55,10 +51,7 @@ struct Link {
     peer_authed: bool,
     reasm: Reassembler,
     backlog: Outbox,
-    started: Instant,
     dead: bool,
-    /// Whether ICE says the link is dead (icn-core's link policy).
-    ice: IceWatch,
     /// Something reached this link since it was last driven (a datagram,
     /// a message to send, an answer): drive it at the next poll.
     dirty: bool,
@@ -70,7 +63,7 @@ struct Link {
 }
 
 impl Link {
-    fn new(rtc: Rtc, session: u64, offerer: bool, local_sdp: String, now: Instant) -> Link {
+    fn new(rtc: Rtc, session: u64, offerer: bool, local_sdp: String) -> Link {
         Link {
             rtc,
             cid: None,
@@ -83,9 +76,7 @@ impl Link {
             peer_authed: false,
             reasm: Reassembler::default(),
             backlog: Outbox::default(),
-            started: now,
             dead: false,
-            ice: IceWatch::new(),
             dirty: true,
             wake: None,
         }
@@ -227,8 +218,9 @@ impl RtcLinks {
 
     /// Starts a link to `peer` as the offerer; returns the signal to route
     /// to it, or `None` if a link exists, the limit is reached or it failed.
+    /// (When to offer is the carriers' decision; this only guards.)
     pub fn start_offer(&mut self, peer: RingId, now: Instant) -> Option<Vec<u8>> {
-        if self.links.contains_key(&peer) || self.links.len() >= MAX_LINKS || peer == self.me {
+        if self.links.contains_key(&peer) || self.links.len() >= MAX_CHANNELS || peer == self.me {
             return None;
         }
         let mut rtc = self.new_rtc(now)?;
@@ -237,7 +229,7 @@ impl RtcLinks {
         let (offer, pending) = api.apply()?;
         let sdp = offer.to_sdp_string();
         let session = self.session();
-        let mut link = Link::new(rtc, session, true, sdp.clone(), now);
+        let mut link = Link::new(rtc, session, true, sdp.clone());
         link.cid = Some(cid);
         link.pending = Some(pending);
         self.links.insert(peer, link);
@@ -245,8 +237,15 @@ impl RtcLinks {
     }
 
     /// A signaling payload routed to this peer from `from`; returns the
-    /// answer to route back, if it was an acceptable offer.
-    pub fn handle_signal(&mut self, from: RingId, bytes: &[u8], now: Instant) -> Option<Vec<u8>> {
+    /// answer to route back, if it was an offer that `accept` (the
+    /// carriers' rule) took and that could be answered.
+    pub fn handle_signal(
+        &mut self,
+        from: RingId,
+        bytes: &[u8],
+        now: Instant,
+        accept: impl FnOnce() -> bool,
+    ) -> Option<Vec<u8>> {
         let s = Signal::decode(bytes)
             .map_err(|e| tracing::debug!(%from, "undecodable signal: {e}"))
             .ok()?;
@@ -256,19 +255,17 @@ impl RtcLinks {
         tracing::debug!(%from, kind = ?s.kind, "signal");
         match s.kind {
             SignalKind::Offer => {
-                if let Some(l) = self.links.get(&from) {
-                    // An open link stands, and on glare the larger id's offer.
-                    if l.is_open() || l.offerer && wins_glare(self.me, from) {
-                        return None;
-                    }
-                } else if self.links.len() >= MAX_LINKS {
+                if !accept() {
                     return None;
+                }
+                if let Some(mut old) = self.links.remove(&from) {
+                    old.rtc.disconnect();
                 }
                 let mut rtc = self.new_rtc(now)?;
                 let offer = SdpOffer::from_sdp_string(&s.sdp).ok()?;
                 let answer = rtc.sdp_api().accept_offer(offer).ok()?;
                 let sdp = answer.to_sdp_string();
-                let mut link = Link::new(rtc, s.session, false, sdp.clone(), now);
+                let mut link = Link::new(rtc, s.session, false, sdp.clone());
                 link.remote_sdp = Some(s.sdp);
                 self.links.insert(from, link);
                 Some(self.signal(SignalKind::Answer, s.session, from, sdp))
@@ -360,17 +357,6 @@ impl RtcLinks {
             if let Some(t) = l.wake {
                 next = Some(next.map_or(t, |n| n.min(t)));
             }
-            if !l.is_open() && now.duration_since(l.started) > SETUP {
-                l.dead = true;
-            }
-            let t = now_ms();
-            if l.ice.poll_dead(t) {
-                l.dead = true;
-            }
-            if let Some(at) = l.ice.deadline() {
-                let at = now + Duration::from_millis(at.saturating_sub(t));
-                next = Some(next.map_or(at, |n| n.min(at)));
-            }
         }
         let dead: Vec<RingId> = self
             .links
@@ -381,7 +367,7 @@ impl RtcLinks {
         for p in dead {
             if let Some(mut l) = self.links.remove(&p) {
                 l.rtc.disconnect();
-                events.push(LinkEvent::Closed(p, l.is_open()));
+                events.push(LinkEvent::Closed(p));
             }
         }
         next
@@ -469,9 +455,7 @@ fn drive(
                     IceConnectionState::Completed => IceState::Completed,
                     IceConnectionState::Disconnected => IceState::Disconnected,
                 };
-                if l.ice.handle_state(now_ms(), state) {
-                    l.dead = true;
-                }
+                events.push(LinkEvent::Ice(peer, state));
             }
             Event::ChannelBufferedAmountLow(_) => l.flush(),
             _ => {}
