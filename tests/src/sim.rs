@@ -7,18 +7,26 @@
 //! seconds. All randomness (latency jitter, loss, ids, choices made by
 //! scenarios) comes from one seed: the same seed replays the same run.
 //!
-//! Links behave like reliable, ordered DataChannels: a dial succeeds after one
-//! round trip if the peer is alive and reachable, messages on a link arrive in
-//! order after the link's latency (plus jitter), and a crash is noticed by the
-//! crashed node's peers `detect_ms` later as a link-down. Loss drops single
-//! messages (a misbehaving or overloaded peer); partitions drop everything
-//! between groups.
+//! Each node's links go through icn-core's [`Carriers`], as in the browser
+//! and native drivers: the node's dials become DataChannel offers, which
+//! reach the peer after one latency and, if it answers (glare, its limit),
+//! open at both ends after another latency plus `dial_ms`; messages for a
+//! channel being set up wait in the carriers; set-up and ICE deadlines are
+//! the carriers' own. A joiner's first link is a WebSocket (a client link at
+//! both ends; the simulator has no relay). Messages on a link arrive in
+//! order after the link's latency (plus jitter). A crash is noticed by the
+//! crashed node's peers `detect_ms` later as their channel closing, and an
+//! offer to a node that is gone or unreachable fails after a round trip
+//! plus `detect_ms` (stand-ins for ICE that issue 26 replaces). Loss drops
+//! single messages (a misbehaving or overloaded peer); partitions drop
+//! everything between groups.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap};
 
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
+use icn_core::link::carriers::{Action, Carriers, Via};
 use icn_core::node::{Config, Event, Input, Node, Output, Time};
 use icn_core::RingId;
 
@@ -64,17 +72,24 @@ enum Ev {
         from: RingId,
         bytes: Vec<u8>,
     },
-    LinkUp {
-        at: usize,
-        peer: RingId,
+    /// A DataChannel offer from `from` reaches `to`.
+    Offer {
+        to: usize,
+        from: usize,
     },
-    LinkDown {
-        at: usize,
-        peer: RingId,
+    /// The DataChannel between `offerer` and `answerer` opens.
+    Open {
+        offerer: usize,
+        answerer: usize,
     },
-    LinkLost {
+    /// Node `at`'s link to `peer` lost its carrier: a DataChannel (`ws`
+    /// false) or a WebSocket closed. `lost`: the peer lives on (its relay
+    /// died), told to the node as `LinkLost` rather than `LinkDown`.
+    Gone {
         at: usize,
         peer: RingId,
+        ws: bool,
+        lost: bool,
     },
     Wake {
         at: usize,
@@ -83,6 +98,7 @@ enum Ev {
 
 struct Slot {
     node: Option<Node>,
+    carriers: Carriers,
     id: RingId,
     wake: Time,
     /// Wake-ups in a row asked for a time already here: a node that keeps
@@ -121,7 +137,10 @@ pub struct Sim {
     queue: BinaryHeap<Reverse<(Time, u64)>>,
     events: HashMap<u64, Ev>,
     seq: u64,
+    /// Open DataChannels.
     links: HashSet<(usize, usize)>,
+    /// Open WebSockets (a joiner and the node it joined through).
+    ws: HashSet<(usize, usize)>,
     fifo: HashMap<(usize, usize), Time>,
     /// Application events reported by nodes, in order.
     pub reported: Vec<Reported>,
@@ -148,6 +167,7 @@ impl Sim {
             events: HashMap::default(),
             seq: 0,
             links: HashSet::default(),
+            ws: HashSet::default(),
             fifo: HashMap::default(),
             reported: Vec::new(),
             messages: 0,
@@ -225,14 +245,13 @@ impl Sim {
         let i = self.add_slot(id);
         let via_id = self.slots[via].id;
         if self.is_alive(via) {
-            self.links.insert(pair(i, via));
-            let now = self.now;
-            self.with_node(via, |n| {
-                let _ = n.handle_input(Input::LinkUp(now, id));
-            });
-            self.with_node(i, |n| {
-                let _ = n.handle_input(Input::LinkUp(now, via_id));
-            });
+            self.ws.insert(pair(i, via));
+            self.slots[via].carriers.handle_client_up(id);
+            self.act(via, None);
+            self.drain(via);
+            self.slots[i].carriers.handle_client_up(via_id);
+            self.act(i, None);
+            self.drain(i);
         }
         i
     }
@@ -243,6 +262,7 @@ impl Sim {
         let i = self.slots.len();
         self.slots.push(Slot {
             node: Some(Node::new(id, cfg)),
+            carriers: Carriers::new(),
             id,
             wake: Time::MAX,
             spins: 0,
@@ -312,17 +332,25 @@ impl Sim {
         let id = self.slots[i].id;
         self.ids.remove(&id);
         self.released.push((id, self.now));
-        let peers: Vec<usize> = self.links_of(i);
-        for p in peers {
-            self.links.remove(&pair(i, p));
-            let at = self.now + self.net.detect_ms;
-            self.schedule(at, Ev::LinkDown { at: p, peer: id });
+        let at = self.now + self.net.detect_ms;
+        for (p, ws) in self.cut(i) {
+            let lost = false;
+            self.schedule(
+                at,
+                Ev::Gone {
+                    at: p,
+                    peer: id,
+                    ws,
+                    lost,
+                },
+            );
         }
     }
 
     /// Node `i` leaves gracefully, then stops.
     pub fn leave(&mut self, i: usize) {
         let now = self.now;
+        self.slots[i].carriers.handle_leave();
         self.with_node(i, |n| n.leave(now));
         if let Some(node) = self.slots[i].node.take() {
             self.retired_get_messages += node.stats().get_messages;
@@ -330,9 +358,18 @@ impl Sim {
         let id = self.slots[i].id;
         self.ids.remove(&id);
         self.released.push((id, self.now));
-        for p in self.links_of(i) {
-            self.links.remove(&pair(i, p));
-            self.schedule_on_link(i, p, Ev::LinkDown { at: p, peer: id });
+        for (p, ws) in self.cut(i) {
+            let lost = false;
+            self.schedule_on_link(
+                i,
+                p,
+                Ev::Gone {
+                    at: p,
+                    peer: id,
+                    ws,
+                    lost,
+                },
+            );
         }
     }
 
@@ -343,15 +380,138 @@ impl Sim {
 
     /// Every link of node `i` loses its carrier (the gateway relaying them
     /// died): both ends see `LinkLost` after one latency; the node itself
-    /// runs on and can be dialled again.
+    /// runs on and can be dialled again. (The simulator has no relay: its
+    /// links' carriers close, and the nodes are told they were lost.)
     pub fn lose_carrier(&mut self, i: usize) {
         let id = self.slots[i].id;
-        for p in self.links_of(i) {
-            self.links.remove(&pair(i, p));
+        for (p, ws) in self.cut(i) {
             let peer = self.slots[p].id;
             let at = self.now + self.latency();
-            self.schedule(at, Ev::LinkLost { at: p, peer: id });
-            self.schedule(at, Ev::LinkLost { at: i, peer });
+            let lost = true;
+            self.schedule(
+                at,
+                Ev::Gone {
+                    at: p,
+                    peer: id,
+                    ws,
+                    lost,
+                },
+            );
+            self.schedule(
+                at,
+                Ev::Gone {
+                    at: i,
+                    peer,
+                    ws,
+                    lost,
+                },
+            );
+        }
+    }
+
+    /// Removes every link of node `i`: its peers, and whether each link was
+    /// a WebSocket.
+    fn cut(&mut self, i: usize) -> Vec<(usize, bool)> {
+        let mut out = Vec::new();
+        for (set, ws) in [(&mut self.links, false), (&mut self.ws, true)] {
+            set.retain(|&(a, b)| {
+                let other = if a == i {
+                    b
+                } else if b == i {
+                    a
+                } else {
+                    return true;
+                };
+                out.push((other, ws));
+                false
+            });
+        }
+        out.sort_unstable();
+        out
+    }
+
+    /// Carries out node `i`'s carrier actions; `lost` turns the link-down
+    /// of that peer into a link-lost. The caller drains the node after.
+    fn act(&mut self, i: usize, lost: Option<RingId>) {
+        let now = self.now;
+        while let Some(a) = self.slots[i].carriers.poll_action() {
+            match a {
+                Action::Offer(p) => self.offer(i, p),
+                Action::Close(p) => {
+                    if let Some(t) = self.index_of(&p) {
+                        if self.links.remove(&pair(i, t)) {
+                            let (peer, ws, lost) = (self.slots[i].id, false, false);
+                            self.schedule_on_link(
+                                i,
+                                t,
+                                Ev::Gone {
+                                    at: t,
+                                    peer,
+                                    ws,
+                                    lost,
+                                },
+                            );
+                        }
+                    }
+                }
+                Action::Send(p, bytes) => self.send(i, p, bytes),
+                Action::Down(p) if lost == Some(p) => {
+                    if let Some(n) = self.slots[i].node.as_mut() {
+                        let _ = n.handle_input(Input::LinkLost(now, p));
+                    }
+                }
+                link => {
+                    if let (Some(n), Some(input)) = (self.slots[i].node.as_mut(), link.input(now)) {
+                        let _ = n.handle_input(input);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Node `i` offers a DataChannel to `peer`: the offer arrives after one
+    /// latency, or the set-up fails after a round trip and `detect_ms`.
+    fn offer(&mut self, i: usize, peer: RingId) {
+        let target = self.index_of(&peer).filter(|&t| self.reachable(i, t));
+        match target {
+            Some(t) => {
+                let at = self.now + self.latency();
+                self.schedule(at, Ev::Offer { to: t, from: i });
+            }
+            None => {
+                let at = self.now + 2 * self.latency() + self.net.dial_ms + self.net.detect_ms;
+                let (ws, lost) = (false, false);
+                self.schedule(
+                    at,
+                    Ev::Gone {
+                        at: i,
+                        peer,
+                        ws,
+                        lost,
+                    },
+                );
+            }
+        }
+    }
+
+    /// Whether `a` and `b` both run and can reach each other.
+    fn reachable(&self, a: usize, b: usize) -> bool {
+        self.slots[a].node.is_some()
+            && self.slots[b].node.is_some()
+            && self.slots[a].group == self.slots[b].group
+    }
+
+    /// Sends one message from `i` on its link to `to`, if one is open.
+    fn send(&mut self, i: usize, to: RingId, bytes: Vec<u8>) {
+        let Some(t) = self.index_of(&to) else {
+            return;
+        };
+        let p = pair(i, t);
+        let ok = (self.links.contains(&p) || self.ws.contains(&p)) && self.reachable(i, t);
+        let lost = self.net.loss > 0.0 && self.rng.chance(self.net.loss);
+        if ok && !lost {
+            let from = self.slots[i].id;
+            self.schedule_on_link(i, t, Ev::Deliver { to: t, from, bytes });
         }
     }
 
@@ -367,21 +527,6 @@ impl Sim {
         for s in &mut self.slots {
             s.group = 0;
         }
-    }
-
-    fn links_of(&self, i: usize) -> Vec<usize> {
-        self.links
-            .iter()
-            .filter_map(|&(a, b)| {
-                if a == i {
-                    Some(b)
-                } else if b == i {
-                    Some(a)
-                } else {
-                    None
-                }
-            })
-            .collect()
     }
 
     fn schedule(&mut self, at: Time, ev: Ev) {
@@ -411,28 +556,17 @@ impl Sim {
             match node.poll_output() {
                 Output::Transmit(t) => {
                     self.messages += 1;
-                    let Some(to) = self.index_of(&t.to) else {
-                        continue;
-                    };
-                    let ok = self.links.contains(&pair(i, to))
-                        && self.slots[to].node.is_some()
-                        && self.slots[i].group == self.slots[to].group;
-                    let lost = self.net.loss > 0.0 && self.rng.chance(self.net.loss);
-                    if ok && !lost {
-                        let from = self.slots[i].id;
-                        self.schedule_on_link(
-                            i,
-                            to,
-                            Ev::Deliver {
-                                to,
-                                from,
-                                bytes: t.bytes,
-                            },
-                        );
+                    // The simulator has no upstream or relay; a message
+                    // may also wait for a channel, or have no carrier.
+                    let carried = self.slots[i].carriers.carry(t.to, t.bytes);
+                    if let Some((Via::Channel | Via::Client, bytes)) = carried {
+                        self.send(i, t.to, bytes);
                     }
                 }
                 Output::Event(e) => self.on_event(i, e),
                 Output::Timeout(at) => {
+                    let carriers_at = self.slots[i].carriers.poll_timeout();
+                    let at = carriers_at.map_or(at, |c| c.min(at));
                     let slot = &mut self.slots[i];
                     slot.spins = if at <= self.now { slot.spins + 1 } else { 0 };
                     assert!(
@@ -454,32 +588,14 @@ impl Sim {
     }
 
     fn on_event(&mut self, i: usize, e: Event) {
-        let me = self.slots[i].id;
         match e {
             Event::Dial(peer) => {
-                let target = self.index_of(&peer);
-                let reachable = target.is_some_and(|t| {
-                    self.slots[t].node.is_some() && self.slots[t].group == self.slots[i].group
-                });
-                let rtt = 2 * self.latency() + self.net.dial_ms;
-                match target {
-                    Some(t) if reachable => {
-                        self.links.insert(pair(i, t));
-                        self.schedule(self.now + rtt, Ev::LinkUp { at: i, peer });
-                        self.schedule(self.now + rtt, Ev::LinkUp { at: t, peer: me });
-                    }
-                    _ => {
-                        let at = self.now + rtt + self.net.detect_ms;
-                        self.schedule(at, Ev::LinkDown { at: i, peer });
-                    }
-                }
+                self.slots[i].carriers.handle_dial(self.now, peer);
+                self.act(i, None);
             }
             Event::Hangup(peer) => {
-                if let Some(t) = self.index_of(&peer) {
-                    if self.links.remove(&pair(i, t)) {
-                        self.schedule_on_link(i, t, Ev::LinkDown { at: t, peer: me });
-                    }
-                }
+                self.slots[i].carriers.handle_hangup(peer);
+                self.act(i, None);
             }
             event => self.reported.push(Reported {
                 node: i,
@@ -487,12 +603,6 @@ impl Sim {
                 event,
             }),
         }
-    }
-
-    /// Whether node `at` is linked to `peer` now.
-    fn linked(&self, at: usize, peer: &RingId) -> bool {
-        self.index_of(peer)
-            .is_some_and(|p| self.links.contains(&pair(at, p)))
     }
 
     /// Processes the next event; false when there is none.
@@ -512,28 +622,76 @@ impl Sim {
                     let _ = n.handle_input(Input::Receive(now, from, &bytes));
                 });
             }
-            Ev::LinkUp { at, peer } => {
-                if self.linked(at, &peer) {
-                    self.with_node(at, |n| n.handle_input(Input::LinkUp(now, peer)));
-                } else {
-                    self.with_node(at, |n| n.handle_input(Input::LinkDown(now, peer)));
+            Ev::Offer { to, from } => {
+                let (me, peer) = (self.slots[to].id, self.slots[from].id);
+                if !self.reachable(from, to) {
+                    let at = now + self.latency() + self.net.detect_ms;
+                    let (ws, lost) = (false, false);
+                    self.schedule(
+                        at,
+                        Ev::Gone {
+                            at: from,
+                            peer: me,
+                            ws,
+                            lost,
+                        },
+                    );
+                } else if self.slots[to].carriers.handle_offer(now, me, peer) {
+                    let at = now + self.latency() + self.net.dial_ms;
+                    self.schedule(
+                        at,
+                        Ev::Open {
+                            offerer: from,
+                            answerer: to,
+                        },
+                    );
                 }
             }
-            // Not when the two were linked again meanwhile.
-            Ev::LinkDown { at, peer } => {
-                if !self.linked(at, &peer) {
-                    self.with_node(at, |n| n.handle_input(Input::LinkDown(now, peer)));
+            Ev::Open { offerer, answerer } => {
+                let (a, b) = (offerer, answerer);
+                let (a_id, b_id) = (self.slots[a].id, self.slots[b].id);
+                let both = self.reachable(a, b)
+                    && self.slots[a].carriers.has_channel(&b_id)
+                    && self.slots[b].carriers.has_channel(&a_id);
+                if both {
+                    self.links.insert(pair(a, b));
+                }
+                for (x, peer) in [(a, b_id), (b, a_id)] {
+                    if both {
+                        self.slots[x].carriers.handle_channel_opened(peer);
+                    } else {
+                        self.slots[x].carriers.handle_channel_closed(now, peer);
+                    }
+                    self.act(x, None);
+                    self.drain(x);
                 }
             }
-            Ev::LinkLost { at, peer } => {
-                if !self.linked(at, &peer) {
-                    self.with_node(at, |n| n.handle_input(Input::LinkLost(now, peer)));
+            Ev::Gone { at, peer, ws, lost } => {
+                // Not when the two were linked again meanwhile.
+                let relinked = self.index_of(&peer).is_some_and(|p| {
+                    let set = if ws { &self.ws } else { &self.links };
+                    set.contains(&pair(at, p))
+                });
+                if !relinked {
+                    let c = &mut self.slots[at].carriers;
+                    if ws {
+                        c.handle_client_down(peer);
+                    } else {
+                        c.handle_channel_closed(now, peer);
+                    }
+                    self.act(at, lost.then_some(peer));
+                    self.drain(at);
                 }
             }
             Ev::Wake { at: i } => {
                 if self.slots[i].wake == at {
                     self.slots[i].wake = Time::MAX;
-                    self.with_node(i, |n| n.handle_input(Input::Timeout(now)));
+                    if let Some(n) = self.slots[i].node.as_mut() {
+                        let _ = n.handle_input(Input::Timeout(now));
+                        self.slots[i].carriers.handle_timeout(now);
+                        self.act(i, None);
+                        self.drain(i);
+                    }
                 }
             }
         }
