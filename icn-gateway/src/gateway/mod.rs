@@ -134,10 +134,11 @@ pub async fn run(cfg: GatewayConfig) -> Result<(), GatewayError> {
         trust.merge(&[u.gateway_key]);
     }
     // WebRTC for nodes that are not this gateway's clients: host candidates
-    // on the listening address (loopback when listening on all addresses).
+    // on the listening address, or when listening on all addresses, on the
+    // one its routes reach other networks from.
     crate::peer::install_crypto();
     let rtc_ip = match cfg.listen.ip() {
-        ip if ip.is_unspecified() => std::net::IpAddr::from([127, 0, 0, 1]),
+        ip if ip.is_unspecified() => outward_ip(ip.is_ipv6()),
         ip => ip,
     };
     let udp_addr = SocketAddr::new(rtc_ip, 0);
@@ -276,4 +277,39 @@ async fn shutdown() {
         _ = term => {},
     }
     tracing::info!("shutting down");
+}
+
+/// The local address this host's routes use towards other networks (a
+/// connected UDP socket sends nothing; the kernel only picks the source),
+/// or loopback on a host without such a route.
+fn outward_ip(v6: bool) -> std::net::IpAddr {
+    // Documentation addresses: outside any network of the host's own, so
+    // the route taken is the one towards everyone else.
+    let (any, far): (SocketAddr, SocketAddr) = match v6 {
+        false => (([0, 0, 0, 0], 0).into(), ([203, 0, 113, 1], 9).into()),
+        true => (
+            (std::net::Ipv6Addr::UNSPECIFIED, 0).into(),
+            (std::net::Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1), 9).into(),
+        ),
+    };
+    let found = std::net::UdpSocket::bind(any)
+        .and_then(|s| s.connect(far).and_then(|_| s.local_addr()))
+        .map(|a| a.ip())
+        .ok()
+        .filter(|ip| !ip.is_unspecified());
+    found.unwrap_or(match v6 {
+        false => std::net::IpAddr::from([127, 0, 0, 1]),
+        true => std::net::IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
+    })
+}
+
+#[cfg(test)]
+mod outward_tests {
+    #[test]
+    fn the_outward_address_is_one_of_this_hosts_own() {
+        let ip = super::outward_ip(false);
+        // Bindable means it is an address of this host, not a guess.
+        assert!(std::net::UdpSocket::bind((ip, 0)).is_ok(), "{ip}");
+        assert!(!ip.is_unspecified());
+    }
 }

@@ -26,11 +26,14 @@ use std::collections::{BTreeSet, BinaryHeap};
 
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
-use icn_core::link::carriers::{Action, Carriers, Via};
+use icn_core::link::carriers::{Carriers, Via};
 use icn_core::node::{Config, Event, Input, Node, Output, Time};
 use icn_core::RingId;
 
 use crate::rng::Rng;
+
+mod links;
+use links::gone;
 
 /// Network parameters.
 #[derive(Debug, Clone)]
@@ -334,16 +337,7 @@ impl Sim {
         self.released.push((id, self.now));
         let at = self.now + self.net.detect_ms;
         for (p, ws) in self.cut(i) {
-            let lost = false;
-            self.schedule(
-                at,
-                Ev::Gone {
-                    at: p,
-                    peer: id,
-                    ws,
-                    lost,
-                },
-            );
+            self.schedule(at, gone(p, id, ws, false));
         }
     }
 
@@ -359,17 +353,7 @@ impl Sim {
         self.ids.remove(&id);
         self.released.push((id, self.now));
         for (p, ws) in self.cut(i) {
-            let lost = false;
-            self.schedule_on_link(
-                i,
-                p,
-                Ev::Gone {
-                    at: p,
-                    peer: id,
-                    ws,
-                    lost,
-                },
-            );
+            self.schedule_on_link(i, p, gone(p, id, ws, false));
         }
     }
 
@@ -387,131 +371,8 @@ impl Sim {
         for (p, ws) in self.cut(i) {
             let peer = self.slots[p].id;
             let at = self.now + self.latency();
-            let lost = true;
-            self.schedule(
-                at,
-                Ev::Gone {
-                    at: p,
-                    peer: id,
-                    ws,
-                    lost,
-                },
-            );
-            self.schedule(
-                at,
-                Ev::Gone {
-                    at: i,
-                    peer,
-                    ws,
-                    lost,
-                },
-            );
-        }
-    }
-
-    /// Removes every link of node `i`: its peers, and whether each link was
-    /// a WebSocket.
-    fn cut(&mut self, i: usize) -> Vec<(usize, bool)> {
-        let mut out = Vec::new();
-        for (set, ws) in [(&mut self.links, false), (&mut self.ws, true)] {
-            set.retain(|&(a, b)| {
-                let other = if a == i {
-                    b
-                } else if b == i {
-                    a
-                } else {
-                    return true;
-                };
-                out.push((other, ws));
-                false
-            });
-        }
-        out.sort_unstable();
-        out
-    }
-
-    /// Carries out node `i`'s carrier actions; `lost` turns the link-down
-    /// of that peer into a link-lost. The caller drains the node after.
-    fn act(&mut self, i: usize, lost: Option<RingId>) {
-        let now = self.now;
-        while let Some(a) = self.slots[i].carriers.poll_action() {
-            match a {
-                Action::Offer(p) => self.offer(i, p),
-                Action::Close(p) => {
-                    if let Some(t) = self.index_of(&p) {
-                        if self.links.remove(&pair(i, t)) {
-                            let (peer, ws, lost) = (self.slots[i].id, false, false);
-                            self.schedule_on_link(
-                                i,
-                                t,
-                                Ev::Gone {
-                                    at: t,
-                                    peer,
-                                    ws,
-                                    lost,
-                                },
-                            );
-                        }
-                    }
-                }
-                Action::Send(p, bytes) => self.send(i, p, bytes),
-                Action::Down(p) if lost == Some(p) => {
-                    if let Some(n) = self.slots[i].node.as_mut() {
-                        let _ = n.handle_input(Input::LinkLost(now, p));
-                    }
-                }
-                link => {
-                    if let (Some(n), Some(input)) = (self.slots[i].node.as_mut(), link.input(now)) {
-                        let _ = n.handle_input(input);
-                    }
-                }
-            }
-        }
-    }
-
-    /// Node `i` offers a DataChannel to `peer`: the offer arrives after one
-    /// latency, or the set-up fails after a round trip and `detect_ms`.
-    fn offer(&mut self, i: usize, peer: RingId) {
-        let target = self.index_of(&peer).filter(|&t| self.reachable(i, t));
-        match target {
-            Some(t) => {
-                let at = self.now + self.latency();
-                self.schedule(at, Ev::Offer { to: t, from: i });
-            }
-            None => {
-                let at = self.now + 2 * self.latency() + self.net.dial_ms + self.net.detect_ms;
-                let (ws, lost) = (false, false);
-                self.schedule(
-                    at,
-                    Ev::Gone {
-                        at: i,
-                        peer,
-                        ws,
-                        lost,
-                    },
-                );
-            }
-        }
-    }
-
-    /// Whether `a` and `b` both run and can reach each other.
-    fn reachable(&self, a: usize, b: usize) -> bool {
-        self.slots[a].node.is_some()
-            && self.slots[b].node.is_some()
-            && self.slots[a].group == self.slots[b].group
-    }
-
-    /// Sends one message from `i` on its link to `to`, if one is open.
-    fn send(&mut self, i: usize, to: RingId, bytes: Vec<u8>) {
-        let Some(t) = self.index_of(&to) else {
-            return;
-        };
-        let p = pair(i, t);
-        let ok = (self.links.contains(&p) || self.ws.contains(&p)) && self.reachable(i, t);
-        let lost = self.net.loss > 0.0 && self.rng.chance(self.net.loss);
-        if ok && !lost {
-            let from = self.slots[i].id;
-            self.schedule_on_link(i, t, Ev::Deliver { to: t, from, bytes });
+            self.schedule(at, gone(p, id, ws, true));
+            self.schedule(at, gone(i, peer, ws, true));
         }
     }
 
@@ -622,67 +483,9 @@ impl Sim {
                     let _ = n.handle_input(Input::Receive(now, from, &bytes));
                 });
             }
-            Ev::Offer { to, from } => {
-                let (me, peer) = (self.slots[to].id, self.slots[from].id);
-                if !self.reachable(from, to) {
-                    let at = now + self.latency() + self.net.detect_ms;
-                    let (ws, lost) = (false, false);
-                    self.schedule(
-                        at,
-                        Ev::Gone {
-                            at: from,
-                            peer: me,
-                            ws,
-                            lost,
-                        },
-                    );
-                } else if self.slots[to].carriers.handle_offer(now, me, peer) {
-                    let at = now + self.latency() + self.net.dial_ms;
-                    self.schedule(
-                        at,
-                        Ev::Open {
-                            offerer: from,
-                            answerer: to,
-                        },
-                    );
-                }
-            }
-            Ev::Open { offerer, answerer } => {
-                let (a, b) = (offerer, answerer);
-                let (a_id, b_id) = (self.slots[a].id, self.slots[b].id);
-                let both = self.reachable(a, b)
-                    && self.slots[a].carriers.has_channel(&b_id)
-                    && self.slots[b].carriers.has_channel(&a_id);
-                if both {
-                    self.links.insert(pair(a, b));
-                }
-                for (x, peer) in [(a, b_id), (b, a_id)] {
-                    if both {
-                        self.slots[x].carriers.handle_channel_opened(peer);
-                    } else {
-                        self.slots[x].carriers.handle_channel_closed(now, peer);
-                    }
-                    self.act(x, None);
-                    self.drain(x);
-                }
-            }
-            Ev::Gone { at, peer, ws, lost } => {
-                // Not when the two were linked again meanwhile.
-                let relinked = self.index_of(&peer).is_some_and(|p| {
-                    let set = if ws { &self.ws } else { &self.links };
-                    set.contains(&pair(at, p))
-                });
-                if !relinked {
-                    let c = &mut self.slots[at].carriers;
-                    if ws {
-                        c.handle_client_down(peer);
-                    } else {
-                        c.handle_channel_closed(now, peer);
-                    }
-                    self.act(at, lost.then_some(peer));
-                    self.drain(at);
-                }
-            }
+            Ev::Offer { to, from } => self.on_offer(to, from),
+            Ev::Open { offerer, answerer } => self.on_open(offerer, answerer),
+            Ev::Gone { at, peer, ws, lost } => self.on_gone(at, peer, ws, lost),
             Ev::Wake { at: i } => {
                 if self.slots[i].wake == at {
                     self.slots[i].wake = Time::MAX;
