@@ -523,6 +523,8 @@ mod tests {
                     (1..=crate::ice::MAX_ICE_URLS).contains(&s.urls.len())
                         && s.urls.iter().all(|u| IceServer::check_url(u).is_ok())
                 });
+            // A user's list is held to the decoder's rules.
+            prop_assert_eq!(crate::ice::check_list(&servers).is_ok(), acceptable);
             match Frame::decode(&e.finish()) {
                 Ok(f) => {
                     prop_assert!(acceptable);

@@ -47,6 +47,39 @@ pub enum IceError {
     /// A server with no URL.
     #[error("an ICE server has no URL")]
     NoUrl,
+    /// More than [`MAX_ICE_SERVERS`] servers.
+    #[error("more than {MAX_ICE_SERVERS} servers")]
+    TooManyServers,
+    /// More than [`MAX_ICE_URLS`] URLs in one server.
+    #[error("more than {MAX_ICE_URLS} urls in a server")]
+    TooManyUrls,
+    /// A username or credential over [`MAX_ICE_TEXT`] bytes.
+    #[error("a username or credential over {MAX_ICE_TEXT} bytes")]
+    TooLong,
+}
+
+/// Checks a list a user gave (`Peer.join`'s `iceServers`) against the
+/// rules the bootstrap frame's decoder enforces: the same limits, the same
+/// URLs, so a list accepted here is one a gateway could have sent.
+pub fn check_list(servers: &[IceServer]) -> Result<(), IceError> {
+    if servers.len() > MAX_ICE_SERVERS {
+        return Err(IceError::TooManyServers);
+    }
+    for s in servers {
+        if s.urls.is_empty() {
+            return Err(IceError::NoUrl);
+        }
+        if s.urls.len() > MAX_ICE_URLS {
+            return Err(IceError::TooManyUrls);
+        }
+        if s.username.len() > MAX_ICE_TEXT || s.credential.len() > MAX_ICE_TEXT {
+            return Err(IceError::TooLong);
+        }
+        for u in &s.urls {
+            IceServer::check_url(u)?;
+        }
+    }
+    Ok(())
 }
 
 impl IceServer {
@@ -128,6 +161,26 @@ pub(crate) fn read_list(s: &mut Seq) -> Result<Vec<IceServer>, IceError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_users_list_meets_the_decoders_limits() {
+        let ok = IceServer::stun("stun:203.0.113.1:3478");
+        assert_eq!(check_list(&[ok.clone()]), Ok(()));
+        let many = vec![ok.clone(); MAX_ICE_SERVERS + 1];
+        assert_eq!(check_list(&many), Err(IceError::TooManyServers));
+        let mut urls = ok.clone();
+        urls.urls = vec!["stun:x".into(); MAX_ICE_URLS + 1];
+        assert_eq!(check_list(&[urls]), Err(IceError::TooManyUrls));
+        let mut none = ok.clone();
+        none.urls.clear();
+        assert_eq!(check_list(&[none]), Err(IceError::NoUrl));
+        let mut long = ok.clone();
+        long.credential = "x".repeat(MAX_ICE_TEXT + 1);
+        assert_eq!(check_list(&[long]), Err(IceError::TooLong));
+        let mut bad = ok;
+        bad.urls = vec!["http://x".into()];
+        assert!(matches!(check_list(&[bad]), Err(IceError::BadUrl(_))));
+    }
 
     #[test]
     fn urls_are_checked() {

@@ -74,11 +74,20 @@ async fn join_refuses_bad_input_with_clear_errors() {
         ),
         (
             server(js_sys::Array::new().into()),
-            "iceServers: every server needs 1 to 4 urls",
+            "iceServers: an ICE server has no URL",
         ),
         (
             server(JsValue::from(7)),
             "iceServers: urls must be a string or an array",
+        ),
+        (
+            server(
+                (0..5)
+                    .map(|_| JsValue::from("stun:x"))
+                    .collect::<js_sys::Array>()
+                    .into(),
+            ),
+            "iceServers: more than 4 urls in a server",
         ),
     ] {
         let e = Peer::join("ws://127.0.0.1:9/ws".into(), ice(servers))
