@@ -14,7 +14,7 @@ use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 
 use crate::crypto;
-use crate::driver::{js_err, now, pump, requests, Inner, Shared};
+use crate::driver::{act, js_err, now, pump, requests, Inner, Shared};
 use crate::gateway::{handshake, start};
 use crate::task::{self, sleep};
 
@@ -285,7 +285,19 @@ impl Peer {
         let inner = self.inner.clone();
         task::promise(async move {
             let to: RingId = node_id.parse().map_err(js_err)?;
-            if !crate::rtc::start_offer(&inner, to) {
+            // A dial like the ring's own (icn-core's carriers): the node
+            // learns of the link, whatever carries it.
+            let refused = {
+                let mut me = inner.borrow_mut();
+                let own = to == me.me || to == me.gw;
+                if !own {
+                    me.carriers.handle_dial(now(), to);
+                }
+                own
+            };
+            act(&inner);
+            pump(&inner);
+            if refused || !inner.borrow().rtc.contains_key(&to) {
                 return Err(js_err("too many peer connections, or not a peer"));
             }
             let start = now();
