@@ -165,7 +165,7 @@ mod tests {
     #[test]
     fn a_users_list_meets_the_decoders_limits() {
         let ok = IceServer::stun("stun:203.0.113.1:3478");
-        assert_eq!(check_list(&[ok.clone()]), Ok(()));
+        assert_eq!(check_list(std::slice::from_ref(&ok)), Ok(()));
         let many = vec![ok.clone(); MAX_ICE_SERVERS + 1];
         assert_eq!(check_list(&many), Err(IceError::TooManyServers));
         let mut urls = ok.clone();
