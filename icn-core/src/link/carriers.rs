@@ -147,11 +147,6 @@ impl Carriers {
         }
     }
 
-    /// The gateway `gw` this node joined through, while connected.
-    pub fn upstream(&self) -> Option<RingId> {
-        self.upstream
-    }
-
     /// A WebSocket client of this gateway is admitted.
     pub fn handle_client_up(&mut self, p: RingId) {
         self.clients.insert(p);
