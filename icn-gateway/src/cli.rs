@@ -280,9 +280,10 @@ pub struct SwarmArgs {
     /// with N bytes, anything else with the count of bytes received so far.
     #[arg(long)]
     pub respond: bool,
-    /// A STUN server (`stun:host:port`) to learn the peers' public address
-    /// from, instead of the ones the gateway offers (repeatable; native
-    /// peers use the first STUN URL, and no TURN).
+    /// An ICE server for the peers instead of those the gateway offers:
+    /// `stun:host:port` to learn their public address from,
+    /// `turn:user:password@host:port` to relay through (repeatable; native
+    /// peers use the first STUN URL and the first UDP TURN URL).
     #[arg(long, value_name = "URL", value_parser = parse_ice_server)]
     pub ice_server: Vec<icn_core::ice::IceServer>,
 }

@@ -7,11 +7,14 @@
 // with the credentials the gateway issued (symmetric NAT), and keep
 // publishing, getting, messaging and opening DataChannels through the ring
 // once the gateway is killed. Native peers (`icn swarm`) in one home link to
-// browsers in another.
+// browsers and native peers in another, directly or, behind symmetric NATs,
+// through coturn.
 //
 // `--unsafely-treat-insecure-origin-as-secure` stands in for TLS: the
 // gateway serves plain http on a non-localhost address here.
-// Needs root (namespaces, iptables), ICN_BIN, chromium and coturn.
+// Needs root (namespaces, iptables), ICN_BIN, chromium and coturn. To see
+// inside: ICN_COTURN_LOG=1 prints coturn's verbose log, ICN_SWARM_LOG=FILTER
+// the native peers' (a RUST_LOG filter, e.g. icn_gateway::peer=debug).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -35,8 +38,8 @@ async function startCoturn(ns) {
   const child = nsSpawn(ns, "turnserver", ["-n", "--listening-ip", PUBLIC_IP, "--relay-ip", PUBLIC_IP,
     "--listening-port", "3478", "--use-auth-secret", "--static-auth-secret", SECRET, "--realm", "icn.test",
     "--no-tls", "--no-dtls", "--no-cli", "--min-port", "49152", "--max-port", "49999",
-    "--log-file", "stdout", "--simple-log", "--pidfile", join(tmpdir(), `icn-coturn-${process.pid}.pid`)],
-  { stdio: ["ignore", "ignore", "inherit"] });
+    "--log-file", "stdout", "--simple-log", ...(process.env.ICN_COTURN_LOG ? ["-V"] : []), "--pidfile", join(tmpdir(), `icn-coturn-${process.pid}.pid`)],
+  { stdio: ["ignore", process.env.ICN_COTURN_LOG ? "inherit" : "ignore", "inherit"] });
   await until("coturn listening", 10_000, () => inNs(ns, "ss", "-uln").includes(`${PUBLIC_IP}:3478`));
   return child;
 }
@@ -269,12 +272,13 @@ test("symmetric NAT: browsers in two homes link through coturn (gateway-issued c
 function swarmIn(ns, gw, peers, seconds, seed) {
   const child = nsSpawn(ns, process.env.ICN_BIN, ["swarm", "--gateway", gw.url, "--peers", String(peers),
     "--settle", String(seconds), "--duration", "1", "--seed", String(seed)],
-  { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, RUST_LOG: "warn" } });
+  { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, RUST_LOG: process.env.ICN_SWARM_LOG || "warn" } });
   const ids = [];
   let out = "";
   createInterface({ input: child.stderr }).on("line", (l) => {
     const m = /^peer-id ([0-9a-f]{64})$/.exec(l);
     if (m) ids.push(m[1]);
+    else if (process.env.ICN_SWARM_LOG) console.error(`${ns}: ${l}`);
   });
   child.stdout.on("data", (d) => { out += d; });
   const done = new Promise((resolve, reject) => child.once("exit", (code) => (code === 0
@@ -285,9 +289,24 @@ function swarmIn(ns, gw, peers, seconds, seed) {
 
 test("native peers: icn swarm in one home links to browsers in another, and to native peers across homes", { timeout: 300_000 }, async () => {
   assert.ok(process.env.ICN_BIN, "set ICN_BIN");
-  const bed = buildInternet(["cone", "cone"]);
+  await nativeScenario("cone", "webrtc");
+});
+
+test("native peers behind symmetric NAT link through coturn (gateway-issued credentials), to browsers and across homes", { timeout: 300_000 }, async () => {
+  assert.ok(process.env.ICN_BIN, "set ICN_BIN");
+  await nativeScenario("symmetric", "turn");
+});
+
+/** Native peers in two homes behind `nat`, browsers in the first; links
+ *  between homes must be of kind `expected` ("webrtc" or "turn"). */
+async function nativeScenario(nat, expected) {
+  const bed = buildInternet([nat, nat]);
   const stop = [];
   try {
+    if (nat === "symmetric") {
+      const coturn = await startCoturn(bed.pub);
+      stop.push(() => coturn.kill("SIGKILL"));
+    }
     const gw = await startGateway(bed.pub);
     stop.push(() => gw.child.kill("SIGKILL"));
     const browser = await launchIn(bed.homes[0].ns, gw.url);
@@ -305,19 +324,26 @@ test("native peers: icn swarm in one home links to browsers in another, and to n
         await p.page.evaluate((to) => peer.connect(to), id).catch((e) => console.error(`connect ${p.label} -> ${id}: ${e.message}`));
       }
     }
-    const kinds = await until("browser links to every native peer of home 1 over WebRTC", 30_000, async () => {
+    const kinds = await until(`browser links to every native peer of home 1 over ${expected}`, 30_000, async () => {
       const all = (await Promise.all(b.map(linksOf))).flat().filter((l) => far.ids.includes(l.nodeId));
-      return all.length === b.length * far.ids.length && all.every((l) => l.transport === "webrtc") && all;
+      return all.length === b.length * far.ids.length && all.every((l) => l.transport === expected) && all;
     });
     assert.equal(kinds.length, 6);
     // The swarms report their links when they end.
     const [farResult, nearResult] = await Promise.all([far.done, near.done]);
     const crossNative = near.ids.filter((id) => farResult.webrtc_peers.includes(id));
-    console.log(`native figures: ${JSON.stringify({ far_links_webrtc: farResult.links_webrtc, far_links_relayed: farResult.links_relayed, near_links_webrtc: nearResult.links_webrtc, near_links_relayed: nearResult.links_relayed, cross_home_native_pairs_linked: crossNative.length })}`);
-    assert.ok(crossNative.length > 0, "native peers of home 1 link to native peers of home 0 over WebRTC");
+    console.log(`native figures (${nat}): ${JSON.stringify({ far_links_webrtc: farResult.links_webrtc, far_links_turn: farResult.links_turn, far_links_relayed: farResult.links_relayed, near_links_webrtc: nearResult.links_webrtc, near_links_turn: nearResult.links_turn, near_links_relayed: nearResult.links_relayed, cross_home_native_pairs_linked: crossNative.length })}`);
+    assert.ok(crossNative.length > 0, "native peers of home 1 link to native peers of home 0 over DataChannels");
     assert.equal(farResult.links_relayed + nearResult.links_relayed, 0, "no native link is left on the gateway's relay");
+    if (expected === "turn") {
+      // Home 1's report comes while home 0's peers still run (home 0's
+      // comes after home 1's peers left).
+      assert.ok(farResult.links_turn > 0, "native links between homes go through TURN");
+    } else {
+      assert.equal(farResult.links_turn + nearResult.links_turn, 0, "no TURN where STUN suffices");
+    }
   } finally {
     for (const f of stop.reverse()) await Promise.resolve().then(f).catch(() => {});
     bed.destroy();
   }
-});
+}

@@ -53,6 +53,13 @@ export function buildInternet(homes) {
     inNs(bed.pub, "ip", "link", "add", "br0", "type", "bridge");
     inNs(bed.pub, "ip", "addr", "add", `${PUBLIC_IP}/24`, "dev", "br0");
     inNs(bed.pub, "ip", "link", "set", "br0", "up");
+    // The rest of the internet: a default route to a router nobody is
+    // (a fixed neighbour entry, so nothing waits on ARP) drops everything, as packets to addresses nobody routes die somewhere out
+    // there. Without it a send from the public segment to a home's private
+    // address fails at once (ENETUNREACH), which no server on the internet
+    // sees; coturn ends an allocation whose relayed send fails so.
+    inNs(bed.pub, "ip", "neigh", "add", "203.0.113.254", "lladdr", "02:00:00:00:00:fe", "dev", "br0", "nud", "permanent");
+    inNs(bed.pub, "ip", "route", "add", "default", "via", "203.0.113.254", "dev", "br0");
     homes.forEach((nat, i) => {
       const router = `${tag}-r${i}`, host = `${tag}-h${i}`;
       const wan = `203.0.113.${11 + i}`;

@@ -317,6 +317,7 @@ impl Host {
             .into_iter()
             .filter_map(|p| {
                 let tr = match self.carriers.via(&p)? {
+                    Via::Channel if self.links.via_turn(&p) => Transport::Turn,
                     Via::Channel => Transport::WebRtc,
                     Via::Client | Via::Upstream => Transport::WebSocket,
                     Via::Relay => Transport::Relay,

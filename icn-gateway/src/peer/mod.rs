@@ -10,8 +10,10 @@
 //! DataChannel is up, and the peer keeps working when the gateway is gone.
 
 pub mod host;
+mod ice;
 pub mod rtc;
 pub mod stun;
+pub mod turn;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -27,6 +29,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 
 use host::Host;
+use ice::Ice;
 
 /// Why a peer could not join.
 #[derive(Debug, thiserror::Error)]
@@ -76,6 +79,8 @@ pub enum Transport {
     WebSocket,
     /// The gateway's relay.
     Relay,
+    /// An authenticated WebRTC DataChannel through a TURN relay.
+    Turn,
 }
 
 impl Transport {
@@ -85,6 +90,7 @@ impl Transport {
             Transport::WebRtc => "webrtc",
             Transport::WebSocket => "websocket",
             Transport::Relay => "relay",
+            Transport::Turn => "turn",
         }
     }
 }
@@ -260,11 +266,7 @@ impl Peer {
             key,
             cert: cert.clone(),
         };
-        let mut ice = Ice {
-            fixed: given.is_some(),
-            v4: ip.is_ipv4(),
-            probe: stun::Reflexive::default(),
-        };
+        let mut ice = Ice::new(given.is_some(), ip.is_ipv4());
         if let Some(servers) = &given {
             ice.learn(servers).await;
         }
@@ -355,36 +357,6 @@ impl Peer {
         let (tx, rx) = oneshot::channel();
         if self.tx.send(Cmd::Leave(tx)).await.is_ok() {
             let _ = rx.await;
-        }
-    }
-}
-
-/// Where a native peer learns its public address (TURN is not used by
-/// native peers: they offer host and server-reflexive candidates).
-struct Ice {
-    /// Servers were given to the peer itself: its gateway's list does not
-    /// replace them.
-    fixed: bool,
-    /// The peer's UDP socket is IPv4.
-    v4: bool,
-    probe: stun::Reflexive,
-}
-
-impl Ice {
-    /// Asks the first STUN server of `servers` (resolved within 2 s).
-    async fn learn(&mut self, servers: &[IceServer]) {
-        let urls: Vec<String> = servers.iter().flat_map(|s| s.urls.clone()).collect();
-        let Some(target) = stun::first_stun_target(&urls) else {
-            return;
-        };
-        let lookup = tokio::net::lookup_host(target.as_str());
-        let found = match tokio::time::timeout(Duration::from_secs(2), lookup).await {
-            Ok(Ok(mut addrs)) => addrs.find(|a| a.is_ipv4() == self.v4),
-            _ => None,
-        };
-        match found {
-            Some(a) => self.probe.set_server(a, Instant::now()),
-            None => tracing::debug!("cannot resolve STUN server {target}"),
         }
     }
 }
@@ -530,10 +502,7 @@ async fn run(
         for (to, bytes) in h.datagrams.drain(..) {
             let _ = udp.send_to(&bytes, to).await;
         }
-        if let Some((to, bytes)) = ice.probe.poll(Instant::now()) {
-            let _ = udp.send_to(&bytes, to).await;
-        }
-        let wake = ice.probe.deadline().map_or(wake, |d| d.min(wake));
+        let wake = ice.flush(&mut h, &udp).await.map_or(wake, |d| d.min(wake));
         for f in h.take_upstream() {
             if wtx.send(Message::binary(f.encode())).is_err() {
                 h.upstream_gone();
@@ -548,6 +517,7 @@ async fn run(
                 for (to, bytes) in h.datagrams.drain(..) {
                     let _ = udp.send_to(&bytes, to).await;
                 }
+                ice.flush(&mut h, &udp).await;
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
             drop(wtx); // the writer sends what is queued, then closes
@@ -603,10 +573,7 @@ async fn run(
             }
             r = udp.recv_from(&mut buf) => {
                 if let Ok((n, from)) = r {
-                    if let Some(mapped) = ice.probe.handle_datagram(from, &buf[..n]) {
-                        tracing::debug!(%mapped, "server-reflexive address");
-                        h.links.set_reflexive(mapped);
-                    } else {
+                    if !ice.handle_datagram(&mut h, from, &buf[..n]) {
                         h.links.handle_datagram(Instant::now(), from, &buf[..n]);
                     }
                 }

@@ -52,6 +52,8 @@ struct Link {
     reasm: Reassembler,
     backlog: Outbox,
     dead: bool,
+    /// The last datagram went out from the relayed address.
+    via_turn: bool,
     /// Something reached this link since it was last driven (a datagram,
     /// a message to send, an answer): drive it at the next poll.
     dirty: bool,
@@ -77,6 +79,7 @@ impl Link {
             reasm: Reassembler::default(),
             backlog: Outbox::default(),
             dead: false,
+            via_turn: false,
             dirty: true,
             wake: None,
         }
@@ -118,6 +121,11 @@ pub struct RtcLinks {
     local: SocketAddr,
     /// The socket's public address, if a STUN server told it.
     reflexive: Option<SocketAddr>,
+    /// The address a TURN server relays for this peer, once allocated.
+    relayed: Option<SocketAddr>,
+    /// Datagrams str0m sends from the relayed address: the driver wraps
+    /// them for the TURN server.
+    via_relay: Vec<(SocketAddr, Vec<u8>)>,
     links: HashMap<RingId, Link>,
     rng: u64,
     /// One DTLS certificate for all of this node's links: generating one
@@ -164,6 +172,8 @@ impl RtcLinks {
             cert,
             local,
             reflexive: None,
+            relayed: None,
+            via_relay: Vec::new(),
             links: HashMap::new(),
             dtls_cert: str0m::crypto::from_feature_flags()
                 .dtls_provider
@@ -175,6 +185,25 @@ impl RtcLinks {
     /// as a server-reflexive candidate by links set up from now on.
     pub fn set_reflexive(&mut self, addr: SocketAddr) {
         self.reflexive = Some(addr);
+    }
+
+    /// The address a TURN server relays for this peer: offered as a relayed
+    /// candidate by links set up from now on.
+    pub fn set_relayed(&mut self, addr: SocketAddr) {
+        self.relayed = Some(addr);
+    }
+
+    /// Datagrams for the TURN server to relay: (peer, datagram).
+    pub fn take_relayed(&mut self) -> Vec<(SocketAddr, Vec<u8>)> {
+        std::mem::take(&mut self.via_relay)
+    }
+
+    /// Whether the link to `peer` is authenticated and its last datagram
+    /// went through the TURN relay.
+    pub fn via_turn(&self, peer: &RingId) -> bool {
+        self.links
+            .get(peer)
+            .is_some_and(|l| l.is_open() && l.via_turn)
     }
 
     /// Whether the link to `peer` is authenticated.
@@ -206,6 +235,12 @@ impl RtcLinks {
             .reflexive
             .filter(|r| *r != self.local)
             .and_then(|r| Candidate::server_reflexive(r, self.local, "udp").ok())
+        {
+            rtc.add_local_candidate(c);
+        }
+        if let Some(c) = self
+            .relayed
+            .and_then(|r| Candidate::relayed(r, self.local, "udp").ok())
         {
             rtc.add_local_candidate(c);
         }
@@ -290,6 +325,18 @@ impl RtcLinks {
 
     /// A datagram arrived on the shared socket.
     pub fn handle_datagram(&mut self, now: Instant, source: SocketAddr, bytes: &[u8]) {
+        self.handle_datagram_at(now, source, self.local, bytes);
+    }
+
+    /// A datagram from `source` arrived at `destination` (the socket, or the
+    /// relayed address for what the TURN server passed on).
+    pub fn handle_datagram_at(
+        &mut self,
+        now: Instant,
+        source: SocketAddr,
+        destination: SocketAddr,
+        bytes: &[u8],
+    ) {
         let Ok(contents) = bytes.try_into() else {
             return;
         };
@@ -298,7 +345,7 @@ impl RtcLinks {
             Receive {
                 proto: Protocol::Udp,
                 source,
-                destination: self.local,
+                destination,
                 contents,
             },
         );
@@ -336,11 +383,13 @@ impl RtcLinks {
         out: &mut Vec<(SocketAddr, Vec<u8>)>,
         events: &mut Vec<LinkEvent>,
     ) -> Option<Instant> {
-        let ctx = Ctx {
+        let mut ctx = Ctx {
             me: self.me,
             trusted: &self.trusted,
             cert: &self.cert,
             key: &self.key,
+            relayed: self.relayed,
+            via_relay: &mut self.via_relay,
         };
         let mut next: Option<Instant> = None;
         for (peer, l) in self.links.iter_mut() {
@@ -349,10 +398,10 @@ impl RtcLinks {
                 if l.rtc.handle_input(Input::Timeout(now)).is_err() {
                     l.dead = true;
                 }
-                drive(l, *peer, &ctx, out, events);
+                drive(l, *peer, &mut ctx, out, events);
                 // Chunks written now become datagrams on the next drive.
                 l.flush();
-                l.wake = drive(l, *peer, &ctx, out, events);
+                l.wake = drive(l, *peer, &mut ctx, out, events);
             }
             if let Some(t) = l.wake {
                 next = Some(next.map_or(t, |n| n.min(t)));
@@ -388,13 +437,15 @@ struct Ctx<'a> {
     trusted: &'a [[u8; 32]],
     cert: &'a NodeCert,
     key: &'a SigningKey,
+    relayed: Option<SocketAddr>,
+    via_relay: &'a mut Vec<(SocketAddr, Vec<u8>)>,
 }
 
 /// Drains one link's outputs; returns its next deadline.
 fn drive(
     l: &mut Link,
     peer: RingId,
-    ctx: &Ctx<'_>,
+    ctx: &mut Ctx<'_>,
     out: &mut Vec<(SocketAddr, Vec<u8>)>,
     events: &mut Vec<LinkEvent>,
 ) -> Option<Instant> {
@@ -408,7 +459,11 @@ fn drive(
         };
         let e = match o {
             Output::Transmit(t) => {
-                out.push((t.destination, t.contents.to_vec()));
+                l.via_turn = Some(t.source) == ctx.relayed;
+                match l.via_turn {
+                    true => ctx.via_relay.push((t.destination, t.contents.to_vec())),
+                    false => out.push((t.destination, t.contents.to_vec())),
+                }
                 continue;
             }
             Output::Timeout(t) => return Some(t),

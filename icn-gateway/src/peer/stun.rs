@@ -94,7 +94,7 @@ impl Reflexive {
 
 /// The first `stun:host:port` URL of a list as a `host:port` to resolve
 /// (port 3478 when the URL has none; an IPv6 host keeps its brackets).
-/// `stuns:` and TURN are not used by native peers.
+/// `stuns:` is not used by native peers.
 pub fn first_stun_target(urls: &[String]) -> Option<String> {
     urls.iter().find_map(|u| {
         let rest = u.strip_prefix("stun:")?;

@@ -521,13 +521,16 @@ pub async fn run(cfg: SwarmConfig) -> Result<serde_json::Value, SwarmError> {
             tally.add(&s);
         }
     }
-    let (mut webrtc, mut relayed) = (0, 0);
+    let (mut webrtc, mut turn, mut relayed) = (0, 0, 0);
     let mut webrtc_peers = std::collections::BTreeSet::new();
     for p in &peers {
         for (id, t) in p.links().await {
             match t {
-                Transport::WebRtc => {
-                    webrtc += 1;
+                Transport::WebRtc | Transport::Turn => {
+                    match t {
+                        Transport::Turn => turn += 1,
+                        _ => webrtc += 1,
+                    }
                     webrtc_peers.insert(id.to_hex());
                 }
                 Transport::Relay => relayed += 1,
@@ -539,6 +542,7 @@ pub async fn run(cfg: SwarmConfig) -> Result<serde_json::Value, SwarmError> {
     Ok(json!({
         "peers": n,
         "links_webrtc": webrtc,
+        "links_turn": turn,
         "links_relayed": relayed,
         "join_ms_p50": round2(pct(&mut join_ms.clone(), 0.5)),
         "join_ms_p99": round2(pct(&mut join_ms, 0.99)),
