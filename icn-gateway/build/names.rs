@@ -6,7 +6,7 @@
 //! twice, once in the wasm and once in the JS, and the hashes do not
 //! compress. Nothing outside the glue sees these names (the JS API is the
 //! `Peer` class), so they are renamed to one or two letters in both files:
-//! 2.5 KB less of the gzip bundle (BENCHMARKS.md, issue 5).
+//! 2.5 KB less of the gzip bundle (BENCHMARKS.md, "The browser bundle").
 //!
 //! The glue names them in two shapes only, which this relies on and checks:
 //! an import is a key of the object `__wbg_get_imports()` returns (and every

@@ -7,7 +7,7 @@
 //! orders functions largest first, which scatters those copies. Here each
 //! function is followed by the remaining one that shares the most 4-byte
 //! sequences with the last few placed, so copies sit within reach of each
-//! other: about 2 % off the served wasm (BENCHMARKS.md, issue 5).
+//! other: about 2 % off the served wasm (BENCHMARKS.md, "The browser bundle").
 //!
 //! Moving a function changes its index, so the module is re-encoded with
 //! every reference to a function (calls, exports, the start function,
