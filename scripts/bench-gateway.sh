@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Gateway benchmarks (issue 4): requests/s for a cached 1 KiB name under wrk
-# next to nginx serving the same bytes, and memory per idle WebSocket peer.
+# Gateway benchmarks (issue 4, issue 24): requests/s for a cached 1 KiB name
+# under wrk next to nginx serving the same bytes, over http and over https
+# with one certificate, and memory per idle WebSocket peer.
 # Needs wrk and nginx (apt-get install wrk nginx-light). Loopback only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,8 +17,20 @@ worker_processes auto;
 pid $work/nginx.pid;
 error_log $work/logs/error.log;
 events { worker_connections 1024; }
-http { access_log off; server { listen 127.0.0.1:18092; root $work/www; } }
+http {
+  access_log off;
+  server { listen 127.0.0.1:18092; root $work/www; }
+  server {
+    listen 127.0.0.1:18094 ssl;
+    ssl_certificate $work/tls.pem;
+    ssl_certificate_key $work/tls.key;
+    root $work/www;
+  }
+}
 CONF
+# One certificate (P-256, self-signed) for both TLS servers.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/tls.key" \
+  -out "$work/tls.pem" -days 2 -subj /CN=localhost -addext subjectAltName=IP:127.0.0.1 2> /dev/null
 nginx -c "$work/nginx.conf" -p "$work"
 "$icn" gateway --listen 127.0.0.1:18091 --data "$work/gw" --max-per-addr 5000 > "$work/gw.out" 2> "$work/gw.err" &
 gw_pid=$!
@@ -28,5 +41,18 @@ for round in 1 2 3; do
   icn_rps=$(wrk -t2 -c64 -d10s "$url" | awk '/Requests\/sec/ {print $2}')
   nginx_rps=$(wrk -t2 -c64 -d10s http://127.0.0.1:18092/one.bin | awk '/Requests\/sec/ {print $2}')
   echo "round $round: icn $icn_rps req/s, nginx $nginx_rps req/s, ratio $(echo "$icn_rps / $nginx_rps" | bc -l | cut -c1-5)"
+done
+# The same over TLS: the gateway's own (rustls) against nginx's (OpenSSL),
+# with the same certificate; wrk keeps its connections, so this is the cost
+# of TLS records, not of handshakes.
+"$icn" gateway --listen 127.0.0.1:18093 --data "$work/gw-tls" --no-stun --tls-cert "$work/tls.pem" \
+  --tls-key "$work/tls.key" > "$work/gw-tls.out" 2> "$work/gw-tls.err" &
+sleep 1
+url=$("$icn" publish --gateway https://127.0.0.1:18093 --ca-cert "$work/tls.pem" --key "$work/k.pem" \
+  --name /bench/one.bin --in "$work/www/one.bin" | tail -1)
+for round in 1 2 3; do
+  icn_rps=$(wrk -t2 -c64 -d10s "$url" | awk '/Requests\/sec/ {print $2}')
+  nginx_rps=$(wrk -t2 -c64 -d10s https://127.0.0.1:18094/one.bin | awk '/Requests\/sec/ {print $2}')
+  echo "https round $round: icn $icn_rps req/s, nginx $nginx_rps req/s, ratio $(echo "$icn_rps / $nginx_rps" | bc -l | cut -c1-5)"
 done
 target/release/icn-bench-ws --gateway ws://127.0.0.1:18091/ws --pid "$gw_pid" --peers 1000 --idle 20

@@ -126,11 +126,16 @@ pub struct RemoteArgs {
         default_value = "http://127.0.0.1:8080"
     )]
     pub gateway: String,
+    /// Trust the certificates this CA file (PEM) signed for an https
+    /// gateway, instead of the usual public CAs (a private CA, a test
+    /// certificate).
+    #[arg(long, value_name = "FILE", env = "ICN_CA_CERT")]
+    pub ca_cert: Option<PathBuf>,
 }
 
 impl RemoteArgs {
-    fn client(&self) -> crate::client::Client {
-        crate::client::Client::new(&self.gateway)
+    fn client(&self) -> Result<crate::client::Client, crate::client::ClientError> {
+        crate::client::Client::new(&self.gateway, self.ca_cert.as_deref())
     }
 }
 
@@ -208,6 +213,22 @@ pub struct GatewayArgs {
     /// with use-auth-secret); the first line, trimmed, is used.
     #[arg(long, value_name = "FILE", requires = "turn")]
     pub turn_secret_file: Option<PathBuf>,
+    /// Serve HTTPS and WSS with this certificate chain (PEM, leaf first);
+    /// reloaded on SIGHUP and when the file changes.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// A reverse proxy in front of the gateway (IP address, repeatable): from
+    /// it, the client address of a request is read from X-Forwarded-For (for
+    /// the per-address limits); from anyone else that header is ignored.
+    #[arg(long, value_name = "IP")]
+    pub trusted_proxy: Vec<std::net::IpAddr>,
+    /// Trust the certificates this CA file (PEM) signed for the wss://
+    /// gateway of --join, instead of the usual public CAs.
+    #[arg(long, value_name = "FILE", env = "ICN_CA_CERT")]
+    pub ca_cert: Option<PathBuf>,
 }
 
 /// A `stun:`/`turn:` URL as the command line gives it.
@@ -286,6 +307,10 @@ pub struct SwarmArgs {
     /// peers use the first STUN URL and the first UDP TURN URL).
     #[arg(long, value_name = "URL", value_parser = parse_ice_server)]
     pub ice_server: Vec<icn_core::ice::IceServer>,
+    /// Trust the certificates this CA file (PEM) signed for wss:// gateways,
+    /// instead of the usual public CAs.
+    #[arg(long, value_name = "FILE", env = "ICN_CA_CERT")]
+    pub ca_cert: Option<PathBuf>,
 }
 
 /// `icn verify`.
@@ -362,6 +387,12 @@ pub enum CliError {
     /// The gateway failed.
     #[error(transparent)]
     Gateway(#[from] crate::gateway::GatewayError),
+    /// The TLS certificate or key cannot be used.
+    #[error(transparent)]
+    Tls(#[from] crate::gateway::listen::TlsError),
+    /// The CA file of --ca-cert cannot be used.
+    #[error("--ca-cert {0}")]
+    CaCert(#[from] crate::tls::CaError),
     /// `icn swarm` failed.
     #[error("swarm: {0}")]
     Swarm(String),
@@ -525,7 +556,7 @@ fn sign(a: &SignArgs) -> Result<Name, CliError> {
 }
 
 fn publish(a: &PublishArgs) -> Result<(Name, String), CliError> {
-    let client = a.remote.client();
+    let client = a.remote.client()?;
     let mut sent = 0;
     let signed = build(&a.content, &mut |block| {
         client.put_block(&block)?;
@@ -551,7 +582,7 @@ fn get(a: &GetArgs, out: &mut dyn Write) -> Result<(), CliError> {
         name: a.name.clone(),
         source,
     })?;
-    let client = a.remote.client();
+    let client = a.remote.client()?;
     let obj = client.get_object(&name)?;
     match &a.out {
         None => Ok(client.write_content(&obj, out, Path::new("<stdout>"))?),
@@ -578,6 +609,7 @@ fn ws_url(gateway: &str) -> String {
 
 fn swarm(a: SwarmArgs, out: &mut dyn Write) -> Result<(), CliError> {
     init_logging("warn");
+    crate::tls::trust_for_process(a.ca_cert.as_deref())?;
     let cfg = crate::swarm::SwarmConfig {
         ws_urls: a.gateway.iter().map(|g| ws_url(g)).collect(),
         peers: a.peers,
@@ -629,6 +661,7 @@ fn init_logging(default: &str) {
 
 fn gateway(a: GatewayArgs) -> Result<(), CliError> {
     init_logging("info");
+    crate::tls::trust_for_process(a.ca_cert.as_deref())?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -661,6 +694,13 @@ fn gateway(a: GatewayArgs) -> Result<(), CliError> {
                 None => None,
             },
         },
+        tls: match (&a.tls_cert, &a.tls_key) {
+            (Some(c), Some(k)) => Some(std::sync::Arc::new(
+                crate::gateway::listen::Certificates::load(c, k)?,
+            )),
+            _ => None,
+        },
+        trusted_proxies: a.trusted_proxy.iter().map(|ip| ip.to_canonical()).collect(),
     };
     Ok(runtime.block_on(crate::gateway::run(cfg))?)
 }

@@ -16,7 +16,7 @@ use icn_core::{Name, Payload, SignedObject};
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     /// The request did not complete (connection refused, timeout, ...).
-    #[error("{url}: {source}")]
+    #[error("{url}: {source}{}", crate::tls::hint(&source.to_string()))]
     Http {
         /// The URL.
         url: String,
@@ -57,6 +57,9 @@ pub enum ClientError {
         /// The cause.
         source: BlockError,
     },
+    /// The CA file given for https cannot be used.
+    #[error(transparent)]
+    CaCert(#[from] crate::tls::CaError),
     /// Writing the output failed.
     #[error("{}: {source}", path.display())]
     Io {
@@ -75,18 +78,36 @@ pub struct Client {
 }
 
 impl Client {
-    /// A client for the gateway at `base` (e.g. `http://127.0.0.1:8080`).
-    pub fn new(base: &str) -> Client {
+    /// A client for the gateway at `base` (e.g. `http://127.0.0.1:8080`,
+    /// `https://gw.example`); an https gateway's certificate must chain to
+    /// the public CAs, or to `ca_cert`'s when given.
+    pub fn new(base: &str, ca_cert: Option<&Path>) -> Result<Client, ClientError> {
+        use ureq::tls::{Certificate, RootCerts, TlsConfig};
+        let roots = match ca_cert {
+            None => RootCerts::WebPki,
+            Some(path) => {
+                let certs: Vec<Certificate<'static>> = crate::tls::read_ca(path)?
+                    .iter()
+                    .map(|c| Certificate::from_der(c.as_ref()).to_owned())
+                    .collect();
+                RootCerts::new_with_certs(&certs)
+            }
+        };
+        let tls = TlsConfig::builder()
+            .root_certs(roots)
+            .unversioned_rustls_crypto_provider(crate::tls::provider())
+            .build();
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(std::time::Duration::from_secs(120)))
+            .tls_config(tls)
             .build()
             .into();
-        Client {
+        Ok(Client {
             base: base.trim_end_matches('/').to_string(),
             agent,
             progress: std::io::stderr().is_terminal(),
-        }
+        })
     }
 
     /// The URL of a name on this gateway.

@@ -18,3 +18,4 @@ pub mod keyfile;
 pub mod objfile;
 pub mod peer;
 pub mod swarm;
+pub mod tls;

@@ -719,10 +719,18 @@ async fn a_stranded_peer_joins_again_through_the_next_gateway() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    // B counts it among its peers, under the same id.
-    let ring = ring_json(&b.1);
-    assert!(
-        ring.to_string().contains(&id.to_hex()),
-        "B's ring view lacks {id}: {ring}"
-    );
+    // B counts it among its peers, under the same id, once it has taken in
+    // the peer's ring messages (the peer's "joined" can come first).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let ring = ring_json(&b.1);
+        if ring.to_string().contains(&id.to_hex()) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "B's ring view lacks {id}: {ring}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

@@ -61,8 +61,18 @@ thread_local! {
     static DRAINING: Cell<bool> = const { Cell::new(false) };
 }
 
+/// Why a page outside a secure context cannot run a peer.
+pub const NOT_SECURE: &str = "icn needs a secure context: open this page over https (or on \
+                              localhost); on plain http the browser hides WebCrypto, which \
+                              icn signs and verifies with";
+
 fn subtle() -> Result<SubtleCrypto, JsValue> {
     let w = web_sys::window().ok_or_else(|| js_err("no window"))?;
+    // Outside a secure context `crypto.subtle` is undefined, and the first
+    // call on it would fail with a message about `undefined`.
+    if !w.is_secure_context() {
+        return Err(js_err(NOT_SECURE));
+    }
     Ok(w.crypto()?.subtle())
 }
 

@@ -10,20 +10,23 @@
 // browsers and native peers in another, directly or, behind symmetric NATs,
 // through coturn.
 //
-// `--unsafely-treat-insecure-origin-as-secure` stands in for TLS: the
-// gateway serves plain http on a non-localhost address here.
-// Needs root (namespaces, iptables), ICN_BIN, chromium and coturn. To see
+// The gateway serves https and wss on its public address with a
+// certificate from a test CA (issue 24): Chromium trusts that one
+// certificate by its key hash (`--ignore-certificate-errors-spki-list`,
+// where a visitor's browser would know the CA), the native peers and curl
+// by the CA file. Nothing marks the plain-http origin as secure.
+// Needs root (namespaces, iptables), ICN_BIN, chromium, coturn and openssl. To see
 // inside: ICN_COTURN_LOG=1 prints coturn's verbose log, ICN_SWARM_LOG=FILTER
 // the native peers' (a RUST_LOG filter, e.g. icn_gateway::peer=debug).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { mkdtemp, writeFile } from "node:fs/promises";
+import { execFileSync, spawn } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { chromium } from "playwright-core";
-import { buildInternet, chromiumIn, inNs, PUBLIC_IP } from "./netns.mjs";
+import { buildInternet, chromiumIn, inNs, PUBLIC_IP, testCertificate } from "./netns.mjs";
 import { until } from "./harness.mjs";
 
 const SECRET = "icn-test-turn-secret";
@@ -44,19 +47,22 @@ async function startCoturn(ns) {
   return child;
 }
 
-async function startGateway(ns) {
+/** The gateway on the public segment: https with `tls` (from
+ *  testCertificate), plain http without. */
+async function startGateway(ns, tls) {
   const data = await mkdtemp(join(tmpdir(), "icn-nat-"));
   const secret = join(data, "turn-secret");
   await writeFile(secret, `${SECRET}\n`);
   const child = nsSpawn(ns, process.env.ICN_BIN, ["gateway", "--listen", `${PUBLIC_IP}:0`, "--data", data,
-    "--turn", `turn:${PUBLIC_IP}:3478`, "--turn-secret-file", secret],
+    "--turn", `turn:${PUBLIC_IP}:3478`, "--turn-secret-file", secret,
+    ...(tls ? ["--tls-cert", tls.cert, "--tls-key", tls.key] : [])],
   { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, RUST_LOG: "warn" } });
   const line = await new Promise((resolve, reject) => {
     createInterface({ input: child.stdout }).once("line", resolve);
     child.once("exit", (code) => reject(new Error(`gateway exited with ${code}`)));
   });
   const url = line.trim().split(" ").pop();
-  return { child, url, ws: url.replace("http://", "ws://") + "/ws" };
+  return { child, url, ws: url.replace(/^http/, "ws") + "/ws" };
 }
 
 // What a test page needs, loaded into any page of the gateway's origin.
@@ -84,9 +90,10 @@ const SETUP = async () => {
   };
 };
 
-async function launchIn(ns, gwUrl) {
+/** Chromium in namespace `ns`, trusting the certificate of `tls` (if any). */
+async function launchIn(ns, tls) {
   const server = await chromium.launchServer({ executablePath: chromiumIn(ns),
-    args: [...VISITOR, `--unsafely-treat-insecure-origin-as-secure=${gwUrl}`] });
+    args: [...VISITOR, ...(tls ? [`--ignore-certificate-errors-spki-list=${tls.spki}`] : [])] });
   const browser = await chromium.connect(server.wsEndpoint());
   const context = await browser.newContext(); // no permissions: a visitor's browser
   return { context, close: () => browser.close().then(() => server.close()) };
@@ -129,16 +136,17 @@ const pct = (xs, q) => xs.slice().sort((a, b) => a - b)[Math.min(xs.length - 1, 
 /** One NAT type: two homes, two peers each in one Chromium per home. */
 async function natScenario(nat, expected) {
   const bed = buildInternet([nat, nat]);
-  const stop = [];
+  const tls = testCertificate(PUBLIC_IP);
+  const stop = [() => rm(tls.dir, { recursive: true })];
   try {
     const coturn = await startCoturn(bed.pub);
     stop.push(() => coturn.kill("SIGKILL"));
-    const gw = await startGateway(bed.pub);
+    const gw = await startGateway(bed.pub, tls);
     stop.push(() => gw.child.kill("SIGKILL"));
-    const gwId = (await (await fetchIn(bed.pub, `${gw.url}/api/ring`)).json()).node;
+    const gwId = (await (await fetchIn(bed.pub, `${gw.url}/api/ring`, tls)).json()).node;
     const browsers = [];
     for (const h of bed.homes) {
-      const b = await launchIn(h.ns, gw.url);
+      const b = await launchIn(h.ns, tls);
       stop.push(b.close);
       browsers.push(b);
     }
@@ -252,9 +260,64 @@ async function natScenario(nat, expected) {
   }
 }
 
-/** fetch() from inside a namespace: curl there, as a Response-like. */
-async function fetchIn(ns, url) {
-  const body = inNs(ns, "curl", "-sf", url);
+test("https on a public address: the demo page joins over wss, icn publish --ca-cert from a home; over plain http the page says it needs https", { timeout: 180_000 }, async () => {
+  assert.ok(process.env.ICN_BIN, "set ICN_BIN");
+  const bed = buildInternet(["cone"]);
+  const tls = testCertificate(PUBLIC_IP);
+  const stop = [() => rm(tls.dir, { recursive: true })];
+  try {
+    const gw = await startGateway(bed.pub, tls);
+    const plain = await startGateway(bed.pub, null);
+    stop.push(() => gw.child.kill("SIGKILL"), () => plain.child.kill("SIGKILL"));
+    assert.match(gw.url, /^https:\/\/203\.0\.113\.1:/);
+    assert.match(plain.url, /^http:\/\/203\.0\.113\.1:/);
+    const home = bed.homes[0].ns;
+    const browser = await launchIn(home, tls);
+    stop.push(browser.close);
+
+    // The demo page as a visitor opens it: page, bundle and /ws over TLS.
+    const page = await browser.context.newPage();
+    page.on("console", (m) => { if (m.type() === "error") console.error("https page:", m.text()); });
+    await page.goto(`${gw.url}/`);
+    await until("the demo page joined over wss", 30_000, async () => /^joined in/.test(await page.textContent("#status")));
+    assert.equal(await page.evaluate(() => window.isSecureContext), true);
+
+    // The signing CLI from the home, trusting the test CA.
+    const key = join(tls.dir, "publisher.key");
+    execFileSync(process.env.ICN_BIN, ["keygen", "--out", key]);
+    const file = join(tls.dir, "hello.txt");
+    await writeFile(file, "hello over https");
+    const icn = (...args) => inNs(home, process.env.ICN_BIN, ...args);
+    const name = icn("publish", "--gateway", gw.url, "--ca-cert", tls.ca, "--key", key, "--name", "/tls/hello",
+      "--in", file).split("\n")[0];
+    const text = await page.evaluate(async (n) => new TextDecoder().decode((await peer.get(n)).content), name);
+    assert.equal(text, "hello over https", "the page reads what the CLI published over https");
+    const back = icn("get", "--gateway", gw.url, "--ca-cert", tls.ca, name);
+    assert.equal(back, "hello over https");
+    // Without the test CA the CLI refuses the certificate, and says how to trust it.
+    assert.throws(() => icn("get", "--gateway", gw.url, name), /--ca-cert/);
+
+    // The same page over plain http on the same address: no WebCrypto
+    // there, and the page and Peer.join say so plainly.
+    const insecure = await browser.context.newPage();
+    await insecure.goto(`${plain.url}/`);
+    await until("the plain-http page says it needs https", 20_000, async () => /could not join/.test(await insecure.textContent("#status")));
+    assert.match(await insecure.textContent("#status"), /needs a secure context: open this page over https/);
+    const refused = await insecure.evaluate(async (ws) => {
+      const { default: init, Peer } = await import("/pkg/icn_web.js");
+      await init();
+      return Peer.join(ws).then(() => "joined", (e) => e.message);
+    }, plain.ws);
+    assert.match(refused, /needs a secure context/);
+  } finally {
+    for (const f of stop.reverse()) await Promise.resolve().then(f).catch(() => {});
+    bed.destroy();
+  }
+});
+
+/** fetch() from inside a namespace: curl there (trusting the CA of `tls`), as a Response-like. */
+async function fetchIn(ns, url, tls) {
+  const body = inNs(ns, "curl", "-sf", ...(tls ? ["--cacert", tls.ca] : []), url);
   return { json: async () => JSON.parse(body) };
 }
 
@@ -269,10 +332,10 @@ test("symmetric NAT: browsers in two homes link through coturn (gateway-issued c
 });
 
 /** Runs `icn swarm` in namespace `ns`; resolves to { ids, result } when it ends. */
-function swarmIn(ns, gw, peers, seconds, seed) {
+function swarmIn(ns, gw, peers, seconds, seed, tls) {
   const child = nsSpawn(ns, process.env.ICN_BIN, ["swarm", "--gateway", gw.url, "--peers", String(peers),
     "--settle", String(seconds), "--duration", "1", "--seed", String(seed)],
-  { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, RUST_LOG: process.env.ICN_SWARM_LOG || "warn" } });
+  { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ICN_CA_CERT: tls.ca, RUST_LOG: process.env.ICN_SWARM_LOG || "warn" } });
   const ids = [];
   let out = "";
   createInterface({ input: child.stderr }).on("line", (l) => {
@@ -301,21 +364,22 @@ test("native peers behind symmetric NAT link through coturn (gateway-issued cred
  *  between homes must be of kind `expected` ("webrtc" or "turn"). */
 async function nativeScenario(nat, expected) {
   const bed = buildInternet([nat, nat]);
-  const stop = [];
+  const tls = testCertificate(PUBLIC_IP);
+  const stop = [() => rm(tls.dir, { recursive: true })];
   try {
     if (nat === "symmetric") {
       const coturn = await startCoturn(bed.pub);
       stop.push(() => coturn.kill("SIGKILL"));
     }
-    const gw = await startGateway(bed.pub);
+    const gw = await startGateway(bed.pub, tls);
     stop.push(() => gw.child.kill("SIGKILL"));
-    const browser = await launchIn(bed.homes[0].ns, gw.url);
+    const browser = await launchIn(bed.homes[0].ns, tls);
     stop.push(browser.close);
     const b = [await openPeer(browser, gw, 0, "home0/browser0"), await openPeer(browser, gw, 0, "home0/browser1")];
     // Three native peers in home 1 (up about 30 s), two in home 0 (up
     // longer, so that home 1's report sees them).
-    const far = swarmIn(bed.homes[1].ns, gw, 3, 30, 1);
-    const near = swarmIn(bed.homes[0].ns, gw, 2, 40, 2);
+    const far = swarmIn(bed.homes[1].ns, gw, 3, 30, 1, tls);
+    const near = swarmIn(bed.homes[0].ns, gw, 2, 40, 2, tls);
     stop.push(() => far.child.kill("SIGKILL"), () => near.child.kill("SIGKILL"));
     await until("both swarms joined", 60_000, () => far.ids.length === 3 && near.ids.length === 2);
     // Each browser links to each native peer of the other home.

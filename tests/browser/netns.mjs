@@ -9,6 +9,7 @@
 // uses either. Every namespace is removed by `destroy()`, also when the
 // process exits early.
 import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { writeFileSync, chmodSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -111,4 +112,28 @@ export function chromiumIn(ns) {
   writeFileSync(path, `#!/bin/sh\nexec ip netns exec ${ns} /usr/bin/chromium "$@"\n`);
   chmodSync(path, 0o755);
   return path;
+}
+
+/**
+ * A test CA and a server certificate for `ip` signed by it (openssl), as a
+ * public gateway has one from a real CA: { ca, cert, key } are file paths,
+ * `spki` the base64 SHA-256 of the certificate's public key, which Chromium
+ * trusts with `--ignore-certificate-errors-spki-list` (a visitor's browser
+ * trusts the real CA without a flag).
+ */
+export function testCertificate(ip) {
+  const dir = mkdtempSync(join(tmpdir(), "icn-tls-"));
+  const at = (f) => join(dir, f);
+  const ssl = (...args) => execFileSync("openssl", args, { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
+  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
+  ssl("req", "-x509", ...ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=icn test CA",
+    "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign");
+  writeFileSync(at("leaf.ext"), `basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n`
+    + `extendedKeyUsage=serverAuth\nsubjectAltName=IP:${ip}\n`);
+  ssl("req", ...ec, "-keyout", "gw.key", "-out", "gw.csr", "-subj", `/CN=${ip}`);
+  ssl("x509", "-req", "-in", "gw.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-set_serial", "1", "-days", "2",
+    "-extfile", "leaf.ext", "-out", "gw.pem");
+  const spkiDer = execFileSync("sh", ["-c", "openssl x509 -in gw.pem -pubkey -noout | openssl pkey -pubin -outform der"], { cwd: dir });
+  const spki = createHash("sha256").update(spkiDer).digest("base64");
+  return { dir, ca: at("ca.pem"), cert: at("gw.pem"), key: at("gw.key"), spki };
 }

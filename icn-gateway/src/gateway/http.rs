@@ -129,7 +129,10 @@ pub fn routes(
         .and(warp::get())
         .and(warp::header::headers_cloned())
         .and(warp::ext::optional::<warp::hyper::upgrade::OnUpgrade>())
-        .and(warp::addr::remote())
+        .and(
+            warp::ext::optional::<super::listen::ClientAddr>()
+                .map(|a: Option<super::listen::ClientAddr>| a.map(|a| a.0)),
+        )
         .and(with.clone())
         .map(super::ws::upgrade);
     let ring = warp::path!("api" / "ring")

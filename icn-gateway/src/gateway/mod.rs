@@ -9,6 +9,7 @@ pub mod bundle;
 pub mod driver;
 pub mod http;
 pub mod ice;
+pub mod listen;
 pub mod metrics;
 pub mod range;
 pub mod store;
@@ -50,6 +51,10 @@ pub struct GatewayConfig {
     /// What admitted peers are told about ICE servers (its `stun_port` is
     /// filled in once the STUN socket is bound).
     pub ice: ice::IceConfig,
+    /// HTTPS and WSS with these certificates; plain HTTP without.
+    pub tls: Option<Arc<listen::Certificates>>,
+    /// Reverse proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 /// Why the gateway could not start.
@@ -82,6 +87,9 @@ pub enum GatewayError {
         /// What went wrong.
         reason: String,
     },
+    /// The TLS certificate or key cannot be used.
+    #[error(transparent)]
+    Tls(#[from] listen::TlsError),
 }
 
 /// The gateway's ring position: derived from its key, so it is stable across restarts.
@@ -189,13 +197,18 @@ pub async fn run(cfg: GatewayConfig) -> Result<(), GatewayError> {
         prepared: Default::default(),
         ice,
     });
-    tracing::info!(node = %id, "gateway listening on http://{addr}");
-    println!("icn gateway listening on http://{addr}");
-    warp::serve(http::routes(state))
-        .incoming(listener)
-        .graceful(shutdown())
-        .run()
-        .await;
+    let scheme = match cfg.tls.is_some() {
+        true => "https",
+        false => "http",
+    };
+    let tls = cfg.tls.as_ref().map(|c| c.acceptor()).transpose()?;
+    if let Some(c) = &cfg.tls {
+        tokio::spawn(c.clone().watch());
+    }
+    tracing::info!(node = %id, "gateway listening on {scheme}://{addr}");
+    println!("icn gateway listening on {scheme}://{addr}");
+    let proxies = Arc::new(cfg.trusted_proxies.clone());
+    listen::serve(listener, http::routes(state), tls, proxies, shutdown()).await;
     tracing::info!("gateway stopped");
     Ok(())
 }

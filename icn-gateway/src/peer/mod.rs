@@ -35,7 +35,7 @@ use ice::Ice;
 #[derive(Debug, thiserror::Error)]
 pub enum PeerError {
     /// The WebSocket could not be opened or broke during the handshake.
-    #[error("{url}: {reason}")]
+    #[error("{url}: {reason}{}", crate::tls::hint(reason))]
     Connect {
         /// The gateway URL.
         url: String,
@@ -144,12 +144,18 @@ pub async fn handshake_keeping(
     config.read_buffer_size = 16 * 1024;
     config.max_message_size = Some(MAX_FRAME_SIZE);
     config.max_frame_size = Some(MAX_FRAME_SIZE);
-    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url, Some(config), false)
-        .await
-        .map_err(|e| PeerError::Connect {
-            url: url.to_string(),
-            reason: e.to_string(),
-        })?;
+    let tls = crate::tls::process_config().map_err(|reason| PeerError::Connect {
+        url: url.to_string(),
+        reason,
+    })?;
+    let tls = tokio_tungstenite::Connector::Rustls(tls);
+    let (mut ws, _) =
+        tokio_tungstenite::connect_async_tls_with_config(url, Some(config), false, Some(tls))
+            .await
+            .map_err(|e| PeerError::Connect {
+                url: url.to_string(),
+                reason: e.to_string(),
+            })?;
     let Frame::Challenge {
         nonce,
         gateway_key,
@@ -365,6 +371,9 @@ impl Peer {
 fn local_ip(ws: &Ws) -> Option<std::net::IpAddr> {
     match ws.get_ref() {
         tokio_tungstenite::MaybeTlsStream::Plain(s) => s.local_addr().ok().map(|a| a.ip()),
+        tokio_tungstenite::MaybeTlsStream::Rustls(s) => {
+            s.get_ref().0.local_addr().ok().map(|a| a.ip())
+        }
         _ => None,
     }
 }
