@@ -28,9 +28,15 @@ http {
   }
 }
 CONF
-# One certificate (P-256, self-signed) for both TLS servers.
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/tls.key" \
-  -out "$work/tls.pem" -days 2 -subj /CN=localhost -addext subjectAltName=IP:127.0.0.1 2> /dev/null
+# One certificate (P-256) for both TLS servers, from a CA made here (a CA's
+# own certificate may not serve as a server's).
+ec=(-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes)
+openssl req -x509 "${ec[@]}" -keyout "$work/ca.key" -out "$work/ca.pem" -days 2 -subj "/CN=bench CA" \
+  -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign 2> /dev/null
+openssl req "${ec[@]}" -keyout "$work/tls.key" -out "$work/tls.csr" -subj /CN=127.0.0.1 2> /dev/null
+printf 'basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1\n' > "$work/leaf.ext"
+openssl x509 -req -in "$work/tls.csr" -CA "$work/ca.pem" -CAkey "$work/ca.key" -set_serial 1 -days 2 \
+  -extfile "$work/leaf.ext" -out "$work/tls.pem" 2> /dev/null
 nginx -c "$work/nginx.conf" -p "$work"
 "$icn" gateway --listen 127.0.0.1:18091 --data "$work/gw" --max-per-addr 5000 > "$work/gw.out" 2> "$work/gw.err" &
 gw_pid=$!
@@ -48,7 +54,7 @@ done
 "$icn" gateway --listen 127.0.0.1:18093 --data "$work/gw-tls" --no-stun --tls-cert "$work/tls.pem" \
   --tls-key "$work/tls.key" > "$work/gw-tls.out" 2> "$work/gw-tls.err" &
 sleep 1
-url=$("$icn" publish --gateway https://127.0.0.1:18093 --ca-cert "$work/tls.pem" --key "$work/k.pem" \
+url=$("$icn" publish --gateway https://127.0.0.1:18093 --ca-cert "$work/ca.pem" --key "$work/k.pem" \
   --name /bench/one.bin --in "$work/www/one.bin" | tail -1)
 for round in 1 2 3; do
   icn_rps=$(wrk -t2 -c64 -d10s "$url" | awk '/Requests\/sec/ {print $2}')

@@ -186,6 +186,13 @@ pub enum Message {
     Bye,
     /// A message for some key or node, forwarded hop by hop.
     Routed(Routed),
+    /// Rings that were apart become one (spec/ring.md, "Merging rings"):
+    /// `candidate` is a live node that may lie between the receiver and its
+    /// successor.
+    Merge {
+        /// The node to place.
+        candidate: RingId,
+    },
 }
 
 impl Message {
@@ -246,6 +253,7 @@ impl Message {
             Message::Leaving { .. } => 10,
             Message::Bye => 11,
             Message::Routed(_) => 12,
+            Message::Merge { .. } => 13,
         };
         let mut e = Enc::array(1 + message_arity(tag).unwrap_or_default());
         e.uint(tag);
@@ -284,6 +292,9 @@ impl Message {
                 }
             }
             Message::Routed(r) => routed_fields(&mut e, r),
+            Message::Merge { candidate } => {
+                e.bytes(&candidate.0);
+            }
         }
         e.finish()
     }
@@ -304,6 +315,9 @@ impl Message {
             11 => Message::Bye,
             1 => Message::JoinReply {
                 successors: id_list(s.next("successors")?, MAX_SUCCESSORS)?,
+            },
+            13 => Message::Merge {
+                candidate: s.id("candidate")?,
             },
             8 => Message::Want {
                 keys: id_list(s.next("keys")?, MAX_DIGEST)?,
@@ -368,7 +382,7 @@ impl Message {
 fn message_arity(tag: u64) -> Option<usize> {
     match tag {
         0 | 2 | 4 | 11 => Some(0),
-        1 | 5 | 6 | 8 | 9 => Some(1),
+        1 | 5 | 6 | 8 | 9 | 13 => Some(1),
         3 | 10 => Some(2),
         7 => Some(3),
         12 => Some(6),

@@ -69,6 +69,12 @@ pub fn sample_messages() -> Vec<(&'static str, Message)> {
         ),
         ("bye", Message::Bye),
         (
+            "merge",
+            Message::Merge {
+                candidate: RingId([0x0d; 32]),
+            },
+        ),
+        (
             "routed-find-successor",
             routed(Dest::Key(id(0x77)), Body::FindSuccessor),
         ),
@@ -152,6 +158,11 @@ pub fn invalid_messages() -> Vec<(&'static str, String, &'static str)> {
             "short-node-id",
             "82014141".into(),
             "join-reply with a 1-byte id",
+        ),
+        (
+            "merge-short-candidate",
+            "820d4141".into(),
+            "merge with a 1-byte candidate",
         ),
     ]
 }

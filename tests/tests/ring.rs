@@ -261,6 +261,36 @@ fn short_partition_heals_without_loss() {
     assert_eq!(res.hops.len(), 100, "seed {seed}: {:?}", res.failed);
 }
 
+/// A partition far longer than failure detection: each half presumes the
+/// other dead and forms a ring of its own. Once healed, the lost lists find
+/// the other side within a minute and the zipper makes one ring of the two
+/// (spec/ring.md, "Merging rings"), with every object still there.
+#[test]
+fn long_partition_ends_in_one_ring_with_nothing_lost() {
+    for seed in [23, 24] {
+        let (mut sim, _) = ring(seed, 24);
+        let objects = scenario::make_objects(50, seed);
+        assert_eq!(scenario::publish_all(&mut sim, &objects), 50, "seed {seed}");
+        // Interleaved halves: every node's neighbours are on the other side.
+        sim.partition(|i| (i % 2) as u8);
+        sim.run_for(60_000);
+        let apart = invariants::check(&sim);
+        assert!(
+            apart.as_ref().is_err_and(|e| e.contains("2 rings")),
+            "seed {seed}: two rings while apart, not {apart:?}"
+        );
+        sim.heal();
+        let healed = sim.now;
+        scenario::wait_stable(&mut sim, 180).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+        println!(
+            "seed {seed}: one ring {} s after healing",
+            (sim.now - healed) / 1000
+        );
+        let res = scenario::lookups(&mut sim, &objects, 100, 1000, |_, _| {});
+        assert_eq!(res.hops.len(), 100, "seed {seed}: {:?}", res.failed);
+    }
+}
+
 #[test]
 fn lossy_links_still_converge() {
     let seed = 19;

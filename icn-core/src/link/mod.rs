@@ -24,6 +24,7 @@ use crate::sig::{Signature, Signer, SigningKey, VerifyingKey};
 
 pub mod carriers;
 pub mod policy;
+pub mod reconnect;
 pub mod retry;
 
 use crate::bootstrap::{BootstrapError, NodeCert, CERT_FIELDS};

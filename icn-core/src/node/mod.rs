@@ -35,6 +35,7 @@
 
 mod data;
 mod links;
+mod merge;
 mod ring;
 mod rtt;
 pub mod store;
@@ -342,6 +343,8 @@ pub struct Node<S: Store = DefaultStore> {
     rtt: [rtt::Rtt; 3],
     /// Peers presumed dead, and until when to ignore them.
     dead: VecMap<RingId, Time>,
+    /// Peers presumed dead that are contacted again now and then (`merge.rs`).
+    lost: merge::Lost,
     /// Reverse paths: the neighbour a routed message from a node last came
     /// through, and when, so messages for that node can retrace it (see
     /// `ring.rs`).
@@ -387,6 +390,7 @@ impl<S: Store> Node<S> {
             requests: VecMap::default(),
             rtt: Default::default(),
             dead: VecMap::default(),
+            lost: merge::Lost::default(),
             paths: VecMap::default(),
             awaiting_state: None,
             awaiting_pong: None,
@@ -479,6 +483,7 @@ impl<S: Store> Node<S> {
                 self.advance(now);
                 self.links.heard(now, &from);
                 if !self.left {
+                    self.heard_from(from);
                     self.on_message(from, msg);
                 }
             }
@@ -486,6 +491,9 @@ impl<S: Store> Node<S> {
                 self.advance(now);
                 for bytes in self.links.up(now, peer) {
                     self.transmit(peer, bytes);
+                }
+                if !self.left {
+                    self.heard_from(peer);
                 }
             }
             Input::LinkDown(now, peer) => {
@@ -532,6 +540,9 @@ impl<S: Store> Node<S> {
                 .min(self.next_stabilize)
                 .min(self.next_fix_fingers)
                 .min(self.next_check_predecessor);
+            if let Some(l) = self.lost.next_deadline() {
+                t = t.min(l);
+            }
         }
         for p in self.awaiting_state.iter().chain(self.awaiting_pong.iter()) {
             t = t.min(p.deadline);
@@ -564,6 +575,7 @@ impl<S: Store> Node<S> {
         }
         self.dead.retain(|_, until| *until > now);
         self.ring_timers();
+        self.lost_timers();
         self.request_timers();
         if now >= self.next_sync || self.sync_soon {
             self.sync_soon = false;
@@ -619,6 +631,7 @@ impl<S: Store> Node<S> {
             Message::Want { keys } => self.on_want(from, keys),
             Message::Store { items } => self.on_store(items),
             Message::Routed(r) => self.on_routed(from, r),
+            Message::Merge { candidate } => self.on_merge(candidate),
         }
     }
 

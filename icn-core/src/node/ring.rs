@@ -422,7 +422,11 @@ impl<S: Store> Node<S> {
         if peer == self.id {
             return;
         }
-        self.stats.presumed_dead += 1;
+        // A lost node tried again and still not there is no new death.
+        if !self.lost.contains(&peer) {
+            self.stats.presumed_dead += 1;
+            self.lost.insert(self.now, peer);
+        }
         let was_successor = self.successors.contains(&peer);
         let was_predecessor = self.predecessor == Some(peer);
         self.mark_gone(peer);

@@ -436,10 +436,13 @@ impl Sim {
                         self.seed,
                         self.now
                     );
+                    // A deadline already past wakes the node now; the
+                    // wake-up is matched by its time, so that is the one kept.
+                    let at = at.max(self.now);
                     if at < self.slots[i].wake || self.slots[i].wake <= self.now {
                         self.slots[i].wake = at;
                         if at != Time::MAX {
-                            self.schedule(at.max(self.now), Ev::Wake { at: i });
+                            self.schedule(at, Ev::Wake { at: i });
                         }
                     }
                     return;
