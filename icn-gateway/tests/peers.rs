@@ -52,16 +52,15 @@ fn log_peers() {
 }
 
 fn start_gateway_with(data: &std::path::Path, extra: &[&str]) -> Gw {
+    // `extra` may name the address (a restart on the same one).
+    let listen: &[&str] = match extra.contains(&"--listen") {
+        true => &[],
+        false => &["--listen", "127.0.0.1:0"],
+    };
     let mut child = Command::new(env!("CARGO_BIN_EXE_icn"))
-        .args([
-            "gateway",
-            "--listen",
-            "127.0.0.1:0",
-            "--lookup-timeout",
-            "5",
-            "--data",
-        ])
+        .args(["gateway", "--lookup-timeout", "5", "--data"])
         .arg(data)
+        .args(listen)
         .args(extra)
         .stdout(Stdio::piped())
         .stderr(gateway_log(data))
@@ -732,5 +731,74 @@ async fn a_stranded_peer_joins_again_through_the_next_gateway() {
             "B's ring view lacks {id}: {ring}"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A gateway killed and restarted with the same data while its peers live:
+/// it founds a ring of its own, its peers connect to it again, and the
+/// nodes it kept in its data directory make the two rings one
+/// (spec/ring.md, "Merging rings"). Everything published before is read
+/// through the peers and through the restarted gateway.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_gateway_is_back_in_the_ring_its_peers_form() {
+    log_peers();
+    let dir = tempfile::TempDir::new().unwrap();
+    let data = dir.path().join("data");
+    let mut gw = start_gateway(&data);
+    let ws = format!("{}/ws", gw.1.replace("http://", "ws://"));
+    let mut peers = Vec::new();
+    for i in 0..8u8 {
+        let key = SigningKey::from_bytes(&[i + 60; 32]);
+        let cfg = Config {
+            seed: u64::from(i),
+            ..Config::default()
+        };
+        peers.push(Peer::join(&ws, key, cfg).await.unwrap());
+    }
+    wait_ring(&peers, &gw.1).await;
+    let alice = SigningKey::from_bytes(&[43; 32]);
+    let mut published = Vec::new();
+    for i in 0..10 {
+        let o = object(
+            &alice,
+            &format!("/before/{i}"),
+            format!("before {i}").as_bytes(),
+        );
+        peers[i % peers.len()].publish(o.clone()).await.unwrap();
+        published.push(o);
+    }
+    // The gateway keeps the ring's nodes every 10 s.
+    let start = Instant::now();
+    while !data.join("ring-nodes").exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no ring-nodes file"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let addr = gw.1.trim_start_matches("http://").to_string();
+    let _ = gw.0.kill();
+    let _ = gw.0.wait();
+    // The peers carry on without it, and take it for dead.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    gw = start_gateway_with(&data, &["--listen", &addr]);
+    let restarted = Instant::now();
+    wait_ring_over(&peers, &[&gw.1], "one ring with the restarted gateway").await;
+    println!(
+        "restart figures: {{\"one_ring_ms\": {}}}",
+        restarted.elapsed().as_millis()
+    );
+    assert_eq!(ring_json(&gw.1)["joined"], true);
+    for o in &published {
+        let name = o.name().clone();
+        let got = get_within(
+            &peers[(published.len() + 3) % peers.len()],
+            &name,
+            Duration::from_secs(10),
+        )
+        .await;
+        assert_eq!(got.name(), &name);
+        let (status, _) = http_get(&format!("{}/icn{}", gw.1, name));
+        assert_eq!(status, 200, "{name} through the restarted gateway");
     }
 }

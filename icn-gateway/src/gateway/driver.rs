@@ -93,9 +93,10 @@ pub fn spawn(
     upstream: Option<Upstream>,
     trust: Arc<TrustList>,
     metrics: Arc<Metrics>,
+    data: std::path::PathBuf,
 ) -> mpsc::Sender<Command> {
     let (tx, rx) = mpsc::channel(1024);
-    tokio::spawn(run(host, udp, upstream, trust, rx, metrics));
+    tokio::spawn(run(host, udp, upstream, trust, rx, metrics, data));
     tx
 }
 
@@ -112,6 +113,7 @@ async fn run(
     trust: Arc<TrustList>,
     mut rx: mpsc::Receiver<Command>,
     metrics: Arc<Metrics>,
+    data: std::path::PathBuf,
 ) {
     let (wtx, mut stream) = match upstream {
         Some(u) => {
@@ -127,6 +129,12 @@ async fn run(
             (None, None)
         }
     };
+    // The nodes of the ring this gateway was in before it restarted: the
+    // first of them it hears from again brings it back into that ring.
+    let mut known = super::memory::load(&data);
+    let t = h.now();
+    h.node.remember(t, &known);
+    let mut next_save = Instant::now() + super::memory::SAVE_EVERY;
     let mut waiters: HashMap<u64, Waiter> = HashMap::new();
     let mut buf = vec![0u8; 2048];
     let mut outside_since: Option<Instant> = None;
@@ -134,6 +142,16 @@ async fn run(
     loop {
         let wake = h.pump(&mut |e| on_event(e, &mut waiters, &metrics));
         let now = Instant::now();
+        if now >= next_save {
+            next_save = now + super::memory::SAVE_EVERY;
+            let nodes = h.node.known_nodes_list(super::memory::MAX);
+            if nodes != known && !nodes.is_empty() {
+                if let Err(e) = super::memory::save(&data, &nodes) {
+                    tracing::warn!("cannot keep the ring's nodes in {}: {e}", data.display());
+                }
+                known = nodes;
+            }
+        }
         if now >= next_check {
             next_check = now + ALONE_CHECK;
             // Joined through a gateway that is gone, and no linked node has

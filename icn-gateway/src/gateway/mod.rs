@@ -10,6 +10,7 @@ pub mod driver;
 pub mod http;
 pub mod ice;
 pub mod listen;
+pub mod memory;
 pub mod metrics;
 pub mod range;
 pub mod store;
@@ -172,7 +173,14 @@ pub async fn run(cfg: GatewayConfig) -> Result<(), GatewayError> {
         },
     );
     let host = crate::peer::host::Host::new(node, links, upstream.as_ref().map(|u| u.gateway_id));
-    let driver = driver::spawn(host, udp, upstream, trust.clone(), metrics.clone());
+    let driver = driver::spawn(
+        host,
+        udp,
+        upstream,
+        trust.clone(),
+        metrics.clone(),
+        cfg.data.clone(),
+    );
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
         .map_err(|source| GatewayError::Bind {

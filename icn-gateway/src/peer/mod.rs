@@ -209,10 +209,10 @@ impl Peer {
     }
 
     /// Like [`Peer::join`], through the first of `urls` (gateways of one
-    /// ring) that answers. Should the peer later be stranded (its gateway
-    /// gone, no link left, no member for [`STRANDED_FOR`]), it joins again
-    /// through the next of them that answers, keeping its ring position,
-    /// its store and its handle.
+    /// ring) that answers. Should its gateway connection end, it connects
+    /// to the next of them that answers, on the schedule of
+    /// `icn_core::link::reconnect` (soon when it is stranded: no link left,
+    /// no member), keeping its ring position, its store and its handle.
     pub async fn join_any(
         urls: &[String],
         key: SigningKey,
@@ -450,11 +450,7 @@ pub(crate) fn split_upstream(ws: Ws) -> (mpsc::UnboundedSender<Message>, mpsc::R
     (wtx, irx)
 }
 
-/// How long a peer may be stranded (its gateway gone, no link left, no
-/// member of the ring) before it joins again through another gateway.
-pub const STRANDED_FOR: Duration = Duration::from_secs(2);
-
-/// How often the driver checks whether its peer is stranded.
+/// How often the driver checks its gateway connection.
 const STRANDED_CHECK: Duration = Duration::from_millis(500);
 
 /// The gateways a peer may join (again) through.
@@ -504,7 +500,10 @@ async fn run(
     h.node.join(t, gw);
     let mut buf = vec![0u8; 2048];
     let mut next_check = Instant::now() + STRANDED_CHECK;
-    let mut stranded_since: Option<Instant> = None;
+    let mut reconnect = icn_core::link::reconnect::Reconnect::new();
+    let mut connected = true;
+    // Whether the peer was stranded when the try under way began.
+    let mut try_stranded = false;
     let mut rejoining: Option<oneshot::Receiver<Rejoined>> = None;
     loop {
         let wake = h.pump(&mut |e| on_event(&mut waiters, e));
@@ -536,16 +535,18 @@ async fn run(
         let now = Instant::now();
         if now >= next_check {
             next_check = now + STRANDED_CHECK;
-            let stranded = !h.has_upstream() && h.node.is_cut_off();
-            match stranded_since {
-                _ if !stranded => stranded_since = None,
-                None => stranded_since = Some(now),
-                Some(since) if now - since >= STRANDED_FOR && rejoining.is_none() => {
-                    tracing::info!("stranded: joining again through another gateway");
-                    rejoining = Some(gateways.connect_next());
-                    stranded_since = Some(now);
-                }
-                Some(_) => {}
+            // The gateway connection is gone: connect again, to the next
+            // gateway in turn (icn_core::link::reconnect has the schedule).
+            let t = h.now();
+            if connected && !h.has_upstream() {
+                connected = false;
+                reconnect.handle_lost(t);
+            }
+            let stranded = h.node.is_cut_off();
+            if !connected && rejoining.is_none() && reconnect.poll_try(t, stranded) {
+                tracing::info!(stranded, "connecting to a gateway again");
+                try_stranded = stranded;
+                rejoining = Some(gateways.connect_next());
             }
         }
         let sleep = tokio::time::sleep_until(tokio::time::Instant::from_std(wake.min(next_check)));
@@ -573,11 +574,20 @@ async fn run(
                         h.set_upstream(gw);
                         let t = h.now();
                         h.input(Input::LinkUp(t, gw));
-                        h.node.join(t, gw);
-                        tracing::info!(gateway = %gw, "joined again, same ring position");
+                        // A member stays one: the gateway and it find each
+                        // other's rings (spec/ring.md, "Merging rings").
+                        if !h.node.is_joined() {
+                            h.node.join(t, gw);
+                        }
+                        connected = true;
+                        reconnect.handle_connected();
+                        tracing::info!(gateway = %gw, "connected again, same ring position");
                     }
-                    Ok(Err(e)) => tracing::debug!("joining again failed: {e}"),
-                    Err(_) => {}
+                    Ok(Err(e)) => {
+                        tracing::debug!("connecting again failed: {e}");
+                        reconnect.handle_failed(h.now(), try_stranded);
+                    }
+                    Err(_) => reconnect.handle_failed(h.now(), try_stranded),
                 }
             }
             r = udp.recv_from(&mut buf) => {
