@@ -1,14 +1,16 @@
-//! The gateway connection: the bootstrap handshake, and joining again
-//! through another gateway when this peer is stranded.
+//! The gateway connection: the bootstrap handshake, and connecting again
+//! when it ends.
 //!
-//! A peer whose gateway goes away stays in the ring over its DataChannels.
-//! One that has none yet (it joined a moment before) or lost them all is
-//! stranded: no gateway, no link, no member. As native peers do
-//! (spec/bootstrap.md, "Joining again elsewhere"), it then connects to the
-//! next gateway URL it was given, presents the certificate it holds, and
-//! goes on with the same ring position, key and store.
+//! A peer whose gateway goes away stays in the ring over its DataChannels,
+//! and connects again, to the next gateway URL it was given, on the
+//! schedule of `icn_core::link::reconnect` (as native peers do): soon when
+//! it is stranded (no link, no member), with growing waits while it is in
+//! the ring, so that a restarted gateway finds the ring its peers form. It
+//! presents the certificate it holds (spec/bootstrap.md, "Joining again
+//! elsewhere") and goes on with the same ring position, key and store.
 
 use icn_core::bootstrap::{join_message, Frame, NodeCert};
+use icn_core::link::reconnect::Reconnect;
 use icn_core::node::Input;
 use icn_core::sig::{Signer, SigningKey};
 use icn_core::RingId;
@@ -19,11 +21,8 @@ use web_sys::{BinaryType, MessageEvent, WebSocket};
 use crate::driver::{attach_gateway, js_err, message_bytes, now, on_frame, pump, Shared};
 use crate::{crypto, task};
 
-/// How long a peer may be stranded before it joins again elsewhere.
-const STRANDED_MS: i32 = 2000;
-
-/// Failed connections (every gateway down) before a stranded peer gives up.
-const MAX_FAILURES: u32 = 60;
+/// How often the schedule is looked at while the connection is down, ms.
+const CHECK_MS: i32 = 500;
 
 /// A finished handshake, not yet handed to the driver.
 pub(crate) struct Admitted {
@@ -158,13 +157,18 @@ pub(crate) fn start(inner: &Shared, a: Admitted) {
         let mut me = inner.borrow_mut();
         let (t, gw) = (now(), me.gw);
         me.input(Input::LinkUp(t, gw));
-        me.node.join(t, gw);
+        // A member in a ring stays one: the gateway and it find each
+        // other's rings (spec/ring.md, "Merging rings"). One alone joins
+        // through the gateway.
+        if !me.node.is_joined() || me.node.successors().is_empty() {
+            me.node.join(t, gw);
+        }
     }
     pump(inner);
 }
 
-/// Runs while the gateway connection is down: when the peer has been
-/// stranded for [`STRANDED_MS`], joins again through the next gateway URL.
+/// Runs while the gateway connection is down: connects again on the
+/// reconnect schedule, to the next gateway URL each time.
 pub(crate) fn watch(inner: &Shared) {
     {
         let mut me = inner.borrow_mut();
@@ -175,29 +179,30 @@ pub(crate) fn watch(inner: &Shared) {
     }
     let inner = inner.clone();
     task::spawn(async move {
-        let mut failures = 0;
-        loop {
-            task::sleep(STRANDED_MS).await;
-            let (url, key, cert) = {
-                let me = inner.borrow();
+        let mut schedule = Reconnect::new();
+        schedule.handle_lost(now());
+        while !schedule.gave_up() {
+            task::sleep(CHECK_MS).await;
+            let (url, key, cert, stranded) = {
+                let mut me = inner.borrow_mut();
                 if me.left || me.ws.is_some() {
                     break;
                 }
-                if !me.node.is_cut_off() {
-                    continue; // in the ring over DataChannels: not stranded
+                let stranded = me.node.is_cut_off();
+                if !schedule.poll_try(now(), stranded) {
+                    continue;
                 }
                 let url = me.gateways[me.next_gateway % me.gateways.len()].clone();
-                (url, me.key, me.cert.clone())
+                me.next_gateway += 1;
+                (url, me.key, me.cert.clone(), stranded)
             };
-            inner.borrow_mut().next_gateway += 1;
             match handshake(&url, &key, Some(cert)).await {
                 Ok(a) if !inner.borrow().left => {
                     install(&inner, a);
                     break;
                 }
                 Ok(_) => break,
-                Err(_) if failures + 1 >= MAX_FAILURES => break,
-                Err(_) => failures += 1,
+                Err(_) => schedule.handle_failed(now(), stranded),
             }
         }
         inner.borrow_mut().watching = false;

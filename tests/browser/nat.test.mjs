@@ -20,118 +20,14 @@
 // the native peers' (a RUST_LOG filter, e.g. icn_gateway::peer=debug).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync, spawn } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { execFileSync } from "node:child_process";
+import { rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { chromium } from "playwright-core";
-import { buildInternet, chromiumIn, inNs, PUBLIC_IP, testCertificate } from "./netns.mjs";
+import { buildInternet, inNs, PUBLIC_IP, testCertificate } from "./netns.mjs";
 import { until } from "./harness.mjs";
+import { crossLinks, fetchIn, launchIn, linksOf, nsSpawn, openPeer, pct, ringIsOne, startCoturn, startGateway } from "./visitor.mjs";
 
-const SECRET = "icn-test-turn-secret";
-const VISITOR = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-  "--disable-background-networking", "--disable-component-update", "--disable-sync"];
-
-function nsSpawn(ns, cmd, args, opts = {}) {
-  return spawn("ip", ["netns", "exec", ns, cmd, ...args], opts);
-}
-
-async function startCoturn(ns) {
-  const child = nsSpawn(ns, "turnserver", ["-n", "--listening-ip", PUBLIC_IP, "--relay-ip", PUBLIC_IP,
-    "--listening-port", "3478", "--use-auth-secret", "--static-auth-secret", SECRET, "--realm", "icn.test",
-    "--no-tls", "--no-dtls", "--no-cli", "--min-port", "49152", "--max-port", "49999",
-    "--log-file", "stdout", "--simple-log", ...(process.env.ICN_COTURN_LOG ? ["-V"] : []), "--pidfile", join(tmpdir(), `icn-coturn-${process.pid}.pid`)],
-  { stdio: ["ignore", process.env.ICN_COTURN_LOG ? "inherit" : "ignore", "inherit"] });
-  await until("coturn listening", 10_000, () => inNs(ns, "ss", "-uln").includes(`${PUBLIC_IP}:3478`));
-  return child;
-}
-
-/** The gateway on the public segment: https with `tls` (from
- *  testCertificate), plain http without. */
-async function startGateway(ns, tls) {
-  const data = await mkdtemp(join(tmpdir(), "icn-nat-"));
-  const secret = join(data, "turn-secret");
-  await writeFile(secret, `${SECRET}\n`);
-  const child = nsSpawn(ns, process.env.ICN_BIN, ["gateway", "--listen", `${PUBLIC_IP}:0`, "--data", data,
-    "--turn", `turn:${PUBLIC_IP}:3478`, "--turn-secret-file", secret,
-    ...(tls ? ["--tls-cert", tls.cert, "--tls-key", tls.key] : [])],
-  { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, RUST_LOG: "warn" } });
-  const line = await new Promise((resolve, reject) => {
-    createInterface({ input: child.stdout }).once("line", resolve);
-    child.once("exit", (code) => reject(new Error(`gateway exited with ${code}`)));
-  });
-  const url = line.trim().split(" ").pop();
-  return { child, url, ws: url.replace(/^http/, "ws") + "/ws" };
-}
-
-// What a test page needs, loaded into any page of the gateway's origin.
-const SETUP = async () => {
-  const { default: init, Peer } = await import("/pkg/icn_web.js");
-  await init();
-  window.t = {
-    inbox: [],
-    async join(ws) {
-      const t0 = performance.now();
-      const peer = await Peer.join(ws);
-      const ms = performance.now() - t0;
-      peer.onmessage = (from, bytes) => {
-        const text = new TextDecoder().decode(bytes);
-        if (text.startsWith("ping")) { // echoed as pong, for round trips
-          const pong = bytes.slice();
-          pong.set(new TextEncoder().encode("pong"));
-          peer.send(from, pong);
-        } else if (text.startsWith("pong")) window.t.onpong?.(text);
-        else window.t.inbox.push({ from, text });
-      };
-      window.peer = peer;
-      return { nodeId: peer.nodeId, publisherId: peer.publisherId, ms };
-    },
-  };
-};
-
-/** Chromium in namespace `ns`, trusting the certificate of `tls` (if any). */
-async function launchIn(ns, tls) {
-  const server = await chromium.launchServer({ executablePath: chromiumIn(ns),
-    args: [...VISITOR, ...(tls ? [`--ignore-certificate-errors-spki-list=${tls.spki}`] : [])] });
-  const browser = await chromium.connect(server.wsEndpoint());
-  const context = await browser.newContext(); // no permissions: a visitor's browser
-  return { context, close: () => browser.close().then(() => server.close()) };
-}
-
-async function openPeer(browser, gw, home, label) {
-  const page = await browser.context.newPage();
-  page.on("console", (m) => { if (m.type() === "error") console.error(`${label}:`, m.text()); });
-  await page.goto(`${gw.url}/healthz`);
-  await page.evaluate(SETUP);
-  const info = await page.evaluate((ws) => t.join(ws), gw.ws);
-  return { page, home, label, ...info };
-}
-
-const linksOf = (p) => p.page.evaluate(() => peer.links());
-
-/** The transport of every link between peers of different homes, from each end. */
-async function crossLinks(peers) {
-  const out = [];
-  for (const p of peers) {
-    for (const l of await linksOf(p)) {
-      const q = peers.find((x) => x.nodeId === l.nodeId);
-      if (q && q.home !== p.home) out.push({ from: p.label, to: q.label, transport: l.transport });
-    }
-  }
-  return out;
-}
-
-async function ringIsOne(peers, gwId) {
-  const views = await Promise.all(peers.map((p) => p.page.evaluate(() => peer.ring())));
-  const ids = [...views.map((v) => v.id), ...(gwId ? [gwId] : [])].sort();
-  return views.every((v) => {
-    const i = ids.indexOf(v.id);
-    return v.successors[0] === ids[(i + 1) % ids.length] && v.predecessor === ids[(i + ids.length - 1) % ids.length];
-  });
-}
-
-const pct = (xs, q) => xs.slice().sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))];
 
 /** One NAT type: two homes, two peers each in one Chromium per home. */
 async function natScenario(nat, expected) {
@@ -244,13 +140,27 @@ async function natScenario(nat, expected) {
     });
     await until(`the new link over ${expected}`, 10_000, async () => (await linksOf(a)).some((l) => l.nodeId === b.nodeId && l.transport === expected));
 
+    // The gateway comes back with its data on its address: the browsers
+    // connect to it again (wss) and its ring and theirs become one; what
+    // was published before, with and without it, it serves again.
+    const again = await startGateway(bed.pub, tls, gw);
+    stop.push(() => again.child.kill("SIGKILL"));
+    const restarted = Date.now();
+    await until("one ring with the restarted gateway", 60_000, async () =>
+      (await (await fetchIn(bed.pub, `${again.url}/api/ring`, tls)).json()).joined && ringIsOne(peers, gwId));
+    const rejoinMs = Date.now() - restarted;
+    for (const n of [kib, name]) {
+      const body = inNs(bed.pub, "curl", "-sf", "--cacert", tls.ca, `${again.url}/icn${n}`);
+      assert.ok(body.length > 0, `the restarted gateway serves ${n}`);
+    }
+
     const figures = {
       nat, peers: peers.length, cross_links: cross.length,
       direct: share("webrtc"), turn: share("turn"), relay: share("relay"),
       join_ms_p50: pct(peers.map((p) => p.ms), 0.5), join_ms_max: Math.max(...peers.map((p) => p.ms)),
       get_1kib_ms_p50: pct(gets, 0.5), get_1kib_ms_p90: pct(gets, 0.9),
       message_rtt_1kib_ms_p50: pct(rtts, 0.5), message_rtt_1kib_ms_p90: pct(rtts, 0.9),
-      relink_ms: relinkMs,
+      relink_ms: relinkMs, gateway_restart_one_ring_ms: rejoinMs,
     };
     console.log(`nat figures: ${JSON.stringify(figures)}`);
 
@@ -315,11 +225,6 @@ test("https on a public address: the demo page joins over wss, icn publish --ca-
   }
 });
 
-/** fetch() from inside a namespace: curl there (trusting the CA of `tls`), as a Response-like. */
-async function fetchIn(ns, url, tls) {
-  const body = inNs(ns, "curl", "-sf", ...(tls ? ["--cacert", tls.ca] : []), url);
-  return { json: async () => JSON.parse(body) };
-}
 
 test("cone NAT: browsers in two homes link directly (STUN), and work on without the gateway", { timeout: 300_000 }, async () => {
   assert.ok(process.env.ICN_BIN, "set ICN_BIN");

@@ -31,6 +31,11 @@ impl<S: Store> Node<S> {
     /// link to. Completes with [`Event::Joined`]; retried until it succeeds.
     pub fn join(&mut self, now: super::Time, via: RingId) {
         self.advance(now);
+        // A member that lost every successor is alone: it joins anew.
+        if self.successors.is_empty() {
+            self.joined = false;
+            self.predecessor = None;
+        }
         self.bootstrap = Some(via);
         // Joining again through another node: the earlier attempt ends.
         self.requests.retain(|_, p| !matches!(p.kind, Kind::Join));

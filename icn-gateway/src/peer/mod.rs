@@ -574,9 +574,10 @@ async fn run(
                         h.set_upstream(gw);
                         let t = h.now();
                         h.input(Input::LinkUp(t, gw));
-                        // A member stays one: the gateway and it find each
-                        // other's rings (spec/ring.md, "Merging rings").
-                        if !h.node.is_joined() {
+                        // A member in a ring stays one: the gateway and it
+                        // find each other's rings (spec/ring.md, "Merging
+                        // rings"). One alone joins through the gateway.
+                        if !h.node.is_joined() || h.node.successors().is_empty() {
                             h.node.join(t, gw);
                         }
                         connected = true;

@@ -1,0 +1,94 @@
+// Tabs that browsers freeze (issue 24): a visitor's peer whose tab is frozen
+// for 60 s (Chrome DevTools Protocol: `Page.setWebLifecycleState`, as Chrome
+// freezes background tabs, and a debugger pause, which headless Chromium
+// needs to actually stop the page) and then woken. The other peers keep serving
+// gets throughout, the frozen one is a working member again soon after
+// waking, and its freeze does not make the others presume each other dead
+// (spec/ring.md, "Throttled and frozen peers"). On the namespace test bed,
+// as a visitor's browser: https, no loopback flag, no media permission.
+// Needs root, ICN_BIN, chromium and openssl.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { rm } from "node:fs/promises";
+import { buildInternet, PUBLIC_IP, testCertificate } from "./netns.mjs";
+import { until } from "./harness.mjs";
+import { fetchIn, launchIn, openPeer, pct, ringIsOne, startGateway } from "./visitor.mjs";
+
+const FROZEN_MS = 60_000;
+
+test("a tab frozen for 60 s: the others serve throughout, it serves again soon after waking", { timeout: 300_000 }, async () => {
+  assert.ok(process.env.ICN_BIN, "set ICN_BIN");
+  const bed = buildInternet(["cone"]);
+  const tls = testCertificate(PUBLIC_IP);
+  const stop = [() => rm(tls.dir, { recursive: true })];
+  try {
+    const gw = await startGateway(bed.pub, tls);
+    stop.push(() => gw.child.kill("SIGKILL"));
+    const gwId = (await (await fetchIn(bed.pub, `${gw.url}/api/ring`, tls)).json()).node;
+    const browser = await launchIn(bed.homes[0].ns, tls);
+    stop.push(browser.close);
+    const peers = [];
+    for (let i = 0; i < 5; i++) peers.push(await openPeer(browser, gw, 0, `peer${i}`));
+    await until("one ring of 5 peers and the gateway", 60_000, () => ringIsOne(peers, gwId));
+    const names = [];
+    for (let i = 0; i < 10; i++) {
+      names.push(await peers[0].page.evaluate((i) => peer.publish(`/frozen/${i}`, new Uint8Array(512).fill(i), {}), i));
+    }
+    const [frozen, ...others] = [peers[2], peers[0], peers[1], peers[3], peers[4]];
+    const deaths = async (ps) => (await Promise.all(ps.map((p) => p.page.evaluate(() => peer.ring().presumedDead))))
+      .reduce((a, b) => a + b, 0);
+    const othersBefore = await deaths(others);
+
+    // A timer in the page shows the freeze: it stands still.
+    await frozen.page.evaluate(() => { window.ticks = 0; setInterval(() => window.ticks++, 100); });
+    const ticksAtFreeze = await frozen.page.evaluate(() => window.ticks);
+    const cdp = await browser.context.newCDPSession(frozen.page);
+    // `Page.setWebLifecycleState` is what Chrome does to a background tab,
+    // but headless Chromium keeps running the page's timers and handlers
+    // after it (measured: 20 ticks of a 100 ms timer in 2 s "frozen").
+    // Pausing the page's JavaScript stops both, as a frozen tab is stopped.
+    await cdp.send("Page.setWebLifecycleState", { state: "frozen" });
+    await cdp.send("Debugger.enable");
+    await cdp.send("Debugger.pause");
+    const frozenAt = Date.now();
+    // Every 500 ms one of the others reads a name: all of them answer.
+    const gets = [];
+    let failed = 0;
+    for (let i = 0; Date.now() - frozenAt < FROZEN_MS; i++) {
+      const p = others[i % others.length];
+      const t0 = Date.now();
+      const ok = await p.page.evaluate(async (n) => (await peer.get(n)).content.length === 512, names[i % names.length])
+        .catch(() => false);
+      if (ok) gets.push(Date.now() - t0); else failed++;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    await cdp.send("Debugger.resume");
+    await cdp.send("Page.setWebLifecycleState", { state: "active" });
+    const ticksWhileFrozen = (await frozen.page.evaluate(() => window.ticks)) - ticksAtFreeze;
+    const wokenAt = Date.now();
+    // Woken: it reads and serves again, and the ring is whole.
+    await until("the woken peer reads a name", 30_000, () => frozen.page.evaluate(async (n) =>
+      (await peer.get(n).catch(() => null))?.content.length === 512, names[3]));
+    const readsMs = Date.now() - wokenAt;
+    await until("one ring again, with the woken peer", 60_000, () => ringIsOne(peers, gwId));
+    const ringMs = Date.now() - wokenAt;
+    const othersDeaths = (await deaths(others)) - othersBefore;
+    const figures = {
+      frozen_ms: FROZEN_MS, gets_during: gets.length, failed_during: failed,
+      get_ms_p50: pct(gets, 0.5), get_ms_max: Math.max(...gets),
+      woken_reads_ms: readsMs, woken_one_ring_ms: ringMs,
+      others_presumed_dead: othersDeaths, woken_presumed_dead: await deaths([frozen]),
+      page_ticks_while_frozen: ticksWhileFrozen,
+    };
+    console.log(`lifecycle figures: ${JSON.stringify(figures)}`);
+    // Not running, a 100 ms timer would have ticked 600 times.
+    assert.ok(ticksWhileFrozen < 30, `the page's timers stood still (${ticksWhileFrozen} ticks)`);
+    assert.equal(failed, 0, "every get of the others succeeded while a peer was frozen");
+    // Each of the others may take the frozen peer for dead once; more would
+    // be a storm of deaths among live peers.
+    assert.ok(othersDeaths <= others.length, `presumed deaths among the others: ${othersDeaths}`);
+  } finally {
+    for (const f of stop.reverse()) await Promise.resolve().then(f).catch(() => {});
+    bed.destroy();
+  }
+});
