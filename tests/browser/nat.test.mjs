@@ -236,23 +236,27 @@ test("symmetric NAT: browsers in two homes link through coturn (gateway-issued c
   await natScenario("symmetric", "turn");
 });
 
-/** Runs `icn swarm` in namespace `ns`; resolves to { ids, result } when it ends. */
-function swarmIn(ns, gw, peers, seconds, seed, tls) {
+/** Runs `icn swarm` in namespace `ns`: `ids` as they join, `settled` when it
+ *  starts measuring, `done` with its report when it ends. */
+function swarmIn(ns, gw, peers, seconds, seed, tls, extra = []) {
   const child = nsSpawn(ns, process.env.ICN_BIN, ["swarm", "--gateway", gw.url, "--peers", String(peers),
-    "--settle", String(seconds), "--duration", "1", "--seed", String(seed)],
+    "--settle", String(seconds), "--duration", "1", "--seed", String(seed), ...extra],
   { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ICN_CA_CERT: tls.ca, RUST_LOG: process.env.ICN_SWARM_LOG || "warn" } });
   const ids = [];
   let out = "";
+  let measuring;
+  const settled = new Promise((r) => { measuring = r; });
   createInterface({ input: child.stderr }).on("line", (l) => {
     const m = /^peer-id ([0-9a-f]{64})$/.exec(l);
     if (m) ids.push(m[1]);
+    else if (l === "measuring") measuring();
     else if (process.env.ICN_SWARM_LOG) console.error(`${ns}: ${l}`);
   });
   child.stdout.on("data", (d) => { out += d; });
   const done = new Promise((resolve, reject) => child.once("exit", (code) => (code === 0
     ? resolve(JSON.parse(out.trim().split("\n").pop()))
     : reject(new Error(`swarm in ${ns} exited with ${code}`)))));
-  return { child, ids, done };
+  return { child, ids, done, settled };
 }
 
 test("native peers: icn swarm in one home links to browsers in another, and to native peers across homes", { timeout: 300_000 }, async () => {
@@ -316,3 +320,56 @@ async function nativeScenario(nat, expected) {
     bed.destroy();
   }
 }
+
+test("a partition between a home and the rest heals into one ring (native peers), with nothing lost", { timeout: 300_000 }, async () => {
+  assert.ok(process.env.ICN_BIN, "set ICN_BIN");
+  const bed = buildInternet(["cone", "cone"]);
+  const tls = testCertificate(PUBLIC_IP);
+  const stop = [() => rm(tls.dir, { recursive: true })];
+  try {
+    const gw = await startGateway(bed.pub, tls);
+    stop.push(() => gw.child.kill("SIGKILL"));
+    // Published before the partition, from home 0 over https.
+    const key = join(tls.dir, "publisher.key");
+    execFileSync(process.env.ICN_BIN, ["keygen", "--out", key]);
+    const file = join(tls.dir, "before.txt");
+    await writeFile(file, "published before the partition");
+    const name = inNs(bed.homes[0].ns, process.env.ICN_BIN, "publish", "--gateway", gw.url, "--ca-cert", tls.ca,
+      "--key", key, "--name", "/partition/before", "--in", file).split("\n")[0];
+    // Three native peers in each home, up for 150 s; home 1 reads the name
+    // at the end, and both report every peer's ring pointers.
+    const near = swarmIn(bed.homes[0].ns, gw, 3, 150, 3, tls);
+    const far = swarmIn(bed.homes[1].ns, gw, 3, 150, 4, tls, ["--read", name]);
+    stop.push(() => far.child.kill("SIGKILL"), () => near.child.kill("SIGKILL"));
+    await until("both swarms joined", 60_000, () => far.ids.length === 3 && near.ids.length === 3);
+    await new Promise((r) => setTimeout(r, 5_000));
+    // Home 1 is cut off for 45 s: its peers form a ring of their own, the
+    // gateway and home 0 another.
+    const wan = ["ip", "link", "set", "wan"];
+    inNs(bed.homes[1].router, ...wan, "down");
+    await new Promise((r) => setTimeout(r, 45_000));
+    inNs(bed.homes[1].router, ...wan, "up");
+    const healed = Date.now();
+    const gwId = (await (await fetchIn(bed.pub, `${gw.url}/api/ring`, tls)).json()).node;
+    // When the swarms report (about 150 s after they joined), one ring:
+    // the gateway's view is taken as they start measuring, a second before
+    // they report their peers' (and leave, which the gateway would see).
+    await Promise.all([near.settled, far.settled]);
+    const gwView = await (await fetchIn(bed.pub, `${gw.url}/api/ring`, tls)).json();
+    const [n, f] = await Promise.all([near.done, far.done]);
+    const views = [...n.ring, ...f.ring, { id: gwId, successor: gwView.successors[0], predecessor: gwView.predecessor, joined: gwView.joined }];
+    const ids = views.map((v) => v.id).sort();
+    const wrong = views.filter((v) => {
+      const i = ids.indexOf(v.id);
+      return !v.joined || v.successor !== ids[(i + 1) % ids.length] || v.predecessor !== ids[(i + ids.length - 1) % ids.length];
+    });
+    console.log(`partition figures: ${JSON.stringify({ nodes: views.length, wrong: wrong.length, reported_s_after_heal: Math.round((Date.now() - healed) / 1000), far_presumed_dead: f.presumed_dead, read_before: f.read })}`);
+    if (wrong.length) console.error("ring views:", JSON.stringify(views), "gateway:", JSON.stringify(gwView));
+    assert.deepEqual(wrong, [], "every node's successor and predecessor are its neighbours in one ring");
+    assert.deepEqual(f.read, [{ name, ok: true }], "home 1 reads what was published before the partition");
+    assert.equal(n.lost_objects + f.lost_objects, 0);
+  } finally {
+    for (const f of stop.reverse()) await Promise.resolve().then(f).catch(() => {});
+    bed.destroy();
+  }
+});

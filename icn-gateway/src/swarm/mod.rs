@@ -521,6 +521,18 @@ pub async fn run(cfg: SwarmConfig) -> Result<serde_json::Value, SwarmError> {
             tally.add(&s);
         }
     }
+    // Each peer's ring pointers, for tests that check the whole ring.
+    let mut ring = Vec::new();
+    for p in &peers {
+        if let Some(v) = p.status().await {
+            ring.push(json!({
+                "id": v.id.to_hex(),
+                "joined": v.joined,
+                "successor": v.successors.first().map(|s| s.to_hex()),
+                "predecessor": v.predecessor.map(|s| s.to_hex()),
+            }));
+        }
+    }
     let (mut webrtc, mut turn, mut relayed) = (0, 0, 0);
     let mut webrtc_peers = std::collections::BTreeSet::new();
     for p in &peers {
@@ -571,5 +583,6 @@ pub async fn run(cfg: SwarmConfig) -> Result<serde_json::Value, SwarmError> {
         "cpu_ms_per_peer_second": round2(cpu * 1000.0 / wall / n as f64),
         "read": read_ok,
         "webrtc_peers": webrtc_peers,
+        "ring": ring,
     }))
 }
