@@ -49,6 +49,14 @@ export function buildInternet(homes) {
     }
   }
   process.once("exit", destroy);
+  // A test runner stopped by a signal does not reach "exit" on its own: the
+  // namespaces would outlive it (measured: a SIGTERM left five behind).
+  for (const sig of ["SIGTERM", "SIGINT", "SIGHUP"]) {
+    process.once(sig, () => {
+      destroy();
+      process.exit(128 + (sig === "SIGHUP" ? 1 : sig === "SIGINT" ? 2 : 15));
+    });
+  }
   try {
     add(bed.pub);
     inNs(bed.pub, "ip", "link", "add", "br0", "type", "bridge");
