@@ -157,12 +157,7 @@ pub(crate) fn start(inner: &Shared, a: Admitted) {
         let mut me = inner.borrow_mut();
         let (t, gw) = (now(), me.gw);
         me.input(Input::LinkUp(t, gw));
-        // A member in a ring stays one: the gateway and it find each
-        // other's rings (spec/ring.md, "Merging rings"). One alone joins
-        // through the gateway.
-        if !me.node.is_joined() || me.node.successors().is_empty() {
-            me.node.join(t, gw);
-        }
+        me.node.handle_gateway_up(t, gw);
     }
     pump(inner);
 }

@@ -260,7 +260,8 @@ impl Peer {
     }
 
     /// This peer's view of the ring, for pictures and diagnostics:
-    /// `{ id, predecessor, successors, fingers }` as hex ids, `items` held
+    /// `{ id, predecessor, successors, fingers, lost }` as hex ids (`lost`:
+    /// peers presumed dead that it still tries now and then), `items` held
     /// and `presumedDead` (peers it took for dead so far).
     pub fn ring(&self) -> Object {
         let v = self.inner.borrow().node.ring_view();
@@ -277,6 +278,7 @@ impl Peer {
             &"items".into(),
             &(self.inner.borrow().node.store().len() as f64).into(),
         );
+        let _ = Reflect::set(&o, &"lost".into(), &hexes(&v.lost));
         let dead = self.inner.borrow().node.stats().presumed_dead as f64;
         let _ = Reflect::set(&o, &"presumedDead".into(), &dead.into());
         o

@@ -28,8 +28,16 @@ test("a stranded browser peer joins again through the next gateway", { timeout: 
     const me = await page.evaluate(([ws, other]) => window.t.join(ws, { gateways: [other] }), [a.ws, b.ws]);
     a.child.kill("SIGKILL");
     const bNode = (await (await fetch(`${b.url}/api/ring`)).json()).node;
-    await until("a member again, through B's WebSocket", 60_000, () => page.evaluate((bNode) =>
-      window.peer.joined && window.peer.links().some((l) => l.nodeId === bNode && l.transport === "websocket"), bNode));
+    // Until B and it form one ring of two: a membership left from the ring
+    // through A (a successor list that still names B) is not enough.
+    const strandedAt = Date.now();
+    await until("a member again, in one ring with B, through B's WebSocket", 60_000, async () => {
+      const r = await (await fetch(`${b.url}/api/ring`)).json();
+      return r.joined && r.successors[0] === me.nodeId && page.evaluate((bNode) =>
+        window.peer.joined && window.peer.ring().successors[0] === bNode
+        && window.peer.links().some((l) => l.nodeId === bNode && l.transport === "websocket"), bNode);
+    });
+    console.log(`one ring with B after ${Date.now() - strandedAt} ms`);
     assert.equal(await page.evaluate(() => window.peer.nodeId), me.nodeId, "kept its ring position");
     // It works as before: what it publishes, B serves over HTTP.
     const name = await page.evaluate(() => window.peer.publish("/rejoin/hello", new TextEncoder().encode("back"), { contentType: "text/plain" }));

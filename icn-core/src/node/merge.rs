@@ -150,7 +150,8 @@ impl<S: Store> Node<S> {
         }
     }
 
-    /// `peer` was heard from (a link came up, a message came): if it was
+    /// A message came from `peer` (a link that comes up proves nothing: a
+    /// relay opens links to frozen and dead peers alike): if it was
     /// lost, it lives, and this node places itself in the peer's ring. The
     /// peer, which lost this node too, places itself in this node's ring.
     /// The lost peer stays presumed dead for the rest of its time: one that

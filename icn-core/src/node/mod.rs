@@ -310,6 +310,9 @@ pub struct RingView {
     pub fingers: Vec<RingId>,
     /// Peers with an open link.
     pub links: Vec<RingId>,
+    /// Nodes presumed dead that this node still tries now and then (the
+    /// lost list of spec/ring.md, "Merging rings").
+    pub lost: Vec<RingId>,
 }
 
 /// A question to a neighbour whose answer proves it alive. One lost answer
@@ -466,6 +469,7 @@ impl<S: Store> Node<S> {
             successors: self.successors.clone(),
             fingers,
             links,
+            lost: self.lost.peers().collect(),
         }
     }
 
@@ -489,11 +493,11 @@ impl<S: Store> Node<S> {
             }
             Input::LinkUp(now, peer) => {
                 self.advance(now);
+                // A link that comes up is no sign of life: a relay (the
+                // gateway) opens one to a peer that is frozen or gone. Only
+                // a message from the peer takes it off the lost list.
                 for bytes in self.links.up(now, peer) {
                     self.transmit(peer, bytes);
-                }
-                if !self.left {
-                    self.heard_from(peer);
                 }
             }
             Input::LinkDown(now, peer) => {
@@ -599,7 +603,7 @@ impl<S: Store> Node<S> {
         }
         match msg {
             Message::JoinRequest => self.on_join_request(from),
-            Message::JoinReply { successors } => self.on_join_reply(successors),
+            Message::JoinReply { successors } => self.on_join_reply(from, successors),
             Message::GetState => self.send(
                 from,
                 &Message::State {

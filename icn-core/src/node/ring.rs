@@ -42,6 +42,21 @@ impl<S: Store> Node<S> {
         self.start_join(via);
     }
 
+    /// A link to a gateway is up again, after the one before it was lost:
+    /// that gateway becomes the node to come back to. A member that still
+    /// has successors stays one (its ring and the gateway's find each
+    /// other: spec/ring.md, "Merging rings"); any other node joins through
+    /// it. Keeping the old bootstrap node would make a node that later
+    /// loses its successors ask a gateway that is gone.
+    pub fn handle_gateway_up(&mut self, now: super::Time, gateway: RingId) {
+        self.advance(now);
+        if self.joined && !self.successors.is_empty() {
+            self.bootstrap = Some(gateway);
+        } else {
+            self.join(now, gateway);
+        }
+    }
+
     /// Asks `via` to let this node in, and keeps asking until it is a
     /// member. The bootstrap node stays what `join` was given: joining
     /// again through a neighbour must not make that neighbour the node to
@@ -380,10 +395,14 @@ impl<S: Store> Node<S> {
         }
     }
 
-    pub(super) fn on_join_reply(&mut self, successors: Vec<RingId>) {
+    pub(super) fn on_join_reply(&mut self, from: RingId, successors: Vec<RingId>) {
         if self.joined || self.left {
             return;
         }
+        // Only a member answers a join: whatever this node presumed of
+        // `from` (say, when it was between rings and answered no state
+        // question), it is a live member now.
+        self.dead.remove(&from);
         self.set_successors(successors);
         if !self.successors.is_empty() {
             self.become_member();

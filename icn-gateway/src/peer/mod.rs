@@ -574,12 +574,7 @@ async fn run(
                         h.set_upstream(gw);
                         let t = h.now();
                         h.input(Input::LinkUp(t, gw));
-                        // A member in a ring stays one: the gateway and it
-                        // find each other's rings (spec/ring.md, "Merging
-                        // rings"). One alone joins through the gateway.
-                        if !h.node.is_joined() || h.node.successors().is_empty() {
-                            h.node.join(t, gw);
-                        }
+                        h.node.handle_gateway_up(t, gw);
                         connected = true;
                         reconnect.handle_connected();
                         tracing::info!(gateway = %gw, "connected again, same ring position");
