@@ -20,8 +20,8 @@ command -v chromium >/dev/null || { echo "chromium is needed by the browser test
 command -v chromedriver >/dev/null || { echo "chromedriver runs the wasm unit tests (apt-get install chromium-driver)" >&2; exit 1; }
 command -v node >/dev/null || { echo "node (20 or later) is needed by the browser tests" >&2; exit 1; }
 # The NAT tests run browsers in network namespaces behind iptables NAT, with coturn.
-for tool in ip iptables turnserver curl; do
-  command -v "$tool" >/dev/null || { echo "$tool is needed by the NAT tests (apt-get install iproute2 iptables coturn curl)" >&2; exit 1; }
+for tool in ip iptables turnserver curl Xvfb; do
+  command -v "$tool" >/dev/null || { echo "$tool is needed by the NAT tests (apt-get install iproute2 iptables coturn curl xvfb)" >&2; exit 1; }
 done
 [ "$(id -u)" = 0 ] || { echo "the NAT tests make network namespaces: run as root" >&2; exit 1; }
 # The wasm-bindgen CLI (its test runner runs icn-web's wasm unit tests in

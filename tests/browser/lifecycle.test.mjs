@@ -9,24 +9,14 @@
 // Needs root, ICN_BIN, chromium and openssl.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { rm } from "node:fs/promises";
-import { buildInternet, PUBLIC_IP, testCertificate } from "./netns.mjs";
 import { until } from "./harness.mjs";
-import { fetchIn, launchIn, openPeer, pct, ringIsOne, startGateway } from "./visitor.mjs";
+import { openPeer, pct, presumedDeaths, ringIsOne, withVisitorBed } from "./visitor.mjs";
 
 const FROZEN_MS = 60_000;
 
 test("a tab frozen for 60 s: the others serve throughout, it serves again soon after waking", { timeout: 300_000 }, async () => {
   assert.ok(process.env.ICN_BIN, "set ICN_BIN");
-  const bed = buildInternet(["cone"]);
-  const tls = testCertificate(PUBLIC_IP);
-  const stop = [() => rm(tls.dir, { recursive: true })];
-  try {
-    const gw = await startGateway(bed.pub, tls);
-    stop.push(() => gw.child.kill("SIGKILL"));
-    const gwId = (await (await fetchIn(bed.pub, `${gw.url}/api/ring`, tls)).json()).node;
-    const browser = await launchIn(bed.homes[0].ns, tls);
-    stop.push(browser.close);
+  await withVisitorBed(async ({ gw, gwId, browser }) => {
     const peers = [];
     for (let i = 0; i < 5; i++) peers.push(await openPeer(browser, gw, 0, `peer${i}`));
     await until("one ring of 5 peers and the gateway", 60_000, () => ringIsOne(peers, gwId));
@@ -35,9 +25,7 @@ test("a tab frozen for 60 s: the others serve throughout, it serves again soon a
       names.push(await peers[0].page.evaluate((i) => peer.publish(`/frozen/${i}`, new Uint8Array(512).fill(i), {}), i));
     }
     const [frozen, ...others] = [peers[2], peers[0], peers[1], peers[3], peers[4]];
-    const deaths = async (ps) => (await Promise.all(ps.map((p) => p.page.evaluate(() => peer.ring().presumedDead))))
-      .reduce((a, b) => a + b, 0);
-    const othersBefore = await deaths(others);
+    const othersBefore = await presumedDeaths(others);
     // Who took whom for dead, and when (ms after the freeze): printed with
     // the figures, so that a count over the bound names its peers.
     const label = (id) => peers.find((p) => p.nodeId === id)?.label ?? (id === gwId ? "gateway" : id.slice(0, 8));
@@ -99,12 +87,12 @@ test("a tab frozen for 60 s: the others serve throughout, it serves again soon a
       await new Promise((r) => setTimeout(r, 500));
       await watchDeaths();
     }
-    const othersDeaths = (await deaths(others)) - othersBefore;
+    const othersDeaths = (await presumedDeaths(others)) - othersBefore;
     const figures = {
       frozen_ms: FROZEN_MS, gets_during: gets.length, failed_during: failed,
       get_ms_p50: pct(gets, 0.5), get_ms_max: Math.max(...gets),
       woken_reads_ms: readsMs, woken_one_ring_ms: ringMs,
-      others_presumed_dead: othersDeaths, woken_presumed_dead: await deaths([frozen]),
+      others_presumed_dead: othersDeaths, woken_presumed_dead: await presumedDeaths([frozen]),
       page_ticks_while_frozen: ticksWhileFrozen,
     };
     console.log(`lifecycle figures: ${JSON.stringify(figures)}`);
@@ -121,8 +109,5 @@ test("a tab frozen for 60 s: the others serve throughout, it serves again soon a
     const frozenDeaths = timeline.filter((e) => e.lost.includes(frozen.label)).reduce((a, e) => a + e.deaths, 0);
     assert.ok(frozenDeaths <= others.length, `deaths of the frozen peer: ${frozenDeaths}`);
     assert.ok(othersDeaths <= others.length + 2, `presumed deaths among the others: ${othersDeaths}`);
-  } finally {
-    for (const f of stop.reverse()) await Promise.resolve().then(f).catch(() => {});
-    bed.destroy();
-  }
+  });
 });

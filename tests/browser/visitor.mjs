@@ -4,12 +4,12 @@
 // no fake media, no media permission; the gateway's test certificate
 // trusted by its key hash), and the test page's setup.
 import { spawn } from "node:child_process";
-import { mkdtemp, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { chromium } from "playwright-core";
-import { chromiumIn, inNs, PUBLIC_IP } from "./netns.mjs";
+import { buildInternet, chromiumIn, inNs, PUBLIC_IP, testCertificate } from "./netns.mjs";
 import { until } from "./harness.mjs";
 
 export const SECRET = "icn-test-turn-secret";
@@ -116,10 +116,38 @@ export async function ringIsOne(peers, gwId) {
   });
 }
 
+/** Peers presumed dead so far, summed over `peers` (`ring().presumedDead`). */
+export const presumedDeaths = async (peers) =>
+  (await Promise.all(peers.map((p) => p.page.evaluate(() => peer.ring().presumedDead)))).reduce((a, b) => a + b, 0);
+
 export const pct = (xs, q) => xs.slice().sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))];
 
 /** fetch() from inside a namespace: curl there (trusting the CA of `tls`), as a Response-like. */
 export async function fetchIn(ns, url, tls) {
   const body = inNs(ns, "curl", "-sf", ...(tls ? ["--cacert", tls.ca] : []), url);
   return { json: async () => JSON.parse(body) };
+}
+
+/**
+ * Runs `body({ bed, tls, gw, gwId, browser, stop })` on a new test bed with
+ * one home behind a cone NAT, the gateway on https (a test CA's
+ * certificate) and headless Chromium in the home. `body` may push more
+ * clean-up steps on `stop`; they run in reverse, and the bed is removed,
+ * however `body` ends.
+ */
+export async function withVisitorBed(body) {
+  const bed = buildInternet(["cone"]);
+  const tls = testCertificate(PUBLIC_IP);
+  const stop = [() => rm(tls.dir, { recursive: true })];
+  try {
+    const gw = await startGateway(bed.pub, tls);
+    stop.push(() => gw.child.kill("SIGKILL"));
+    const gwId = (await (await fetchIn(bed.pub, `${gw.url}/api/ring`, tls)).json()).node;
+    const browser = await launchIn(bed.homes[0].ns, tls);
+    stop.push(browser.close);
+    return await body({ bed, tls, gw, gwId, browser, stop });
+  } finally {
+    for (const f of stop.reverse()) await Promise.resolve().then(f).catch(() => {});
+    bed.destroy();
+  }
 }
