@@ -76,6 +76,14 @@ fn subtle() -> Result<SubtleCrypto, JsValue> {
     Ok(w.crypto()?.subtle())
 }
 
+/// 32 bytes from the browser's cryptographic generator.
+pub fn random_secret() -> Result<[u8; 32], JsValue> {
+    let w = web_sys::window().ok_or_else(|| js_err("no window"))?;
+    let mut s = [0u8; 32];
+    w.crypto()?.get_random_values_with_u8_array(&mut s)?;
+    Ok(s)
+}
+
 /// A signing key from a 32-byte seed, or a fresh random one. The secret
 /// stays in WebCrypto (not extractable); the public key comes back through
 /// a JWK export of a short-lived extractable copy.
@@ -83,11 +91,7 @@ pub async fn signing_key(seed: Option<[u8; 32]>) -> Result<SigningKey, JsValue> 
     let w = web_sys::window().ok_or_else(|| js_err("no window"))?;
     let seed = match seed {
         Some(s) => s,
-        None => {
-            let mut s = [0u8; 32];
-            w.crypto()?.get_random_values_with_u8_array(&mut s)?;
-            s
-        }
+        None => random_secret()?,
     };
     // PKCS #8 for an Ed25519 private key: a fixed prefix, then the seed.
     let mut pkcs8 = vec![

@@ -449,6 +449,7 @@ impl Peer {
         let id = admitted.cert.node_id;
         let cfg = Config {
             seed: id.prefix_u64() ^ now(),
+            secret: crypto::random_secret()?,
             ..Config::default()
         };
         let publisher = PublisherId::from_key(key.verifying_key()).to_text();

@@ -36,6 +36,7 @@
 mod data;
 mod links;
 mod merge;
+mod reqid;
 mod ring;
 mod rtt;
 pub mod store;
@@ -103,8 +104,12 @@ pub struct Config {
     pub dial_timeout_ms: u64,
     /// Links above which idle links that are not needed are closed.
     pub max_links: usize,
-    /// Seed of the node's deterministic randomness (timer jitter, request ids).
+    /// Seed of the node's timer jitter and probe nonces.
     pub seed: u64,
+    /// Secret bytes the driver draws from the system's random generator:
+    /// request ids are derived from them, so that no other node can guess
+    /// one and forge its reply (see `reqid`). Fixed bytes replay a run.
+    pub secret: [u8; 32],
 }
 
 impl Default for Config {
@@ -122,6 +127,7 @@ impl Default for Config {
             dial_timeout_ms: 5000,
             max_links: 64,
             seed: 0,
+            secret: [0; 32],
         }
     }
 }
@@ -330,6 +336,7 @@ pub struct Node<S: Store = DefaultStore> {
     id: RingId,
     cfg: Config,
     rng: u64,
+    req_ids: reqid::ReqIds,
     now: Time,
     joined: bool,
     left: bool,
@@ -379,6 +386,7 @@ impl<S: Store> Node<S> {
         Node {
             id,
             rng: seed | 1,
+            req_ids: reqid::ReqIds::new(cfg.secret, id),
             cfg,
             now: 0,
             joined: false,
@@ -699,7 +707,7 @@ impl<S: Store> Node<S> {
     }
 
     fn new_request_id(&mut self) -> ReqId {
-        self.random()
+        self.req_ids.next_id()
     }
 
     fn is_dead(&self, peer: &RingId) -> bool {

@@ -509,12 +509,18 @@ async fn get_name(
 }
 
 /// Bytes `start..end` of an object's content, reading only the blocks needed.
+/// The most memory reserved for an answer before its blocks arrive.
+const MAX_RESERVE: usize = 4 * MAX_BLOCK_SIZE;
+
 async fn content(s: &State, o: &SignedObject, start: u64, end: u64) -> Result<Vec<u8>, Resp> {
     match &o.object().payload {
         Payload::Inline(b) => Ok(b[start as usize..end as usize].to_vec()),
         Payload::Manifest(m) => {
             let (range, first_offset) = m.blocks_for_range(start, end);
-            let mut out = Vec::with_capacity((end - start) as usize);
+            // The size is what the manifest declares (up to 16 GiB), not
+            // what arrived: reserve at most a few blocks' worth up front, and
+            // grow only by blocks that were fetched and checked.
+            let mut out = Vec::with_capacity(((end - start) as usize).min(MAX_RESERVE));
             let mut offset = first_offset;
             for i in range {
                 let r = m.blocks()[i];

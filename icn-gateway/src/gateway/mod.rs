@@ -130,7 +130,6 @@ pub async fn run(cfg: GatewayConfig) -> Result<(), GatewayError> {
     })?;
     let metrics = Arc::new(metrics::Metrics::default());
     let id = node_id(&key);
-    let seed = id.prefix_u64();
     let own = key.verifying_key().to_bytes();
     let trust = Arc::new(trust::TrustList::new(own, cfg.trust.clone()));
     let upstream = match &cfg.join {
@@ -165,10 +164,17 @@ pub async fn run(cfg: GatewayConfig) -> Result<(), GatewayError> {
     let cert = NodeCert::issue(&key, id, own, u64::MAX);
     let mut links = crate::peer::rtc::RtcLinks::new(key.clone(), cert, local);
     links.set_trusted(&trust.keys());
+    let secret = crate::peer::random_secret()?;
+    let jitter = crate::peer::random_secret()?;
     let node = Node::new(
         id,
         Config {
-            seed,
+            // Not the id: `Node` mixes the id in, and the two would cancel.
+            seed: u64::from_le_bytes([
+                jitter[0], jitter[1], jitter[2], jitter[3], jitter[4], jitter[5], jitter[6],
+                jitter[7],
+            ]),
+            secret,
             ..Config::default()
         },
     );

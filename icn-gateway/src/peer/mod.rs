@@ -384,6 +384,14 @@ pub(crate) fn install_crypto() {
     ONCE.call_once(|| str0m::crypto::from_feature_flags().install_process_default());
 }
 
+/// 32 bytes from the OS's generator: the secret a node's request ids are
+/// derived from (`icn_core::node::Config::secret`).
+pub(crate) fn random_secret() -> Result<[u8; 32], crate::keyfile::KeyFileError> {
+    let mut s = [0u8; 32];
+    getrandom::fill(&mut s).map_err(|e| crate::keyfile::KeyFileError::Random(e.to_string()))?;
+    Ok(s)
+}
+
 enum Waiter {
     Put(oneshot::Sender<Result<(), RequestError>>),
     Get(oneshot::Sender<(Result<SignedObject, RequestError>, u8)>),

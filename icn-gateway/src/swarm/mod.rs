@@ -149,6 +149,7 @@ async fn join_one(
     let t0 = Instant::now();
     let node_cfg = Config {
         seed: rng.next(),
+        secret: crate::peer::random_secret().map_err(|e| SwarmError::Config(e.to_string()))?,
         ..Config::default()
     };
     let key = rng.key();
