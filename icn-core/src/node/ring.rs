@@ -42,12 +42,12 @@ impl<S: Store> Node<S> {
         self.start_join(via);
     }
 
-    /// A link to a gateway is up again, after the one before it was lost:
-    /// that gateway becomes the node to come back to. A member that still
-    /// has successors stays one (its ring and the gateway's find each
-    /// other: spec/ring.md, "Merging rings"); any other node joins through
-    /// it. Keeping the old bootstrap node would make a node that later
-    /// loses its successors ask a gateway that is gone.
+    /// A link to a gateway is up (the first, or a new one after the one
+    /// before was lost): that gateway becomes the node to come back to. A
+    /// member that still has successors stays one (its ring and the
+    /// gateway's find each other: spec/ring.md, "Merging rings"); any other
+    /// node joins through it. Keeping the old bootstrap node would make a
+    /// node that later loses its successors ask a gateway that is gone.
     pub fn handle_gateway_up(&mut self, now: super::Time, gateway: RingId) {
         self.advance(now);
         if self.joined && !self.successors.is_empty() {
