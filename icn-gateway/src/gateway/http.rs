@@ -508,10 +508,10 @@ async fn get_name(
     r
 }
 
-/// Bytes `start..end` of an object's content, reading only the blocks needed.
 /// The most memory reserved for an answer before its blocks arrive.
 const MAX_RESERVE: usize = 4 * MAX_BLOCK_SIZE;
 
+/// Bytes `start..end` of an object's content, reading only the blocks needed.
 async fn content(s: &State, o: &SignedObject, start: u64, end: u64) -> Result<Vec<u8>, Resp> {
     match &o.object().payload {
         Payload::Inline(b) => Ok(b[start as usize..end as usize].to_vec()),

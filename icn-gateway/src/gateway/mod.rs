@@ -164,17 +164,12 @@ pub async fn run(cfg: GatewayConfig) -> Result<(), GatewayError> {
     let cert = NodeCert::issue(&key, id, own, u64::MAX);
     let mut links = crate::peer::rtc::RtcLinks::new(key.clone(), cert, local);
     links.set_trusted(&trust.keys());
-    let secret = crate::peer::random_secret()?;
-    let jitter = crate::peer::random_secret()?;
     let node = Node::new(
         id,
         Config {
             // Not the id: `Node` mixes the id in, and the two would cancel.
-            seed: u64::from_le_bytes([
-                jitter[0], jitter[1], jitter[2], jitter[3], jitter[4], jitter[5], jitter[6],
-                jitter[7],
-            ]),
-            secret,
+            seed: getrandom::u64().map_err(|e| KeyFileError::Random(e.to_string()))?,
+            secret: crate::peer::random_secret()?,
             ..Config::default()
         },
     );
