@@ -38,7 +38,7 @@ printf 'basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\nsubjectAltName=I
 openssl x509 -req -in "$work/tls.csr" -CA "$work/ca.pem" -CAkey "$work/ca.key" -set_serial 1 -days 2 \
   -extfile "$work/leaf.ext" -out "$work/tls.pem" 2> /dev/null
 nginx -c "$work/nginx.conf" -p "$work"
-"$icn" gateway --listen 127.0.0.1:18091 --data "$work/gw" --max-per-addr 5000 > "$work/gw.out" 2> "$work/gw.err" &
+"$icn" gateway --listen 127.0.0.1:18091 --data "$work/gw" --max-per-addr 5000 --joins-per-addr 500 > "$work/gw.out" 2> "$work/gw.err" &
 gw_pid=$!
 sleep 1
 "$icn" keygen --out "$work/k.pem" > /dev/null

@@ -1,11 +1,12 @@
 //! Fuzzes a ring node with raw peer input: a sequence of records, each a
 //! link event, the passing of time, or bytes from one of five peers (most
 //! refused by the decoder, the rest driving the state machine in any
-//! order). No input may panic; the node must come to rest after each record
-//! and keep its successor list well-formed.
+//! order). No input may panic; the node must come to rest after each record,
+//! keep its successor list well-formed and keep its store within its limits
+//! (small here, so that `Store`, `Put` and `GetReply` items reach them).
 #![no_main]
 
-use icn_core::node::{Config, Input, Node, Output};
+use icn_core::node::{Config, Input, Limits, Node, Output, Store};
 use icn_core::RingId;
 use libfuzzer_sys::fuzz_target;
 
@@ -30,7 +31,17 @@ fuzz_target!(|data: &[u8]| {
     let Some((&first, mut rest)) = data.split_first() else {
         return;
     };
-    let mut n = Node::new(ME, Config::default());
+    let limits = Limits {
+        store_bytes: 4096,
+        store_items: 8,
+        answer_bytes: 4096,
+        ..Limits::default()
+    };
+    let cfg = Config {
+        limits: limits.clone(),
+        ..Config::default()
+    };
+    let mut n = Node::new(ME, cfg);
     let mut now = 0u64;
     if first & 1 == 0 {
         n.bootstrap(now);
@@ -62,5 +73,7 @@ fuzz_target!(|data: &[u8]| {
             .windows(2)
             .all(|w| ME.distance_to(w[0]) < ME.distance_to(w[1])));
         assert_ne!(n.predecessor(), Some(ME));
+        assert!(n.store().len() <= limits.store_items);
+        assert!(n.store().bytes() <= limits.store_bytes);
     }
 });

@@ -18,6 +18,7 @@ use icn_core::block::{
 use icn_core::object::{ObjectError, MAX_INLINE_SIZE};
 use icn_core::{ContentObject, Name, NameError, Payload, PublisherId, SignedObject};
 
+use crate::gateway::limits::Limits;
 use crate::keyfile::{self, KeyFileError};
 use crate::objfile::{self, ObjFileError};
 
@@ -180,8 +181,16 @@ pub struct GatewayArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = 10)]
     pub lookup_timeout: u64,
     /// WebSocket connections allowed from one IP address.
-    #[arg(long, value_name = "N", default_value_t = crate::gateway::ws::MAX_PER_ADDR)]
+    #[arg(long, value_name = "N", default_value_t = Limits::default().max_per_addr)]
     pub max_per_addr: usize,
+    /// Joins admitted per second from one IP address (its share of the
+    /// gateway's budget of 500 joins per second).
+    #[arg(long, value_name = "N", default_value_t = Limits::default().joins_per_addr_per_s)]
+    pub joins_per_addr: u32,
+    /// Bytes of items the gateway's ring node keeps (as one of the ring's
+    /// replicas; what is published over HTTP is pinned apart from this).
+    #[arg(long, value_name = "BYTES", default_value_t = Limits::default().node.store_bytes)]
+    pub ring_store: usize,
     /// Join the ring of another gateway (`http://host:port` or `ws://host:port/ws`)
     /// instead of starting one; that gateway must trust this one's key.
     #[arg(long, value_name = "URL")]
@@ -674,7 +683,18 @@ fn gateway(a: GatewayArgs) -> Result<(), CliError> {
         data: a.data,
         key: a.key,
         lookup_timeout: std::time::Duration::from_secs(a.lookup_timeout.max(1)),
-        max_per_addr: a.max_per_addr,
+        limits: {
+            let d = Limits::default();
+            Limits {
+                max_per_addr: a.max_per_addr,
+                joins_per_addr_per_s: a.joins_per_addr,
+                node: icn_core::node::Limits {
+                    store_bytes: a.ring_store,
+                    ..d.node.clone()
+                },
+                ..d
+            }
+        },
         join: a.join.as_deref().map(ws_url),
         trust: a.trust_gateway.iter().map(|p| p.key().to_bytes()).collect(),
         stun: match a.no_stun {

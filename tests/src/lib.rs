@@ -3,6 +3,7 @@
 //! integration tests run.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod attack;
 pub mod invariants;
 pub mod losslog;
 pub mod rng;

@@ -275,7 +275,7 @@ impl<S: Store> Node<S> {
                 self.reply(
                     &r,
                     Body::PutReply {
-                        error: error.map(str::to_string),
+                        error,
                         hops: r.hops,
                     },
                 );
@@ -340,20 +340,16 @@ impl<S: Store> Node<S> {
             .filter(|i| matches!(i, Item::Block(_)) == block)
     }
 
-    fn on_put(&mut self, r: &Routed, bytes: &ItemBytes) -> Result<(), &'static str> {
+    fn on_put(&mut self, r: &Routed, bytes: &ItemBytes) -> Result<(), String> {
         let item = Item::from_bytes(bytes).ok_or("invalid")?;
         if Dest::Key(item.key()) != r.dest {
-            return Err("wrong-key");
+            return Err("wrong-key".into());
         }
-        if let Some(old) = self.store.get(&item.key()) {
-            if old.hash() == item.hash() {
-                return Ok(());
-            }
-            if !item.replaces(old) {
-                return Err("stale");
-            }
+        let same = self.store.get(&item.key()).map(Item::hash) == Some(item.hash());
+        self.admit(item).map_err(|e| e.to_string())?;
+        if same {
+            return Ok(());
         }
-        self.store.put(item);
         let replicas = self.replica_successors();
         for s in replicas {
             self.send(
@@ -492,20 +488,25 @@ impl<S: Store> Node<S> {
             .into_iter()
             .map(|(k, _)| k)
             .collect();
-        self.send_items(peer, &keys);
+        self.send_items(peer, &keys, usize::MAX);
     }
 
-    fn send_items(&mut self, peer: RingId, keys: &[RingId]) {
+    /// Sends the items at `keys` to `peer`, in batches, up to `budget`
+    /// bytes; returns the bytes sent.
+    fn send_items(&mut self, peer: RingId, keys: &[RingId], budget: usize) -> usize {
         let mut batch = Vec::new();
         let mut bytes = 0;
+        let mut total = 0usize;
         for k in keys {
             let Some(item) = self.store.get(k) else {
                 continue;
             };
+            let size = item.size();
+            if total.saturating_add(size) > budget {
+                break;
+            }
+            total += size;
             let b = item.to_bytes();
-            let size = match &b {
-                ItemBytes::Object(x) | ItemBytes::Block(x) => x.len(),
-            };
             if !batch.is_empty() && (batch.len() == MAX_ITEMS || bytes + size > STORE_BATCH_BYTES) {
                 self.send(
                     peer,
@@ -521,12 +522,23 @@ impl<S: Store> Node<S> {
         if !batch.is_empty() {
             self.send(peer, &Message::Store { items: batch });
         }
+        total
     }
 
+    /// Sends `peer` the items at `keys` it asked for, within its answer
+    /// budget (`limits.rs`).
+    fn answer_items(&mut self, peer: RingId, keys: &[RingId]) {
+        let budget = self.answer_budget(peer);
+        let sent = self.send_items(peer, keys, budget);
+        self.answer_spent(peer, sent);
+    }
+
+    /// Items pushed by a peer (replication, hand-off, repair): each is kept
+    /// if it verifies and `admit` takes it.
     pub(super) fn on_store(&mut self, items: Vec<ItemBytes>) {
         for b in &items {
             if let Some(item) = Item::from_bytes(b) {
-                self.store.put(item);
+                let _ = self.admit(item);
             }
         }
     }
@@ -583,7 +595,9 @@ impl<S: Store> Node<S> {
         let want: Vec<RingId> = entries
             .into_iter()
             .filter(|(k, h)| {
-                k.in_half_open(start, end) && self.store.get(k).map(Item::hash) != Some(*h)
+                k.in_half_open(start, end)
+                    && self.store.get(k).map(Item::hash) != Some(*h)
+                    && self.may_hold(*k)
             })
             .map(|(k, _)| k)
             .collect();
@@ -598,11 +612,11 @@ impl<S: Store> Node<S> {
                 .filter(|(k, _)| !theirs.contains(k))
                 .map(|(k, _)| k)
                 .collect();
-            self.send_items(from, &missing);
+            self.answer_items(from, &missing);
         }
     }
 
     pub(super) fn on_want(&mut self, from: RingId, keys: Vec<RingId>) {
-        self.send_items(from, &keys);
+        self.answer_items(from, &keys);
     }
 }

@@ -4,16 +4,52 @@
 //! with well-formed messages that hostile or confused peers could send in
 //! any order: lists naming the node itself or repeating ids, unasked
 //! answers, replies to requests never made, links coming and going, mixed
-//! with its own user's gets, messages and leaving. Ids come
+//! with its own user's gets, messages and leaving, and the data plane:
+//! items pushed, put and answered, digests and wants, valid or not. Ids come
 //! from a pool of six, so the messages meet the node's own state often. After
 //! every input the node must not panic, must come to rest (a bounded number
-//! of outputs before its next timeout) and must keep its ring state
-//! well-formed.
+//! of outputs before its next timeout), must keep its ring state
+//! well-formed, and its store must stay within its limits.
 
 use proptest::prelude::*;
 
 use super::*;
-use crate::wire::{Body, Dest, Routed};
+use crate::hash::Hash;
+use crate::wire::{Body, Dest, ItemBytes, Routed};
+
+/// The store limits of the node under test: small, so that inputs reach them.
+fn limits() -> Limits {
+    Limits {
+        store_bytes: 3000,
+        store_items: 6,
+        answer_bytes: 2000,
+        ..Limits::default()
+    }
+}
+
+/// Block `i` of a pool of 40 (up to 900 bytes).
+fn block(i: u32) -> Block {
+    let mut b = vec![0u8; 4 + 100 * (i as usize % 9)];
+    b[..4].copy_from_slice(&i.to_be_bytes());
+    Block::new(b).unwrap()
+}
+
+/// An item as a peer sends it: a block of the pool, or bytes that are no
+/// valid object.
+fn item() -> impl Strategy<Value = ItemBytes> {
+    prop_oneof![
+        6 => (0..40u32).prop_map(|i| ItemBytes::Block(block(i).bytes().to_vec())),
+        1 => Just(ItemBytes::Object(vec![0xa0])),
+    ]
+}
+
+/// A key: one of a pooled block, or one of the id pool.
+fn key() -> impl Strategy<Value = RingId> {
+    prop_oneof![
+        (0..40u32).prop_map(|i| RingId::from_hash(block(i).hash())),
+        any_id(),
+    ]
+}
 
 const POOL: [u8; 6] = [0x10, 0x30, 0x50, 0x70, 0x90, 0xd0];
 /// The node under test is `id(ME)`.
@@ -42,6 +78,11 @@ fn body() -> impl Strategy<Value = Body> {
         (any_id(), ids()).prop_map(|(node, successors)| Body::Successor { node, successors }),
         (any::<bool>(), 0..3u8).prop_map(|(block, forwarded)| Body::Get { block, forwarded }),
         (0..70u8).prop_map(|hops| Body::GetReply { item: None, hops }),
+        (item(), 0..70u8).prop_map(|(item, hops)| Body::GetReply {
+            item: Some(item),
+            hops
+        }),
+        item().prop_map(|item| Body::Put { item }),
         (0..70u8).prop_map(|hops| Body::PutReply { error: None, hops }),
         Just(Body::App(vec![1, 2, 3])),
         Just(Body::Signal(vec![4])),
@@ -83,6 +124,21 @@ fn message() -> impl Strategy<Value = Message> {
         }),
         Just(Message::Bye),
         routed().prop_map(Message::Routed),
+        prop::collection::vec(item(), 0..6).prop_map(|items| Message::Store { items }),
+        prop::collection::vec(key(), 0..10).prop_map(|keys| Message::Want { keys }),
+        (
+            any_id(),
+            any_id(),
+            prop::collection::vec((key(), 0..40u32), 0..8)
+        )
+            .prop_map(|(start, end, e)| Message::Digest {
+                start,
+                end,
+                entries: e
+                    .into_iter()
+                    .map(|(k, i)| (k, block(i).hash()))
+                    .collect::<Vec<(RingId, Hash)>>(),
+            }),
     ]
 }
 
@@ -153,6 +209,9 @@ fn check(n: &Node) -> Result<(), TestCaseError> {
         );
     }
     prop_assert_ne!(n.predecessor(), Some(me));
+    let (store, lim) = (n.store(), limits());
+    prop_assert!(store.len() <= lim.store_items, "{} items", store.len());
+    prop_assert!(store.bytes() <= lim.store_bytes, "{} bytes", store.bytes());
     Ok(())
 }
 
@@ -162,7 +221,8 @@ proptest! {
         lone in any::<bool>(),
         ops in prop::collection::vec(op(), 1..60),
     ) {
-        let mut n = Node::new(id(ME), Config::default());
+        let cfg = Config { limits: limits(), ..Config::default() };
+        let mut n = Node::new(id(ME), cfg);
         let mut now: Time = 0;
         if lone {
             n.bootstrap(now);

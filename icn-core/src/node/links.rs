@@ -2,7 +2,8 @@
 //!
 //! The core never opens a connection itself: it asks its driver with
 //! `Event::Dial` and learns the outcome through `LinkUp`/`LinkDown`. Messages
-//! for a peer that is still being dialled wait in a small bounded queue. A link
+//! for a peer that is still being dialled wait in a queue bounded in bytes
+//! (`Limits::dial_queue_bytes`). A link
 //! closed on purpose is announced with a `Bye` first, so the other side can
 //! tell a hang-up from a crash; a link whose carrier went away (`LinkLost`:
 //! the gateway that relayed it died) is no crash either.
@@ -20,9 +21,6 @@ use crate::vecmap::VecMap;
 use crate::id::RingId;
 
 use super::Time;
-
-/// Most messages queued for a peer that is still being dialled.
-const MAX_QUEUE: usize = 256;
 
 /// Silence after which a link that is sent on is probed.
 const SILENT_MS: u64 = 1000;
@@ -76,13 +74,23 @@ impl Links {
         self.links.iter()
     }
 
-    pub(super) fn send(&mut self, now: Time, peer: RingId, bytes: Vec<u8>) -> SendOutcome {
+    /// Sends on the link to `peer`, or queues behind its dial while the
+    /// queue holds less than `max_queue` bytes.
+    pub(super) fn send(
+        &mut self,
+        now: Time,
+        peer: RingId,
+        bytes: Vec<u8>,
+        max_queue: usize,
+    ) -> SendOutcome {
         match self.links.get_mut(&peer) {
             Some(l) if l.up => {
                 l.last_used = now;
                 SendOutcome::Transmit(bytes)
             }
-            Some(l) if l.queue.len() >= MAX_QUEUE => SendOutcome::Dropped,
+            Some(l) if l.queue.iter().map(Vec::len).sum::<usize>() + bytes.len() > max_queue => {
+                SendOutcome::Dropped
+            }
             Some(l) => {
                 l.queue.push(bytes);
                 SendOutcome::Queued

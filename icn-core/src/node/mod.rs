@@ -34,6 +34,7 @@
 //! hand-off) in `data.rs`, links in `links.rs` and storage in `store.rs`.
 
 mod data;
+mod limits;
 mod links;
 mod merge;
 mod reqid;
@@ -51,6 +52,7 @@ use crate::name::Name;
 use crate::object::SignedObject;
 use crate::wire::{Message, WireError};
 
+pub use limits::{Limits, Refusal, Refused, ARC_SLACK};
 use links::{Links, SendOutcome};
 pub use store::{DefaultStore, Item, MemoryStore, SmallStore, Store};
 
@@ -110,6 +112,8 @@ pub struct Config {
     /// request ids are derived from them, so that no other node can guess
     /// one and forge its reply (see `reqid`). Fixed bytes replay a run.
     pub secret: [u8; 32],
+    /// Bounds on what the node keeps and answers for its peers.
+    pub limits: Limits,
 }
 
 impl Default for Config {
@@ -128,6 +132,7 @@ impl Default for Config {
             max_links: 64,
             seed: 0,
             secret: [0; 32],
+            limits: Limits::default(),
         }
     }
 }
@@ -285,6 +290,8 @@ pub struct Stats {
     /// Routed messages this node could not pass on, by reason (answered
     /// `Unreachable`, or dropped if they were replies).
     pub undeliverable: Undeliverable,
+    /// Items this node did not store, by reason.
+    pub refused: Refused,
 }
 
 /// Why routed messages stopped at a node: counters for tracing failures
@@ -348,6 +355,8 @@ pub struct Node<S: Store = DefaultStore> {
     next_finger: u32,
     links: Links,
     store: S,
+    /// Bytes of `Digest`/`Want` answers sent to each peer lately.
+    answered: limits::Answered,
     requests: VecMap<ReqId, data::Pending>,
     /// Round trips of this node's requests: ring lookups, objects, blocks.
     rtt: [rtt::Rtt; 3],
@@ -398,6 +407,7 @@ impl<S: Store> Node<S> {
             next_finger: 255,
             links: Links::default(),
             store,
+            answered: limits::Answered::default(),
             requests: VecMap::default(),
             rtt: Default::default(),
             dead: VecMap::default(),
@@ -652,7 +662,8 @@ impl<S: Store> Node<S> {
         if to == self.id {
             return;
         }
-        match self.links.send(self.now, to, msg.encode()) {
+        let max_queue = self.cfg.limits.dial_queue_bytes;
+        match self.links.send(self.now, to, msg.encode(), max_queue) {
             SendOutcome::Transmit(bytes) => {
                 // Every link in use is probed, not only the ring's: a reply
                 // going straight to its origin, or a hop to a gateway, went
@@ -758,5 +769,7 @@ impl<S: Store> Node<S> {
 
 #[cfg(test)]
 mod input_tests;
+#[cfg(test)]
+mod limits_tests;
 #[cfg(test)]
 mod tests;

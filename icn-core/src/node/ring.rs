@@ -11,8 +11,7 @@ use super::{Event, Node, Store};
 pub(super) const MAX_HOPS: u8 = 64;
 /// Idle time after which an unneeded link may be closed.
 const IDLE_MS: u64 = 30_000;
-/// Origins whose way back a node remembers, and for how long.
-const MAX_PATHS: usize = 1024;
+/// How long a node remembers an origin's way back (how many: `Limits::paths`).
 const PATH_MS: u64 = 60_000;
 /// Hops a message may take along ways back before it is routed by id.
 const WAY_BACK_HOPS: u8 = MAX_HOPS / 2;
@@ -791,11 +790,12 @@ impl<S: Store> Node<S> {
 
     fn remember_path(&mut self, origin: RingId, via: RingId) {
         let now = self.now;
-        if self.paths.len() >= MAX_PATHS {
+        let max = self.cfg.limits.paths;
+        if self.paths.len() >= max {
             self.paths
                 .retain(|_, (_, at)| now.saturating_sub(*at) < PATH_MS);
         }
-        if self.paths.len() < MAX_PATHS || self.paths.contains_key(&origin) {
+        if self.paths.len() < max || self.paths.contains_key(&origin) {
             self.paths.insert(origin, (via, now));
         }
     }

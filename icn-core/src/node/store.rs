@@ -93,8 +93,12 @@ pub trait Store {
     fn put(&mut self, item: Item) -> bool;
     /// Keys in the clockwise interval `(from, to]`, with their item hashes.
     fn range(&self, from: RingId, to: RingId) -> Vec<(RingId, Hash)>;
+    /// Removes the item at `key`, returning it.
+    fn remove(&mut self, key: &RingId) -> Option<Item>;
     /// Number of items.
     fn len(&self) -> usize;
+    /// Bytes of the items held (their [`Item::size`]s).
+    fn bytes(&self) -> usize;
     /// Whether the store is empty.
     fn is_empty(&self) -> bool {
         self.len() == 0
@@ -120,6 +124,7 @@ pub type DefaultStore = MemoryStore;
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     items: BTreeMap<RingId, Item>,
+    bytes: usize,
 }
 
 impl Store for MemoryStore {
@@ -131,9 +136,18 @@ impl Store for MemoryStore {
         let key = item.key();
         let admit = admits(self.items.get(&key), &item);
         if admit {
-            self.items.insert(key, item);
+            self.bytes += item.size();
+            if let Some(old) = self.items.insert(key, item) {
+                self.bytes -= old.size();
+            }
         }
         admit
+    }
+
+    fn remove(&mut self, key: &RingId) -> Option<Item> {
+        let old = self.items.remove(key)?;
+        self.bytes -= old.size();
+        Some(old)
     }
 
     fn range(&self, from: RingId, to: RingId) -> Vec<(RingId, Hash)> {
@@ -156,6 +170,10 @@ impl Store for MemoryStore {
     fn len(&self) -> usize {
         self.items.len()
     }
+
+    fn bytes(&self) -> usize {
+        self.bytes
+    }
 }
 
 /// A store in memory, in one sorted `Vec`: small code, and inserts that move
@@ -163,6 +181,7 @@ impl Store for MemoryStore {
 #[derive(Debug, Default)]
 pub struct SmallStore {
     items: VecMap<RingId, Item>,
+    bytes: usize,
 }
 
 impl Store for SmallStore {
@@ -174,9 +193,18 @@ impl Store for SmallStore {
         let key = item.key();
         let admit = admits(self.items.get(&key), &item);
         if admit {
-            self.items.insert(key, item);
+            self.bytes += item.size();
+            if let Some(old) = self.items.insert(key, item) {
+                self.bytes -= old.size();
+            }
         }
         admit
+    }
+
+    fn remove(&mut self, key: &RingId) -> Option<Item> {
+        let old = self.items.remove(key)?;
+        self.bytes -= old.size();
+        Some(old)
     }
 
     fn range(&self, from: RingId, to: RingId) -> Vec<(RingId, Hash)> {
@@ -202,6 +230,10 @@ impl Store for SmallStore {
 
     fn len(&self) -> usize {
         self.items.len()
+    }
+
+    fn bytes(&self) -> usize {
+        self.bytes
     }
 }
 

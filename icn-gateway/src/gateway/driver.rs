@@ -58,7 +58,7 @@ pub enum Command {
         /// The peer.
         peer: RingId,
         /// Its outgoing queue.
-        tx: mpsc::UnboundedSender<Vec<u8>>,
+        tx: crate::peer::outbox::OutboxTx,
     },
     /// Bytes from a peer.
     Receive {
@@ -242,6 +242,13 @@ async fn run(
                 h.input(Input::Timeout(t));
             }
         }
+        let store = h.node.store();
+        metrics.node_store_bytes.set(store.bytes() as u64);
+        metrics.node_store_items.set(store.len() as u64);
+        let refused = h.node.stats().refused;
+        metrics
+            .node_refused
+            .set(refused.out_of_range + refused.full);
         // Waiters whose HTTP request gave up are dropped.
         waiters.retain(|_, w| match w {
             Waiter::Object(s) => !s.is_closed(),

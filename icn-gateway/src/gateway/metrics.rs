@@ -52,6 +52,18 @@ pub struct Metrics {
     pub relay_dropped: Counter,
     /// STUN Binding requests answered.
     pub stun_answers: Counter,
+    /// Ring messages from clients dropped for exceeding their budget.
+    pub ring_dropped: Counter,
+    /// Connections or joins refused (per address, per key, join rate).
+    pub joins_refused: Counter,
+    /// Clients disconnected for misbehaving (a full send queue, a bad frame).
+    pub disconnected: Counter,
+    /// Bytes in the ring node's store.
+    pub node_store_bytes: Counter,
+    /// Items in the ring node's store.
+    pub node_store_items: Counter,
+    /// Items the ring node refused to store (out of its range, or full).
+    pub node_refused: Counter,
 }
 
 impl Metrics {
@@ -129,6 +141,42 @@ impl Metrics {
             "counter",
             "STUN Binding requests answered.",
             self.stun_answers.get(),
+        );
+        put(
+            "ring_dropped_total",
+            "counter",
+            "Ring messages from clients over their budget.",
+            self.ring_dropped.get(),
+        );
+        put(
+            "joins_refused_total",
+            "counter",
+            "Connections and joins refused by a limit.",
+            self.joins_refused.get(),
+        );
+        put(
+            "disconnected_total",
+            "counter",
+            "Clients disconnected for misbehaving.",
+            self.disconnected.get(),
+        );
+        put(
+            "node_store_bytes",
+            "gauge",
+            "Bytes in the ring node's store.",
+            self.node_store_bytes.get(),
+        );
+        put(
+            "node_store_items",
+            "gauge",
+            "Items in the ring node's store.",
+            self.node_store_items.get(),
+        );
+        put(
+            "node_refused_total",
+            "counter",
+            "Items the ring node refused to store.",
+            self.node_refused.get(),
         );
         put(
             "stored_objects",

@@ -9,6 +9,7 @@ pub mod bundle;
 pub mod driver;
 pub mod http;
 pub mod ice;
+pub mod limits;
 pub mod listen;
 pub mod memory;
 pub mod metrics;
@@ -40,8 +41,8 @@ pub struct GatewayConfig {
     pub key: Option<PathBuf>,
     /// How long a ring lookup may take before HTTP answers 504.
     pub lookup_timeout: Duration,
-    /// WebSocket connections allowed from one IP address.
-    pub max_per_addr: usize,
+    /// Bounds on clients, the ring node and the store.
+    pub limits: limits::Limits,
     /// Another gateway's `/ws` URL: join its ring instead of starting one.
     pub join: Option<String>,
     /// Keys of gateways allowed to join through this one (and trusted).
@@ -170,6 +171,7 @@ pub async fn run(cfg: GatewayConfig) -> Result<(), GatewayError> {
             // Not the id: `Node` mixes the id in, and the two would cancel.
             seed: getrandom::u64().map_err(|e| KeyFileError::Random(e.to_string()))?,
             secret: crate::peer::random_secret()?,
+            limits: cfg.limits.node.clone(),
             ..Config::default()
         },
     );
@@ -196,7 +198,7 @@ pub async fn run(cfg: GatewayConfig) -> Result<(), GatewayError> {
     if let Some(stun) = cfg.stun {
         ice.stun_port = start_stun(stun, addr, metrics.clone()).await?;
     }
-    let peers = ws::Peers::new(id, key.clone(), cfg.max_per_addr, trust);
+    let peers = ws::Peers::new(id, key.clone(), cfg.limits.clone(), trust);
     let state = Arc::new(http::State {
         store,
         driver,

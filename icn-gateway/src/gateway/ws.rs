@@ -6,6 +6,9 @@
 //! position), and then carries ring messages between the peer and the
 //! gateway's node. Until two peers have a direct link, the gateway relays
 //! ring messages between its peers, within a byte and message budget per peer.
+//! Every bound on a client (connections per address and per key, join
+//! rates, relay and ring budgets, the bytes queued for it) comes from the
+//! gateway's [`Limits`].
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
@@ -17,7 +20,6 @@ use futures_util::{SinkExt, StreamExt};
 use hyper_util::rt::TokioIo;
 use icn_core::bootstrap::{verify_join, Frame, NodeCert, MAX_FRAME_SIZE};
 use icn_core::RingId;
-use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
@@ -93,16 +95,9 @@ pub fn upgrade(
 
 use super::driver::Command;
 use super::http::State;
+use super::limits::Limits;
 use super::trust::TrustList;
-
-/// Default number of connections allowed from one IP address.
-pub const MAX_PER_ADDR: usize = 256;
-/// Joins admitted per second (a burst of this many, refilled each second).
-pub const JOINS_PER_S: u32 = 500;
-/// Relay budget per peer and second: bytes.
-pub const RELAY_BYTES_PER_S: u64 = 4 * 1024 * 1024;
-/// Relay budget per peer and second: messages.
-pub const RELAY_MSGS_PER_S: u64 = 2000;
+use crate::peer::outbox::{outbox, Outbox, OutboxTx};
 /// Node certificates are valid this long.
 const CERT_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 /// How long the id of a peer that left stays out of new assignments
@@ -112,14 +107,52 @@ const RELEASED_FOR: Duration = Duration::from_secs(60);
 const MAX_RELEASED: usize = 4096;
 /// Time a client has to answer the challenge.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+/// Time the last words to a disconnected client (its refusal, the close)
+/// may take: a client that does not read gets no more.
+const FAREWELL_TIMEOUT: Duration = Duration::from_secs(1);
+/// Addresses whose join rate is tracked at once; past that the window
+/// starts afresh for all.
+const MAX_JOIN_ADDRS: usize = 65_536;
 
-struct Conn {
-    tx: mpsc::UnboundedSender<Vec<u8>>,
-    /// A trusted gateway that joined through this one: no relay budget.
-    gateway: bool,
-    window: Instant,
+/// Use of a per-second budget: since when, bytes, messages.
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    since: Instant,
     bytes: u64,
     msgs: u64,
+}
+
+impl Window {
+    fn new() -> Window {
+        Window {
+            since: Instant::now(),
+            bytes: 0,
+            msgs: 0,
+        }
+    }
+
+    /// Takes `len` bytes and one message of a budget of `max_bytes` and
+    /// `max_msgs` per second; false (nothing taken) when it is spent.
+    fn take(&mut self, len: usize, max_bytes: u64, max_msgs: u64) -> bool {
+        if self.since.elapsed() >= Duration::from_secs(1) {
+            *self = Window::new();
+        }
+        if self.bytes + len as u64 > max_bytes || self.msgs + 1 > max_msgs {
+            return false;
+        }
+        self.bytes += len as u64;
+        self.msgs += 1;
+        true
+    }
+}
+
+struct Conn {
+    tx: OutboxTx,
+    /// A trusted gateway that joined through this one: no relay or ring
+    /// budget.
+    gateway: bool,
+    relay: Window,
+    ring: Window,
 }
 
 /// The peers connected to this gateway.
@@ -128,9 +161,11 @@ pub struct Peers {
     key: SigningKey,
     conns: Mutex<HashMap<RingId, Conn>>,
     per_addr: Mutex<HashMap<IpAddr, usize>>,
-    max_per_addr: usize,
-    /// Joins admitted in the current one-second window.
-    joins: Mutex<(Instant, u32)>,
+    per_key: Mutex<HashMap<[u8; 32], usize>>,
+    limits: Limits,
+    /// Joins admitted in the current one-second window: in all, and per
+    /// address.
+    joins: Mutex<(Instant, u32, HashMap<IpAddr, u32>)>,
     trust: Arc<TrustList>,
     /// Ids of peers that disconnected recently, and when.
     released: Mutex<std::collections::VecDeque<(RingId, Instant)>>,
@@ -141,7 +176,7 @@ impl Peers {
     pub fn new(
         gateway_id: RingId,
         key: SigningKey,
-        max_per_addr: usize,
+        limits: Limits,
         trust: Arc<TrustList>,
     ) -> Peers {
         Peers {
@@ -149,8 +184,9 @@ impl Peers {
             key,
             conns: Mutex::new(HashMap::new()),
             per_addr: Mutex::new(HashMap::new()),
-            max_per_addr,
-            joins: Mutex::new((Instant::now(), 0)),
+            per_key: Mutex::new(HashMap::new()),
+            limits,
+            joins: Mutex::new((Instant::now(), 0, HashMap::new())),
             trust,
             released: Mutex::new(Default::default()),
         }
@@ -161,16 +197,56 @@ impl Peers {
         self.trust.keys()
     }
 
-    /// Whether one more join fits in this second's budget.
-    fn admit_join(&self) -> bool {
+    /// The gateway's limits.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Whether one more join from `ip` fits in this second's budget, and
+    /// in the address's share of it.
+    fn admit_join(&self, ip: IpAddr) -> bool {
         let Ok(mut j) = self.joins.lock() else {
             return false;
         };
-        if j.0.elapsed() >= Duration::from_secs(1) {
-            *j = (Instant::now(), 0);
+        if j.0.elapsed() >= Duration::from_secs(1) || j.2.len() >= MAX_JOIN_ADDRS {
+            *j = (Instant::now(), 0, HashMap::new());
+        }
+        let mine = j.2.entry(ip).or_insert(0);
+        if *mine >= self.limits.joins_per_addr_per_s {
+            return false;
+        }
+        *mine += 1;
+        if j.1 >= self.limits.joins_per_s {
+            return false;
         }
         j.1 += 1;
-        j.1 <= JOINS_PER_S
+        true
+    }
+
+    /// Counts one more connection of `key`; false (not counted) if it
+    /// already has as many as it may.
+    fn hold_key(&self, key: [u8; 32]) -> bool {
+        let Ok(mut per) = self.per_key.lock() else {
+            return false;
+        };
+        let n = per.entry(key).or_insert(0);
+        if *n >= self.limits.max_per_key {
+            return false;
+        }
+        *n += 1;
+        true
+    }
+
+    /// Counts one connection of `key` less.
+    fn release_key(&self, key: [u8; 32]) {
+        if let Ok(mut per) = self.per_key.lock() {
+            if let Some(n) = per.get_mut(&key) {
+                *n -= 1;
+                if *n == 0 {
+                    per.remove(&key);
+                }
+            }
+        }
     }
 
     /// Number of connected peers.
@@ -238,8 +314,15 @@ async fn send_frame(ws: &mut WebSocket, f: &Frame) -> bool {
 }
 
 /// Tells the client why it is refused; the caller then drops the connection.
+/// A client that does not read gets a moment, not more.
 async fn refuse(ws: &mut WebSocket, code: &str) {
-    let _ = send_frame(ws, &Frame::Error { code: code.into() }).await;
+    let f = Frame::Error { code: code.into() };
+    let _ = tokio::time::timeout(FAREWELL_TIMEOUT, send_frame(ws, &f)).await;
+}
+
+/// Closes the connection, waiting a moment at most.
+async fn close(ws: &mut WebSocket) {
+    let _ = tokio::time::timeout(FAREWELL_TIMEOUT, ws.close(None)).await;
 }
 
 fn binary(m: &Message) -> Option<&[u8]> {
@@ -257,15 +340,18 @@ pub async fn serve(mut ws: WebSocket, addr: Option<IpAddr>, host: String, s: Arc
         Ok(mut per) => {
             let n = per.entry(ip).or_insert(0);
             *n += 1;
-            *n <= peers.max_per_addr
+            *n <= peers.limits.max_per_addr
         }
         Err(_) => false,
     };
     if !admitted {
+        s.metrics.joins_refused.inc();
+        tracing::info!(%ip, "refusing a connection: too-many-connections");
         refuse(&mut ws, "too-many-connections").await;
-        let _ = ws.close(None).await;
-    } else if let Some((id, rx)) = handshake(&mut ws, &host, &s).await {
+        close(&mut ws).await;
+    } else if let Some((id, key, rx)) = handshake(&mut ws, ip, &host, &s).await {
         run_peer(ws, id, rx, &s).await;
+        peers.release_key(key);
     }
     if let Ok(mut per) = peers.per_addr.lock() {
         if let Some(n) = per.get_mut(&ip) {
@@ -278,12 +364,14 @@ pub async fn serve(mut ws: WebSocket, addr: Option<IpAddr>, host: String, s: Arc
 }
 
 /// Challenge, proof, certified position. Returns the peer's id, registered,
-/// and the receiving end of its outgoing frame queue.
+/// its key (counted in `per_key` until the caller releases it) and the
+/// receiving end of its outgoing frame queue.
 async fn handshake(
     ws: &mut WebSocket,
+    ip: IpAddr,
     host: &str,
     s: &Arc<State>,
-) -> Option<(RingId, mpsc::UnboundedReceiver<Vec<u8>>)> {
+) -> Option<(RingId, [u8; 32], Outbox)> {
     let peers = &s.peers;
     let mut nonce = [0u8; 32];
     getrandom::fill(&mut nonce).ok()?;
@@ -313,11 +401,38 @@ async fn handshake(
         refuse(ws, "bad-proof").await;
         return None;
     }
-    if !peers.admit_join() {
+    if !peers.admit_join(ip) {
+        s.metrics.joins_refused.inc();
+        tracing::info!(%ip, "refusing a join: join-rate");
         refuse(ws, "join-rate").await;
         return None;
     }
-    let (tx, rx) = mpsc::unbounded_channel();
+    if !peers.hold_key(key) {
+        s.metrics.joins_refused.inc();
+        tracing::info!(%ip, "refusing a join: too-many-connections-of-key");
+        refuse(ws, "too-many-connections-of-key").await;
+        return None;
+    }
+    match admitted_handshake(ws, key, earlier, host, s).await {
+        Some((id, rx)) => Some((id, key, rx)),
+        None => {
+            peers.release_key(key);
+            None
+        }
+    }
+}
+
+/// The rest of the handshake once the client proved `key` and its join
+/// was admitted.
+async fn admitted_handshake(
+    ws: &mut WebSocket,
+    key: [u8; 32],
+    earlier: Option<NodeCert>,
+    host: &str,
+    s: &Arc<State>,
+) -> Option<(RingId, Outbox)> {
+    let peers = &s.peers;
+    let (tx, rx) = outbox(peers.limits.client_queue_bytes);
     // A trusted gateway keeps its own position (derived from its key).
     let gateway = peers.trust.may_join(&key);
     let kept = match &earlier {
@@ -345,9 +460,8 @@ async fn handshake(
                 v.insert(Conn {
                     tx: tx.clone(),
                     gateway,
-                    window: Instant::now(),
-                    bytes: 0,
-                    msgs: 0,
+                    relay: Window::new(),
+                    ring: Window::new(),
                 });
                 Some(id)
             }
@@ -405,30 +519,34 @@ impl Peers {
 }
 
 /// Whether `from` may relay `len` more bytes now; counts them if so.
-fn relay_budget(conn: &mut Conn, len: usize) -> bool {
-    if conn.gateway {
-        return true;
-    }
-    if conn.window.elapsed() >= Duration::from_secs(1) {
-        conn.window = Instant::now();
-        conn.bytes = 0;
-        conn.msgs = 0;
-    }
-    if conn.bytes + len as u64 > RELAY_BYTES_PER_S || conn.msgs + 1 > RELAY_MSGS_PER_S {
+fn relay_budget(conn: &mut Conn, limits: &Limits, len: usize) -> bool {
+    conn.gateway
+        || conn
+            .relay
+            .take(len, limits.relay_bytes_per_s, limits.relay_msgs_per_s)
+}
+
+/// Whether `from` may send the gateway's node `len` more bytes now.
+fn ring_budget(s: &State, from: RingId, len: usize) -> bool {
+    let limits = &s.peers.limits;
+    let Ok(mut conns) = s.peers.conns.lock() else {
         return false;
-    }
-    conn.bytes += len as u64;
-    conn.msgs += 1;
-    true
+    };
+    conns.get_mut(&from).is_some_and(|c| {
+        c.gateway
+            || c.ring
+                .take(len, limits.ring_bytes_per_s, limits.ring_msgs_per_s)
+    })
 }
 
 fn relay(s: &State, from: RingId, to: RingId, bytes: Vec<u8>) {
     let Ok(mut conns) = s.peers.conns.lock() else {
         return;
     };
+    let limits = &s.peers.limits;
     let allowed = conns
         .get_mut(&from)
-        .is_some_and(|c| relay_budget(c, bytes.len()));
+        .is_some_and(|c| relay_budget(c, limits, bytes.len()));
     if !allowed {
         s.metrics.relay_dropped.inc();
         return;
@@ -448,24 +566,32 @@ fn relay(s: &State, from: RingId, to: RingId, bytes: Vec<u8>) {
     }
 }
 
-async fn run_peer(
-    mut ws: WebSocket,
-    id: RingId,
-    mut rx: mpsc::UnboundedReceiver<Vec<u8>>,
-    s: &Arc<State>,
-) {
+async fn run_peer(mut ws: WebSocket, id: RingId, mut rx: Outbox, s: &Arc<State>) {
     // One task per connection, reading and writing: an idle peer costs one
-    // small future, one small read buffer and its queue.
+    // small future, one small read buffer and its queue. While a write
+    // waits for a client that does not read, nothing is read from it
+    // either; its queue fills, and the overflow ends the write.
     let mut reason = None;
     loop {
         tokio::select! {
             out = rx.recv() => match out {
-                Some(frame) => {
-                    if ws.send(Message::binary(frame)).await.is_err() {
+                Ok(Some(frame)) => {
+                    let sent = tokio::select! {
+                        r = ws.send(Message::binary(frame)) => r.is_ok(),
+                        _ = rx.overflowed() => {
+                            reason = Some("send-queue-full");
+                            false
+                        }
+                    };
+                    if !sent {
                         break;
                     }
                 }
-                None => break,
+                Ok(None) => break,
+                Err(_) => {
+                    reason = Some("send-queue-full");
+                    break;
+                }
             },
             msg = ws.next() => {
                 let Some(Ok(msg)) = msg else { break };
@@ -474,6 +600,9 @@ async fn run_peer(
                 }
                 let Some(bytes) = binary(&msg) else { continue };
                 match Frame::decode(bytes) {
+                    Ok(Frame::Ring(bytes)) if !ring_budget(s, id, bytes.len()) => {
+                        s.metrics.ring_dropped.inc();
+                    }
                     Ok(Frame::Ring(bytes)) => {
                         if s.driver.send(Command::Receive { peer: id, bytes }).await.is_err() {
                             break;
@@ -497,11 +626,12 @@ async fn run_peer(
     }
     s.peers.release(id);
     if let Some(code) = reason {
+        s.metrics.disconnected.inc();
         tracing::info!(peer = %id, "disconnecting peer: {code}");
         refuse(&mut ws, code).await;
     }
     let _ = s.driver.send(Command::LinkDown(id)).await;
-    let _ = ws.close(None).await;
+    close(&mut ws).await;
 }
 
 #[cfg(test)]
@@ -510,11 +640,10 @@ mod tests {
 
     fn conn() -> Conn {
         Conn {
-            tx: mpsc::unbounded_channel().0,
+            tx: outbox(1).0,
             gateway: false,
-            window: Instant::now(),
-            bytes: 0,
-            msgs: 0,
+            relay: Window::new(),
+            ring: Window::new(),
         }
     }
 
@@ -522,7 +651,7 @@ mod tests {
     fn a_newcomer_never_takes_the_id_of_a_peer_that_just_left() {
         let key = SigningKey::from_bytes(&[1; 32]);
         let trust = Arc::new(TrustList::new([1; 32], Vec::new()));
-        let peers = Peers::new(RingId::ZERO, key, 8, trust);
+        let peers = Peers::new(RingId::ZERO, key, Limits::default(), trust);
         let mut conns = HashMap::new();
         let first = peers.assign(&conns);
         conns.insert(first, conn());

@@ -24,8 +24,8 @@ use icn_core::link::carriers::{Action, Carriers, Via};
 use icn_core::link::policy::IceState;
 use icn_core::node::{Event, Input, Node, Output};
 use icn_core::RingId;
-use tokio::sync::mpsc;
 
+use super::outbox::OutboxTx;
 use super::rtc::{LinkEvent, RtcLinks};
 use super::Transport;
 
@@ -46,7 +46,7 @@ pub struct Host {
     /// Datagrams for the owner to send.
     pub datagrams: Vec<(SocketAddr, Vec<u8>)>,
     /// WebSocket clients (of a gateway): their outgoing frame queues.
-    clients: HashMap<RingId, mpsc::UnboundedSender<Vec<u8>>>,
+    clients: HashMap<RingId, OutboxTx>,
 }
 
 impl Host {
@@ -287,7 +287,7 @@ impl Host {
     }
 
     /// A WebSocket client joined; frames for it go to `tx`.
-    pub fn client_up(&mut self, peer: RingId, tx: mpsc::UnboundedSender<Vec<u8>>) {
+    pub fn client_up(&mut self, peer: RingId, tx: OutboxTx) {
         self.clients.insert(peer, tx);
         self.carriers.handle_client_up(peer);
         self.act();

@@ -11,6 +11,7 @@
 
 pub mod host;
 mod ice;
+pub mod outbox;
 pub mod rtc;
 pub mod stun;
 pub mod turn;
@@ -240,12 +241,24 @@ impl Peer {
             reason: "not tried".into(),
         });
         let mut at = 0;
-        for (i, url) in urls.iter().enumerate() {
-            joined = handshake(url, &key).await;
-            if joined.is_ok() {
-                at = i;
+        // A gateway that says `join-rate` has let in as many peers as it
+        // takes this second (from this address, or from everyone): ask
+        // again a little later, as spec/bootstrap.md says to.
+        for attempt in 0..JOIN_RATE_RETRIES {
+            for (i, url) in urls.iter().enumerate() {
+                joined = handshake(url, &key).await;
+                if joined.is_ok() {
+                    at = i;
+                    break;
+                }
+            }
+            let busy = matches!(&joined, Err(PeerError::Handshake { reason, .. })
+                if reason.ends_with("join-rate"));
+            if !busy {
                 break;
             }
+            let wait = 500 + 250 * u64::from(attempt) + getrandom::u64().unwrap_or(0) % 500;
+            tokio::time::sleep(Duration::from_millis(wait)).await;
         }
         let (ws, cert, gateway_id) = joined?;
         let url = &urls[at];
@@ -457,6 +470,10 @@ pub(crate) fn split_upstream(ws: Ws) -> (mpsc::UnboundedSender<Message>, mpsc::R
     });
     (wtx, irx)
 }
+
+/// Times a join refused with `join-rate` is asked again, a second or so
+/// apart, before the refusal stands.
+const JOIN_RATE_RETRIES: u32 = 10;
 
 /// How often the driver checks its gateway connection.
 const STRANDED_CHECK: Duration = Duration::from_millis(500);

@@ -1,0 +1,272 @@
+//! Hostile peers against a real gateway (the `icn` binary) with honest
+//! native peers: each attack of spec/security.md that the gateway bounds
+//! is run, and the test checks that the gateway's memory stays within its
+//! bound (its `/metrics` and its resident size), that the attacker is
+//! refused or disconnected with a reason, and that honest gets go on
+//! succeeding.
+//!
+//! The gateway binary is the one `cargo test --workspace` builds for
+//! icn-gateway's own tests, beside this test's executable.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use ed25519_dalek::SigningKey;
+use icn_core::node::Config;
+use icn_core::{ContentObject, Name, Payload, PublisherId, SignedObject};
+use icn_gateway::peer::Peer;
+use icn_tests::attack::{self, Attacker};
+
+/// The gateway's resident memory may grow this much under an attack: its
+/// queues, stores and buffers are bounded well below it.
+const RSS_SLACK: u64 = 64 * 1024 * 1024;
+
+struct Gateway {
+    child: Child,
+    http: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Gateway {
+    fn start(extra: &[&str]) -> Gateway {
+        let exe = std::env::current_exe().unwrap();
+        let bin: PathBuf = exe.parent().unwrap().parent().unwrap().join("icn");
+        assert!(
+            bin.exists(),
+            "{} is missing: `cargo build -p icn-gateway` (cargo test --workspace builds it)",
+            bin.display()
+        );
+        let dir = tempfile::TempDir::new().unwrap();
+        let mut child = Command::new(bin)
+            .args([
+                "gateway",
+                "--listen",
+                "127.0.0.1:0",
+                "--lookup-timeout",
+                "5",
+            ])
+            .arg("--data")
+            .arg(dir.path().join("data"))
+            .args(extra)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let http = line.trim().rsplit(' ').next().unwrap().to_string();
+        Gateway {
+            child,
+            http,
+            _dir: dir,
+        }
+    }
+
+    fn ws(&self) -> String {
+        format!("{}/ws", self.http.replace("http://", "ws://"))
+    }
+
+    fn rss(&self) -> u64 {
+        attack::rss(self.child.id())
+    }
+
+    fn metric(&self, name: &str) -> u64 {
+        attack::metrics(&self.http)
+            .get(name)
+            .copied()
+            .unwrap_or_else(|| panic!("no {name} in /metrics"))
+    }
+
+    /// Status and body of `GET /icn<name>`.
+    fn get(&self, name: &Name) -> (u16, Vec<u8>) {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let url = format!("{}/icn{}", self.http, name.to_uri());
+        let mut r = agent.get(&url).call().unwrap();
+        let status = r.status().as_u16();
+        let body = r
+            .body_mut()
+            .with_config()
+            .limit(64 * 1024 * 1024)
+            .read_to_vec()
+            .unwrap_or_default();
+        (status, body)
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn key(n: u8) -> SigningKey {
+    SigningKey::from_bytes(&[n; 32])
+}
+
+fn object(key: &SigningKey, path: &str, content: &[u8]) -> SignedObject {
+    let publisher = PublisherId::from_key(key.verifying_key()).to_text();
+    SignedObject::sign(
+        ContentObject {
+            name: Name::parse(&format!("/{publisher}{path}")).unwrap(),
+            version: 1,
+            content_type: "text/plain".into(),
+            created: 0,
+            freshness: None,
+            payload: Payload::Inline(content.to_vec()),
+        },
+        key,
+    )
+    .unwrap()
+}
+
+/// An honest peer that published one object; the object.
+async fn honest(gw: &Gateway, n: u8) -> (Peer, SignedObject) {
+    let p = Peer::join(&gw.ws(), key(n), Config::default())
+        .await
+        .unwrap();
+    let o = object(&key(n), "/honest", b"still here");
+    let start = Instant::now();
+    while let Err(e) = p.publish(o.clone()).await {
+        assert!(start.elapsed() < Duration::from_secs(20), "publish: {e}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    (p, o)
+}
+
+/// The honest peer and the gateway's HTTP side both still get `o`.
+async fn honest_gets_succeed(gw: &Gateway, p: &Peer, o: &SignedObject) {
+    assert_eq!(p.get(o.name()).await.unwrap(), *o);
+    let (status, body) = gw.get(o.name());
+    assert_eq!(status, 200);
+    assert_eq!(body, b"still here");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn store_flooding_is_held_to_the_ring_store_bound() {
+    const BOUND: u64 = 4 * 1024 * 1024;
+    let gw = Gateway::start(&["--ring-store", &BOUND.to_string()]);
+    let (p, o) = honest(&gw, 1).await;
+    let rss = gw.rss();
+    let mut a = Attacker::join(&gw.ws(), &key(66)).await.unwrap();
+    // 20 MiB of valid blocks, five times the bound, pushed as replicas.
+    let flood = attack::blocks(0, 640, 32 * 1024);
+    for m in attack::store_messages(&flood) {
+        assert!(a.ring(&m).await, "disconnected while flooding");
+        // Within the client's ring budget (8 MiB/s), so that all of it
+        // reaches the node.
+        tokio::time::sleep(Duration::from_millis(70)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let stored = gw.metric("icn_node_store_bytes");
+    let refused = gw.metric("icn_node_refused_total");
+    println!("ring store: {stored} bytes (bound {BOUND}), {refused} items refused");
+    assert!(stored <= BOUND, "{stored} bytes stored, bound {BOUND}");
+    assert!(refused > 0, "nothing refused");
+    assert!(gw.rss() < rss + RSS_SLACK, "{} -> {}", rss, gw.rss());
+    honest_gets_succeed(&gw, &p, &o).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_does_not_read_is_disconnected() {
+    let gw = Gateway::start(&[]);
+    let (p, o) = honest(&gw, 2).await;
+    let rss = gw.rss();
+    // `sink` never reads; `source` has the gateway relay to it as fast as
+    // its relay budget allows.
+    let sink = Attacker::join(&gw.ws(), &key(70)).await.unwrap();
+    let mut source = Attacker::join(&gw.ws(), &key(71)).await.unwrap();
+    let before = gw.metric("icn_disconnected_total");
+    let start = Instant::now();
+    let mut peak = 0;
+    while gw.metric("icn_disconnected_total") == before {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the sink is still connected after a minute"
+        );
+        for _ in 0..4 {
+            source.relay(sink.id, vec![7; 256 * 1024]).await;
+        }
+        peak = peak.max(gw.rss());
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    println!(
+        "sink disconnected after {:?}; gateway RSS {} -> peak {} bytes",
+        start.elapsed(),
+        rss,
+        peak
+    );
+    assert!(peak < rss + RSS_SLACK, "{rss} -> {peak}");
+    honest_gets_succeed(&gw, &p, &o).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn joins_from_one_address_and_one_key_are_limited() {
+    let gw = Gateway::start(&["--joins-per-addr", "20"]);
+    // One address asks for 40 joins at once: 20 get in this second.
+    let mut held = Vec::new();
+    let mut refused = 0;
+    for i in 0..40u8 {
+        match Attacker::join(&gw.ws(), &key(100 + i)).await {
+            Ok(a) => held.push(a),
+            Err(e) if e.to_string().contains("join-rate") => refused += 1,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    println!("{} joins admitted, {refused} refused", held.len());
+    assert!(refused >= 20, "{refused} refused");
+    // One key connects again and again: at most 4 at once.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let mut same = Vec::new();
+    let mut why = None;
+    for _ in 0..5 {
+        match Attacker::join(&gw.ws(), &key(200)).await {
+            Ok(a) => same.push(a),
+            Err(e) => why = Some(e.to_string()),
+        }
+    }
+    assert_eq!(same.len(), 4);
+    assert!(
+        why.as_deref()
+            .is_some_and(|w| w.contains("too-many-connections-of-key")),
+        "{why:?}"
+    );
+    assert!(gw.metric("icn_joins_refused_total") >= 21);
+    // An honest newcomer from the same address, a second later, gets in.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let (p, o) = honest(&gw, 3).await;
+    honest_gets_succeed(&gw, &p, &o).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_manifest_does_not_take_the_gateways_memory() {
+    let gw = Gateway::start(&[]);
+    let (p, o) = honest(&gw, 4).await;
+    // A validly signed object declaring 16 GiB in blocks nobody has,
+    // published through the ring (which checks no blocks).
+    let k = key(90);
+    let liar = Peer::join(&gw.ws(), k.clone(), Config::default())
+        .await
+        .unwrap();
+    let huge = attack::oversized_manifest(&k, "/huge");
+    liar.publish(huge.clone()).await.unwrap();
+    let rss = gw.rss();
+    let (status, body) = gw.get(huge.name());
+    println!(
+        "GET of a 16 GiB manifest: HTTP {status}, {} bytes",
+        body.len()
+    );
+    assert!(status >= 400, "HTTP {status}");
+    assert!(gw.rss() < rss + RSS_SLACK, "{} -> {}", rss, gw.rss());
+    honest_gets_succeed(&gw, &p, &o).await;
+}
