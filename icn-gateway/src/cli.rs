@@ -47,7 +47,7 @@ pub enum Command {
     /// Write an object's verified content to stdout or a file.
     Cat(CatArgs),
     /// Run the HTTP gateway and ring node (logs: RUST_LOG=info|debug).
-    Gateway(GatewayArgs),
+    Gateway(Box<GatewayArgs>),
     /// Run many native peers (WebRTC) in one process and print figures as one JSON line.
     Swarm(SwarmArgs),
     /// Sign a file locally and upload it (blocks first) to a gateway.
@@ -187,10 +187,22 @@ pub struct GatewayArgs {
     /// gateway's budget of 500 joins per second).
     #[arg(long, value_name = "N", default_value_t = Limits::default().joins_per_addr_per_s)]
     pub joins_per_addr: u32,
-    /// Bytes of items the gateway's ring node keeps (as one of the ring's
-    /// replicas; what is published over HTTP is pinned apart from this).
-    #[arg(long, value_name = "BYTES", default_value_t = Limits::default().node.store_bytes)]
-    pub ring_store: usize,
+    /// Bytes of items the gateway's ring node keeps in memory (as one of the
+    /// ring's replicas; what is published over HTTP is pinned apart from
+    /// this). Sizes take K, M, G or T.
+    #[arg(long, value_name = "SIZE", default_value = "512M", value_parser = crate::size::parse_size)]
+    pub ring_store: u64,
+    /// Bytes the pinned store (objects and blocks published over HTTP) may
+    /// take in all; a PUT past it is answered 507.
+    #[arg(long, value_name = "SIZE", default_value = "64G", value_parser = crate::size::parse_size)]
+    pub max_store: u64,
+    /// Bytes one publisher's pinned objects (with the content their
+    /// manifests name) may take; a PUT past it is answered 429.
+    #[arg(long, value_name = "SIZE", default_value = "1G", value_parser = crate::size::parse_size)]
+    pub quota: u64,
+    /// Another quota for one publisher: `PUBLISHER_ID=SIZE` (repeatable).
+    #[arg(long, value_name = "ID=SIZE", value_parser = crate::size::parse_quota_for)]
+    pub quota_for: Vec<(icn_core::PublisherId, u64)>,
     /// Join the ring of another gateway (`http://host:port` or `ws://host:port/ws`)
     /// instead of starting one; that gateway must trust this one's key.
     #[arg(long, value_name = "URL")]
@@ -458,7 +470,7 @@ pub fn run(command: Command, out: &mut dyn Write) -> Result<(), CliError> {
             say(out, url)
         }
         Command::Get(a) => get(&a, out),
-        Command::Gateway(a) => gateway(a),
+        Command::Gateway(a) => gateway(*a),
         Command::Swarm(a) => swarm(a, out),
         Command::Verify(a) => {
             let obj = objfile::read_object(&a.obj, true)?;
@@ -689,8 +701,13 @@ fn gateway(a: GatewayArgs) -> Result<(), CliError> {
                 max_per_addr: a.max_per_addr,
                 joins_per_addr_per_s: a.joins_per_addr,
                 node: icn_core::node::Limits {
-                    store_bytes: a.ring_store,
+                    store_bytes: usize::try_from(a.ring_store).unwrap_or(usize::MAX),
                     ..d.node.clone()
+                },
+                store: crate::gateway::store::Quota {
+                    max_bytes: a.max_store,
+                    per_publisher: a.quota,
+                    overrides: a.quota_for.iter().copied().collect(),
                 },
                 ..d
             }

@@ -17,5 +17,6 @@ pub mod gateway;
 pub mod keyfile;
 pub mod objfile;
 pub mod peer;
+pub mod size;
 pub mod swarm;
 pub mod tls;

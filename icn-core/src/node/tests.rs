@@ -659,3 +659,30 @@ fn a_newcomer_without_a_predecessor_takes_a_key_handed_back_nearer() {
     assert!(matches!(ask(OBJECT_GET, None), Some((_, Body::Get { .. }))));
     assert_eq!(ask(OBJECT_GET, Some(m)), Some((m, OBJECT_GET)));
 }
+
+#[test]
+fn a_lone_node_takes_no_mute_link_for_its_successor() {
+    // A gateway's clients are linked from their handshake on. One that
+    // never says a word is no member: the lone node keeps to itself instead
+    // of making it its successor (and losing its ring to it until probes
+    // find it mute). A client that speaks may be taken.
+    let (mute, talker) = (RingId([0x20; 32]), RingId([0x60; 32]));
+    let mut n = Node::new(RingId([0x40; 32]), Config::default());
+    n.bootstrap(0);
+    n.handle_input(Input::LinkUp(1, mute)).unwrap();
+    let mut now = 1;
+    while now <= 5_000 {
+        let (_, at) = drain(&mut n);
+        assert!(n.successors().is_empty(), "at {now}: {:?}", n.successors());
+        now = at.max(now + 1);
+        n.handle_input(Input::Timeout(now)).unwrap();
+    }
+    n.handle_input(Input::LinkUp(5_001, talker)).unwrap();
+    let ping = Message::Ping {
+        nonce: LINK_PROBE | 1,
+    };
+    n.handle_input(Input::Receive(5_002, talker, &ping.encode()))
+        .unwrap();
+    sent_until(&mut n, 5_002, 8_000);
+    assert_eq!(n.successors(), [talker]);
+}

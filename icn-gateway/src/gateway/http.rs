@@ -146,7 +146,7 @@ pub fn routes(
             text(
                 StatusCode::OK,
                 "text/plain; version=0.0.4",
-                s.metrics.render(s.store.object_count()),
+                s.metrics.render(s.store.object_count(), s.store.bytes()),
             )
         });
     let health = warp::path!("healthz")
@@ -588,7 +588,7 @@ async fn put_name(tail: Tail, body: Bytes, s: Arc<State>) -> Resp {
                 format!("version {v} is stored; {} is not newer", obj.version()),
             )
         }
-        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, "store", e),
+        Err(e) => return store_error(e),
     };
     s.metrics.objects_put.inc();
     let _ = s.driver.try_send(Command::Publish(obj.clone()));
@@ -599,6 +599,16 @@ async fn put_name(tail: Tail, body: Bytes, s: Arc<State>) -> Resp {
         "version": obj.version(),
     });
     text(status, "application/json", body.to_string())
+}
+
+/// The answer to a write the pinned store refused: 507 when it is full,
+/// 429 when the publisher is over its quota.
+fn store_error(e: StoreError) -> Resp {
+    match e {
+        StoreError::Full { .. } => error(StatusCode::INSUFFICIENT_STORAGE, "store-full", e),
+        StoreError::Quota { .. } => error(StatusCode::TOO_MANY_REQUESTS, "quota", e),
+        e => error(StatusCode::INTERNAL_SERVER_ERROR, "store", e),
+    }
 }
 
 fn parse_hash(h: &str) -> Result<Hash, Resp> {
@@ -648,7 +658,7 @@ async fn put_block(hash: String, body: Bytes, s: Arc<State>) -> Resp {
     let status = match s.store.put_block(&block) {
         Ok(Stored::New) => StatusCode::CREATED,
         Ok(Stored::Unchanged) => StatusCode::OK,
-        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, "store", e),
+        Err(e) => return store_error(e),
     };
     s.metrics.blocks_put.inc();
     let _ = s.driver.try_send(Command::PutBlock(block));

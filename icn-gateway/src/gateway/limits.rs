@@ -29,6 +29,8 @@ pub struct Limits {
     pub client_queue_bytes: usize,
     /// The gateway's own ring node: its store and its answers.
     pub node: icn_core::node::Limits,
+    /// What the pinned store (everything published over HTTP) takes.
+    pub store: super::store::Quota,
 }
 
 impl Default for Limits {
@@ -48,6 +50,7 @@ impl Default for Limits {
                 store_items: 1_000_000,
                 ..icn_core::node::Limits::default()
             },
+            store: super::store::Quota::default(),
         }
     }
 }

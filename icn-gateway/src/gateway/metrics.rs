@@ -67,8 +67,9 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    /// Prometheus text exposition; `stored` is the pinned object count.
-    pub fn render(&self, stored: usize) -> String {
+    /// Prometheus text exposition; `stored` is the pinned object count,
+    /// `pinned_bytes` the bytes of the pinned store.
+    pub fn render(&self, stored: usize, pinned_bytes: u64) -> String {
         let mut s = String::new();
         let mut put = |name: &str, kind: &str, help: &str, v: u64| {
             s.push_str(&format!(
@@ -177,6 +178,12 @@ impl Metrics {
             "counter",
             "Items the ring node refused to store.",
             self.node_refused.get(),
+        );
+        put(
+            "pinned_bytes",
+            "gauge",
+            "Bytes of objects and blocks in the pinned store.",
+            pinned_bytes,
         );
         put(
             "stored_objects",

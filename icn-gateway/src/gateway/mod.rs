@@ -125,10 +125,13 @@ fn load_or_create_key(cfg: &GatewayConfig) -> Result<SigningKey, KeyFileError> {
 /// Runs the gateway until Ctrl-C or SIGTERM.
 pub async fn run(cfg: GatewayConfig) -> Result<(), GatewayError> {
     let key = load_or_create_key(&cfg)?;
-    let store = store::PinnedStore::open(&cfg.data).map_err(|source| GatewayError::Store {
-        path: cfg.data.clone(),
-        source,
-    })?;
+    let store =
+        store::PinnedStore::open(&cfg.data, cfg.limits.store.clone()).map_err(|source| {
+            GatewayError::Store {
+                path: cfg.data.clone(),
+                source,
+            }
+        })?;
     let metrics = Arc::new(metrics::Metrics::default());
     let id = node_id(&key);
     let own = key.verifying_key().to_bytes();

@@ -6,17 +6,64 @@
 //! are loaded at start-up: a record that no longer verifies (a corrupt or
 //! truncated file) is reported and skipped, never served. Blocks stay on disk
 //! and are hash-checked each time they are read.
+//!
+//! Anyone may publish, so what the store takes is bounded ([`Quota`]): all
+//! of it by `--max-store`, and each publisher's objects, with the blocks
+//! their manifests name, by `--quota` (some publishers may be allowed
+//! more). The totals are counted as records are written and kept in the
+//! `meta` table in the same transactions, so that opening the store does not
+//! read every block to learn its size.
 
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, RwLock};
 
 use icn_core::block::Block;
-use icn_core::{Hash, RingId, SignedObject};
+use icn_core::{Hash, Payload, PublisherId, RingId, SignedObject};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
 const OBJECTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("objects");
 const BLOCKS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("blocks");
+const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+/// Bytes of all blocks, in `META`.
+const BLOCK_BYTES: &str = "block_bytes";
+
+/// What the store takes at most.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Quota {
+    /// Bytes of objects and blocks in all.
+    pub max_bytes: u64,
+    /// Bytes one publisher's objects may take, counting each object's
+    /// encoding and the content its manifest names.
+    pub per_publisher: u64,
+    /// Publishers allowed another amount.
+    pub overrides: HashMap<PublisherId, u64>,
+}
+
+impl Default for Quota {
+    fn default() -> Self {
+        Quota {
+            max_bytes: 64 << 30,
+            per_publisher: 1 << 30,
+            overrides: HashMap::new(),
+        }
+    }
+}
+
+impl Quota {
+    fn of(&self, p: &PublisherId) -> u64 {
+        self.overrides.get(p).copied().unwrap_or(self.per_publisher)
+    }
+}
+
+/// What an object counts against its publisher's quota.
+fn charge(o: &SignedObject) -> u64 {
+    let content = match &o.object().payload {
+        Payload::Inline(_) => 0,
+        Payload::Manifest(m) => m.size(),
+    };
+    o.encoded().len() as u64 + content
+}
 
 /// Why the store failed.
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +74,30 @@ pub enum StoreError {
     /// A newer (or equally new, different) object is already stored.
     #[error("a newer version (version {0}) is already stored")]
     Stale(u64),
+    /// The store holds as much as it may.
+    #[error("the store is full: {used} of {max} bytes used, {need} more needed")]
+    Full {
+        /// Bytes stored.
+        used: u64,
+        /// The bound.
+        max: u64,
+        /// Bytes this write needs.
+        need: u64,
+    },
+    /// The publisher's objects take as much as they may.
+    #[error(
+        "publisher {publisher} is over its quota: {used} of {quota} bytes used, {need} more needed"
+    )]
+    Quota {
+        /// The publisher.
+        publisher: String,
+        /// Bytes its objects take.
+        used: u64,
+        /// Its quota.
+        quota: u64,
+        /// Bytes this object needs (after the one it replaces).
+        need: u64,
+    },
 }
 
 fn dberr<E: std::fmt::Display>(e: E) -> StoreError {
@@ -46,17 +117,50 @@ pub enum Stored {
 pub struct PinnedStore {
     db: Database,
     objects: RwLock<HashMap<RingId, Arc<SignedObject>>>,
+    quota: Quota,
+    /// Bytes stored and bytes per publisher.
+    usage: std::sync::Mutex<Usage>,
+}
+
+#[derive(Debug, Default)]
+struct Usage {
+    object_bytes: u64,
+    block_bytes: u64,
+    per_publisher: HashMap<PublisherId, u64>,
+}
+
+impl Usage {
+    fn total(&self) -> u64 {
+        self.object_bytes + self.block_bytes
+    }
 }
 
 impl PinnedStore {
-    /// Opens (or creates) the store in `dir`, loading and verifying every object.
-    pub fn open(dir: &Path) -> Result<PinnedStore, StoreError> {
+    /// Opens (or creates) the store in `dir`, loading and verifying every
+    /// object, with the bounds of `quota`.
+    pub fn open(dir: &Path, quota: Quota) -> Result<PinnedStore, StoreError> {
         std::fs::create_dir_all(dir).map_err(dberr)?;
         let db = Database::create(dir.join("store.redb")).map_err(dberr)?;
+        let mut usage = Usage::default();
         {
             let tx = db.begin_write().map_err(dberr)?;
             tx.open_table(OBJECTS).map_err(dberr)?;
-            tx.open_table(BLOCKS).map_err(dberr)?;
+            let blocks = tx.open_table(BLOCKS).map_err(dberr)?;
+            let mut meta = tx.open_table(META).map_err(dberr)?;
+            let counted = meta.get(BLOCK_BYTES).map_err(dberr)?.map(|v| v.value());
+            usage.block_bytes = match counted {
+                Some(n) => n,
+                None => {
+                    // A store written before blocks were counted: count once.
+                    let mut n = 0u64;
+                    for row in blocks.iter().map_err(dberr)? {
+                        n += row.map_err(dberr)?.1.value().len() as u64;
+                    }
+                    meta.insert(BLOCK_BYTES, n).map_err(dberr)?;
+                    n
+                }
+            };
+            drop((blocks, meta));
             tx.commit().map_err(dberr)?;
         }
         let mut objects = HashMap::new();
@@ -74,11 +178,47 @@ impl PinnedStore {
                 }
             }
         }
-        tracing::info!(objects = objects.len(), "pinned store loaded");
+        for o in objects.values() {
+            usage.object_bytes += o.encoded().len() as u64;
+            *usage.per_publisher.entry(o.publisher()).or_insert(0) += charge(o);
+        }
+        tracing::info!(
+            objects = objects.len(),
+            bytes = usage.total(),
+            "pinned store loaded"
+        );
         Ok(PinnedStore {
             db,
             objects: RwLock::new(objects),
+            quota,
+            usage: std::sync::Mutex::new(usage),
         })
+    }
+
+    /// Bytes stored (objects and blocks).
+    pub fn bytes(&self) -> u64 {
+        self.usage.lock().map(|u| u.total()).unwrap_or(0)
+    }
+
+    /// Bytes `publisher`'s objects take.
+    pub fn publisher_bytes(&self, publisher: &PublisherId) -> u64 {
+        self.usage
+            .lock()
+            .ok()
+            .and_then(|u| u.per_publisher.get(publisher).copied())
+            .unwrap_or(0)
+    }
+
+    /// Refuses a write of `need` more bytes if the store would pass its bound.
+    fn room_for(&self, u: &Usage, need: u64) -> Result<(), StoreError> {
+        if u.total().saturating_add(need) > self.quota.max_bytes {
+            return Err(StoreError::Full {
+                used: u.total(),
+                max: self.quota.max_bytes,
+                need,
+            });
+        }
+        Ok(())
     }
 
     /// The object stored under `key`.
@@ -103,28 +243,56 @@ impl PinnedStore {
                 return Err(StoreError::Stale(old.version()));
             }
         }
+        let mut usage = self.usage.lock().map_err(dberr)?;
+        let publisher = obj.publisher();
+        let old = map.get(&key);
+        let freed = old.map_or(0, |o| charge(o));
+        let used = usage.per_publisher.get(&publisher).copied().unwrap_or(0);
+        let quota = self.quota.of(&publisher);
+        let need = charge(obj).saturating_sub(freed);
+        if used.saturating_sub(freed).saturating_add(charge(obj)) > quota {
+            return Err(StoreError::Quota {
+                publisher: publisher.to_text(),
+                used,
+                quota,
+                need,
+            });
+        }
+        let old_len = old.map_or(0, |o| o.encoded().len() as u64);
+        self.room_for(&usage, (obj.encoded().len() as u64).saturating_sub(old_len))?;
         let tx = self.db.begin_write().map_err(dberr)?;
         {
             let mut t = tx.open_table(OBJECTS).map_err(dberr)?;
             t.insert(&key.0[..], obj.encoded()).map_err(dberr)?;
         }
         tx.commit().map_err(dberr)?;
+        usage.object_bytes = usage.object_bytes - old_len + obj.encoded().len() as u64;
+        let mine = usage.per_publisher.entry(publisher).or_insert(0);
+        *mine = mine.saturating_sub(freed) + charge(obj);
         map.insert(key, Arc::new(obj.clone()));
         Ok(Stored::New)
     }
 
     /// Stores a block durably.
     pub fn put_block(&self, block: &Block) -> Result<Stored, StoreError> {
+        // Under the lock: two writers of one block count it once.
+        let mut usage = self.usage.lock().map_err(dberr)?;
         if self.has_block(&block.hash())? {
             return Ok(Stored::Unchanged);
         }
+        let len = block.bytes().len() as u64;
+        self.room_for(&usage, len)?;
+        let total = usage.block_bytes + len;
         let tx = self.db.begin_write().map_err(dberr)?;
         {
             let mut t = tx.open_table(BLOCKS).map_err(dberr)?;
             t.insert(&block.hash().0[..], block.bytes())
                 .map_err(dberr)?;
+            let mut meta = tx.open_table(META).map_err(dberr)?;
+            meta.insert(BLOCK_BYTES, total).map_err(dberr)?;
         }
         tx.commit().map_err(dberr)?;
+        usage.block_bytes = total;
         Ok(Stored::New)
     }
 
@@ -149,5 +317,75 @@ impl PinnedStore {
                 Ok(None)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use ed25519_dalek::SigningKey;
+    use icn_core::{ContentObject, Name};
+
+    fn object(key: &SigningKey, path: &str, version: u64, len: usize) -> SignedObject {
+        let publisher = PublisherId::from_key(key.verifying_key()).to_text();
+        SignedObject::sign(
+            ContentObject {
+                name: Name::parse(&format!("/{publisher}{path}")).unwrap(),
+                version,
+                content_type: "text/plain".into(),
+                created: 0,
+                freshness: None,
+                payload: Payload::Inline(vec![b'x'; len]),
+            },
+            key,
+        )
+        .unwrap()
+    }
+
+    fn quota(max_bytes: u64, per_publisher: u64) -> Quota {
+        Quota {
+            max_bytes,
+            per_publisher,
+            overrides: HashMap::new(),
+        }
+    }
+
+    #[test]
+    fn a_publisher_over_its_quota_is_refused_and_a_new_version_reuses_its_room() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let k = SigningKey::from_bytes(&[1; 32]);
+        let one = object(&k, "/a", 1, 1000);
+        let s = PinnedStore::open(dir.path(), quota(1 << 20, 2 * charge(&one) + 50)).unwrap();
+        s.put_object(&one).unwrap();
+        s.put_object(&object(&k, "/b", 1, 1000)).unwrap();
+        let third = s.put_object(&object(&k, "/c", 1, 1000));
+        assert!(matches!(third, Err(StoreError::Quota { .. })), "{third:?}");
+        // Replacing an object frees what the old version took.
+        s.put_object(&object(&k, "/a", 2, 1000)).unwrap();
+        // Another publisher has its own quota.
+        let other = SigningKey::from_bytes(&[2; 32]);
+        s.put_object(&object(&other, "/a", 1, 1000)).unwrap();
+        let p = PublisherId::from_key(k.verifying_key());
+        assert!(s.publisher_bytes(&p) <= 2 * charge(&one) + 50);
+    }
+
+    #[test]
+    fn a_full_store_refuses_and_counts_survive_a_restart() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let s = PinnedStore::open(dir.path(), quota(3000, 1 << 20)).unwrap();
+        let b1 = Block::new(vec![1; 1500]).unwrap();
+        let b2 = Block::new(vec![2; 1500]).unwrap();
+        s.put_block(&b1).unwrap();
+        s.put_block(&b1).unwrap();
+        s.put_block(&b2).unwrap();
+        assert_eq!(s.bytes(), 3000);
+        let b3 = Block::new(vec![3; 10]).unwrap();
+        assert!(matches!(s.put_block(&b3), Err(StoreError::Full { .. })));
+        drop(s);
+        let s = PinnedStore::open(dir.path(), quota(3000, 1 << 20)).unwrap();
+        assert_eq!(s.bytes(), 3000);
+        assert!(matches!(s.put_block(&b3), Err(StoreError::Full { .. })));
+        assert!(s.block(&b1.hash()).unwrap().is_some());
     }
 }
