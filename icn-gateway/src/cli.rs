@@ -708,6 +708,7 @@ fn gateway(a: GatewayArgs) -> Result<(), CliError> {
                     max_bytes: a.max_store,
                     per_publisher: a.quota,
                     overrides: a.quota_for.iter().copied().collect(),
+                    ..d.store.clone()
                 },
                 ..d
             }

@@ -38,6 +38,8 @@ pub struct Quota {
     pub per_publisher: u64,
     /// Publishers allowed another amount.
     pub overrides: HashMap<PublisherId, u64>,
+    /// Memory the database caches pages in (redb's default is 1 GiB).
+    pub cache_bytes: usize,
 }
 
 impl Default for Quota {
@@ -46,6 +48,7 @@ impl Default for Quota {
             max_bytes: 64 << 30,
             per_publisher: 1 << 30,
             overrides: HashMap::new(),
+            cache_bytes: 64 << 20,
         }
     }
 }
@@ -140,7 +143,10 @@ impl PinnedStore {
     /// object, with the bounds of `quota`.
     pub fn open(dir: &Path, quota: Quota) -> Result<PinnedStore, StoreError> {
         std::fs::create_dir_all(dir).map_err(dberr)?;
-        let db = Database::create(dir.join("store.redb")).map_err(dberr)?;
+        let db = Database::builder()
+            .set_cache_size(quota.cache_bytes)
+            .create(dir.join("store.redb"))
+            .map_err(dberr)?;
         let mut usage = Usage::default();
         {
             let tx = db.begin_write().map_err(dberr)?;
@@ -347,7 +353,7 @@ mod tests {
         Quota {
             max_bytes,
             per_publisher,
-            overrides: HashMap::new(),
+            ..Quota::default()
         }
     }
 
