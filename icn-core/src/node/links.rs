@@ -35,9 +35,9 @@ pub(super) struct Link {
     pub(super) bye_received: bool,
     /// When the peer was last heard from (or the link came up).
     pub(super) last_heard: Time,
-    /// The peer has sent a message on this link (a link that only came
-    /// up proves nothing about it).
-    pub(super) spoke: bool,
+    /// This node dialled the peer, or the peer has sent a message on the
+    /// link: a link the peer opened and never used proves nothing about it.
+    pub(super) known: bool,
     /// A probe is out: the peer must be heard from by then.
     pub(super) probe_deadline: Option<Time>,
 }
@@ -108,7 +108,7 @@ impl Links {
                         queue: vec![bytes],
                         bye_received: false,
                         last_heard: now,
-                        spoke: false,
+                        known: true,
                         probe_deadline: None,
                     },
                 );
@@ -126,7 +126,7 @@ impl Links {
             queue: Vec::new(),
             bye_received: false,
             last_heard: now,
-            spoke: false,
+            known: false,
             probe_deadline: None,
         });
         l.up = true;
@@ -152,14 +152,14 @@ impl Links {
     pub(super) fn heard(&mut self, now: Time, peer: &RingId) {
         if let Some(l) = self.links.get_mut(peer) {
             l.last_heard = now;
-            l.spoke = true;
+            l.known = true;
             l.probe_deadline = None;
         }
     }
 
-    /// Peers that have sent something on their link.
-    pub(super) fn spoken(&self) -> impl Iterator<Item = RingId> + '_ {
-        self.links.iter().filter(|(_, l)| l.spoke).map(|(p, _)| *p)
+    /// Peers this node dialled or heard from (see [`Link::known`]).
+    pub(super) fn known(&self) -> impl Iterator<Item = RingId> + '_ {
+        self.links.iter().filter(|(_, l)| l.known).map(|(p, _)| *p)
     }
 
     /// Whether the up link to `peer`, about to be sent on, has been silent

@@ -241,12 +241,12 @@ impl<S: Store> Node<S> {
         }
         if self.successors.is_empty() {
             // Every successor is gone: fall back on the closest known node,
-            // or any node this one still has a link to and has heard from.
-            // A link that never carried a word is no sign of a member: a
-            // gateway's clients are linked from their handshake on, and one
-            // that never speaks would otherwise become its successor and cut
-            // the ring until probes found it mute.
-            let linked: Vec<RingId> = self.links.spoken().collect();
+            // or any node this one still has a link to that it dialled or
+            // heard from. A link the peer opened and never used is no sign
+            // of a member: a gateway's clients are linked from their
+            // handshake on, and one that never speaks would otherwise become
+            // its successor and cut the ring until probes found it mute.
+            let linked: Vec<RingId> = self.links.known().collect();
             let mut known: Vec<RingId> = self
                 .known_nodes()
                 .chain(self.predecessor)
