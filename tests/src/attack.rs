@@ -103,6 +103,24 @@ pub fn store_messages(blocks: &[Block]) -> Vec<Message> {
         .collect()
 }
 
+/// A version-1 `text/plain` object of `content` under `path`, signed by
+/// `key` (the honest peers' objects).
+pub fn object(key: &SigningKey, path: &str, content: &[u8]) -> SignedObject {
+    let publisher = PublisherId::from_key(key.verifying_key()).to_text();
+    SignedObject::sign(
+        ContentObject {
+            name: Name::parse(&format!("/{publisher}{path}")).expect("a valid name"),
+            version: 1,
+            content_type: "text/plain".into(),
+            created: 0,
+            freshness: None,
+            payload: Payload::Inline(content.to_vec()),
+        },
+        key,
+    )
+    .expect("a small object")
+}
+
 /// A validly signed object under `path` whose manifest declares the most
 /// content an object may (16,384 blocks of 1 MiB: 16 GiB) in blocks that
 /// exist nowhere.

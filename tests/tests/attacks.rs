@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use ed25519_dalek::SigningKey;
 use icn_core::node::Config;
-use icn_core::{ContentObject, Name, Payload, PublisherId, SignedObject};
+use icn_core::{Name, SignedObject};
 use icn_gateway::peer::Peer;
 use icn_tests::attack::{self, Attacker};
 
@@ -129,22 +129,6 @@ fn key(n: u8) -> SigningKey {
     SigningKey::from_bytes(&[n; 32])
 }
 
-fn object(key: &SigningKey, path: &str, content: &[u8]) -> SignedObject {
-    let publisher = PublisherId::from_key(key.verifying_key()).to_text();
-    SignedObject::sign(
-        ContentObject {
-            name: Name::parse(&format!("/{publisher}{path}")).unwrap(),
-            version: 1,
-            content_type: "text/plain".into(),
-            created: 0,
-            freshness: None,
-            payload: Payload::Inline(content.to_vec()),
-        },
-        key,
-    )
-    .unwrap()
-}
-
 /// `PUT` of `body` at `path` on the gateway: the status and the JSON
 /// error code, if any.
 fn put(gw: &Gateway, path: &str, body: &[u8]) -> (u16, String) {
@@ -167,7 +151,7 @@ async fn honest(gw: &Gateway, n: u8) -> (Peer, SignedObject) {
     let p = Peer::join(&gw.ws(), key(n), Config::default())
         .await
         .unwrap();
-    let o = object(&key(n), "/honest", b"still here");
+    let o = attack::object(&key(n), "/honest", b"still here");
     let start = Instant::now();
     while let Err(e) = p.publish(o.clone()).await {
         assert!(start.elapsed() < Duration::from_secs(20), "publish: {e}");
@@ -324,7 +308,7 @@ async fn a_disk_filling_publisher_meets_its_quota_and_the_store_its_bound() {
     let k = key(91);
     let mut last = (0, String::new());
     for i in 0..20 {
-        let big = object(&k, &format!("/fill/{i}"), &vec![b'x'; 40_000]);
+        let big = attack::object(&k, &format!("/fill/{i}"), &vec![b'x'; 40_000]);
         last = put(&gw, &format!("/icn{}", big.name().to_uri()), big.encoded());
         if last.0 != 201 {
             break;

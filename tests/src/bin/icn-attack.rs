@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 use clap::{Parser, ValueEnum};
 use ed25519_dalek::SigningKey;
 use icn_core::node::Config;
-use icn_core::{ContentObject, Name, Payload, PublisherId, SignedObject};
 use icn_gateway::peer::Peer;
 use icn_tests::attack::{self, Attacker};
 
@@ -47,22 +46,6 @@ struct Args {
     /// How long, in seconds.
     #[arg(long, default_value_t = 300)]
     seconds: u64,
-}
-
-fn object(key: &SigningKey, path: &str, content: &[u8]) -> SignedObject {
-    let publisher = PublisherId::from_key(key.verifying_key()).to_text();
-    SignedObject::sign(
-        ContentObject {
-            name: Name::parse(&format!("/{publisher}{path}")).expect("a valid name"),
-            version: 1,
-            content_type: "text/plain".into(),
-            created: 0,
-            freshness: None,
-            payload: Payload::Inline(content.to_vec()),
-        },
-        key,
-    )
-    .expect("a small object")
 }
 
 fn http(method: &str, url: &str, body: &[u8]) -> u16 {
@@ -165,7 +148,7 @@ async fn main() {
     let honest = Peer::join(&ws, key.clone(), Config::default())
         .await
         .expect("the honest peer joins");
-    let o = object(&key, "/honest", b"still here");
+    let o = attack::object(&key, "/honest", b"still here");
     let start = Instant::now();
     while honest.publish(o.clone()).await.is_err() {
         assert!(start.elapsed() < Duration::from_secs(30), "cannot publish");
