@@ -305,7 +305,7 @@ async function nativeScenario(nat, expected) {
     // The swarms report their links when they end.
     const [farResult, nearResult] = await Promise.all([far.done, near.done]);
     const crossNative = near.ids.filter((id) => farResult.webrtc_peers.includes(id));
-    console.log(`native figures (${nat}): ${JSON.stringify({ far_links_webrtc: farResult.links_webrtc, far_links_turn: farResult.links_turn, far_links_relayed: farResult.links_relayed, near_links_webrtc: nearResult.links_webrtc, near_links_turn: nearResult.links_turn, near_links_relayed: nearResult.links_relayed, cross_home_native_pairs_linked: crossNative.length })}`);
+    console.log(`native figures (${nat}): ${JSON.stringify({ far_links_webrtc: farResult.links_webrtc, far_links_turn: farResult.links_turn, far_links_relayed: farResult.links_relayed, near_links_webrtc: nearResult.links_webrtc, near_links_turn: nearResult.links_turn, near_links_relayed: nearResult.links_relayed, relay_settle_ms: [farResult.relay_settle_ms, nearResult.relay_settle_ms], cross_home_native_pairs_linked: crossNative.length })}`);
     assert.ok(crossNative.length > 0, "native peers of home 1 link to native peers of home 0 over DataChannels");
     assert.equal(farResult.links_relayed + nearResult.links_relayed, 0, "no native link is left on the gateway's relay");
     if (expected === "turn") {
