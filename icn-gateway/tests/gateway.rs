@@ -410,24 +410,30 @@ fn raw_request(addr: &str, request: &[u8]) -> String {
     String::from_utf8_lossy(&buf[..end]).into_owned()
 }
 
-#[test]
-fn twenty_mib_whole_by_range_and_through_icn_get() {
-    let (d, key, id) = setup();
-    let gw = Gateway::start(&d.path().join("data"));
-    let data = pseudo_random(20 << 20);
-    let file = d.path().join("big.bin");
+/// Publishes `len` pseudo-random bytes under `name` with `icn publish`.
+fn publish_random(gw: &Gateway, d: &TempDir, key: &Path, name: &str, len: usize) -> Vec<u8> {
+    let data = pseudo_random(len);
+    let file = d.path().join("upload.bin");
     std::fs::write(&file, &data).unwrap();
     ok(&[
         "publish",
         "--gateway",
         &gw.url,
         "--key",
-        p(&key),
+        p(key),
         "--name",
-        "/files/big.bin",
+        name,
         "--in",
         p(&file),
     ]);
+    data
+}
+
+#[test]
+fn twenty_mib_whole_by_range_and_through_icn_get() {
+    let (d, key, id) = setup();
+    let gw = Gateway::start(&d.path().join("data"));
+    let data = publish_random(&gw, &d, &key, "/files/big.bin", 20 << 20);
     let name = format!("/{id}/files/big.bin");
     let url = format!("{}/icn{name}", gw.url);
     let whole = request("GET", &url, &[], None);
@@ -595,4 +601,57 @@ fn corrupt_store_records_are_never_served() {
         let r = request("GET", &format!("{}/icn/{id}/big", gw.url), &[], None);
         assert_ne!(r.status, 200, "content with a corrupt block was served");
     }
+}
+
+/// Resident memory of process `pid`, bytes.
+fn rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    kb * 1024
+}
+
+#[test]
+fn a_large_object_streams_to_a_slow_reader_block_by_block() {
+    use std::io::{Read, Write};
+    let (d, key, id) = setup();
+    let gw = Gateway::start(&d.path().join("data"));
+    let data = publish_random(&gw, &d, &key, "/large.bin", 64 << 20);
+    // A fresh process, so that what publishing left on its heap does not
+    // hide what the answer takes.
+    drop(gw);
+    let gw = Gateway::start(&d.path().join("data"));
+    let before = rss(gw.child.id());
+    let addr = gw.url.trim_start_matches("http://");
+    let mut tcp = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        tcp,
+        "GET /icn/{id}/large.bin HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n"
+    )
+    .unwrap();
+    // The client reads a little, then stops: the gateway must not fetch and
+    // hold the other 64 MiB meanwhile.
+    let mut head = vec![0u8; 64 << 10];
+    tcp.read_exact(&mut head).unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let held = rss(gw.child.id()).saturating_sub(before);
+    assert!(
+        held < 24 << 20,
+        "the gateway grew by {held} bytes while a client read 64 KiB of 64 MiB"
+    );
+    let mut rest = Vec::new();
+    tcp.read_to_end(&mut rest).unwrap();
+    head.extend_from_slice(&rest);
+    let body_at = head.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let text = String::from_utf8_lossy(&head[..body_at]).to_lowercase();
+    assert!(text.starts_with("http/1.1 200"), "{text}");
+    assert!(
+        text.contains(&format!("content-length: {}", 64 << 20)),
+        "{text}"
+    );
+    assert!(head[body_at..] == data[..], "the streamed body differs");
+    eprintln!("gateway RSS grew by {held} bytes with 64 KiB of 64 MiB read");
 }

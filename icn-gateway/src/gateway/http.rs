@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
 use bytes::Bytes;
+use futures_util::StreamExt;
 use icn_core::block::{Block, BlockError, MAX_BLOCK_SIZE};
 use icn_core::node::RequestError;
 use icn_core::object::MAX_OBJECT_SIZE;
@@ -28,6 +29,7 @@ use super::driver::Command;
 use super::metrics::Metrics;
 use super::range::{parse_range, RangeError};
 use super::store::{PinnedStore, StoreError, Stored};
+use super::stream::{piece, Fetch, Pieces, Streamed};
 
 /// Media type of a signed object.
 pub const OBJECT_TYPE: &str = "application/vnd.icn.object+cbor";
@@ -493,7 +495,12 @@ async fn get_name(
         return r;
     }
     let body = match content(&s, &o, start, end).await {
-        Ok(b) => b,
+        Ok(Content::Whole(b)) => b,
+        Ok(Content::Streamed(pieces)) => {
+            set(&mut r, "content-length", &(end - start).to_string());
+            r.extensions_mut().insert(Streamed::new(pieces));
+            Vec::new()
+        }
         Err(e) => return e,
     };
     if partial {
@@ -508,42 +515,56 @@ async fn get_name(
     r
 }
 
-/// The most memory reserved for an answer before its blocks arrive.
-const MAX_RESERVE: usize = 4 * MAX_BLOCK_SIZE;
+/// An answer's content: whole, or its first piece and the rest to stream.
+enum Content {
+    Whole(Vec<u8>),
+    Streamed(Pieces),
+}
 
-/// Bytes `start..end` of an object's content, reading only the blocks needed.
-async fn content(s: &State, o: &SignedObject, start: u64, end: u64) -> Result<Vec<u8>, Resp> {
-    match &o.object().payload {
-        Payload::Inline(b) => Ok(b[start as usize..end as usize].to_vec()),
-        Payload::Manifest(m) => {
-            let (range, first_offset) = m.blocks_for_range(start, end);
-            // The size is what the manifest declares (up to 16 GiB), not
-            // what arrived: reserve at most a few blocks' worth up front, and
-            // grow only by blocks that were fetched and checked.
-            let mut out = Vec::with_capacity(((end - start) as usize).min(MAX_RESERVE));
-            let mut offset = first_offset;
-            for i in range {
-                let r = m.blocks()[i];
-                let block = fetch_block(s, r.hash).await?;
-                if block.bytes().len() != r.size as usize {
-                    return Err(error(
-                        StatusCode::BAD_GATEWAY,
-                        "bad-block",
-                        BlockError::WrongLength {
-                            hash: r.hash,
-                            expected: r.size,
-                            actual: block.bytes().len(),
-                        },
-                    ));
-                }
-                let b = block.bytes();
-                let from = start.saturating_sub(offset) as usize;
-                let to = (end - offset).min(b.len() as u64) as usize;
-                out.extend_from_slice(&b[from..to]);
-                offset += u64::from(r.size);
-            }
-            Ok(out)
-        }
+/// Bytes `start..end` of an object's content. Of a manifest, only the first
+/// block needed is fetched here (its failure is still an HTTP error); the
+/// rest streams one block at a time (`super::stream`).
+async fn content(
+    s: &Arc<State>,
+    o: &Arc<SignedObject>,
+    start: u64,
+    end: u64,
+) -> Result<Content, Resp> {
+    let m = match &o.object().payload {
+        Payload::Inline(b) => return Ok(Content::Whole(b[start as usize..end as usize].to_vec())),
+        Payload::Manifest(m) => m,
+    };
+    let (range, offset) = m.blocks_for_range(start, end);
+    let Some(r) = m
+        .blocks()
+        .get(range.start)
+        .copied()
+        .filter(|_| !range.is_empty())
+    else {
+        return Ok(Content::Whole(Vec::new()));
+    };
+    let block = fetch_block(s, r.hash).await?;
+    let first = piece(&block, &r, offset, start, end)
+        .map_err(|e| error(StatusCode::BAD_GATEWAY, "bad-block", e))?;
+    if range.len() == 1 {
+        return Ok(Content::Whole(first));
+    }
+    let rest = super::stream::rest(
+        s.clone(),
+        o.clone(),
+        range.start + 1,
+        offset + u64::from(r.size),
+        (start, end),
+    );
+    let head = futures_util::stream::once(async move { Ok(Bytes::from(first)) });
+    Ok(Content::Streamed(Box::pin(head.chain(rest))))
+}
+
+impl Fetch for State {
+    async fn fetch(&self, hash: Hash) -> Result<Block, String> {
+        fetch_block(self, hash)
+            .await
+            .map_err(|r| format!("HTTP {} from the fetch", r.status()))
     }
 }
 

@@ -19,6 +19,9 @@
 //!   that is not itself a trusted proxy (the one the outermost trusted proxy
 //!   saw). From anyone else the header is ignored, since a client can write
 //!   whatever it likes there.
+//! - a response body that streams: warp 0.4 makes bodies only from bytes in
+//!   hand, so a handler leaves its stream in the response's extensions and
+//!   this service swaps it in (`super::stream`).
 
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
@@ -299,7 +302,8 @@ where
     }
 }
 
-/// A service that changes each request with `f`, then calls `inner`.
+/// A service that changes each request with `f`, then calls `inner`, and
+/// gives each response the body it streams, if any.
 fn tower_fn<S, F, B>(f: F, inner: S) -> MapRequest<S, F>
 where
     F: Fn(warp::http::Request<B>) -> warp::http::Request<B>,
@@ -313,14 +317,20 @@ struct MapRequest<S, F> {
     inner: S,
 }
 
-impl<S, F, B> tower_service::Service<warp::http::Request<B>> for MapRequest<S, F>
+impl<S, F, B, RB> tower_service::Service<warp::http::Request<B>> for MapRequest<S, F>
 where
-    S: tower_service::Service<warp::http::Request<B>>,
+    S: tower_service::Service<warp::http::Request<B>, Response = warp::http::Response<RB>>,
     F: Fn(warp::http::Request<B>) -> warp::http::Request<B>,
+    RB: warp::hyper::body::Body<Data = bytes::Bytes> + Send + 'static,
+    RB::Error: Into<super::stream::BoxError>,
 {
-    type Response = S::Response;
+    type Response = warp::http::Response<super::stream::Body>;
     type Error = S::Error;
-    type Future = S::Future;
+    #[allow(clippy::type_complexity)]
+    type Future = futures_util::future::Map<
+        S::Future,
+        fn(Result<S::Response, S::Error>) -> Result<Self::Response, S::Error>,
+    >;
 
     fn poll_ready(
         &mut self,
@@ -329,8 +339,12 @@ where
         self.inner.poll_ready(cx)
     }
 
+    /// Also swaps in the body a handler asked to stream
+    /// ([`super::stream::with_stream`]).
     fn call(&mut self, req: warp::http::Request<B>) -> Self::Future {
-        self.inner.call((self.f)(req))
+        futures_util::FutureExt::map(self.inner.call((self.f)(req)), |r| {
+            r.map(super::stream::with_stream)
+        })
     }
 }
 

@@ -15,6 +15,7 @@ pub mod memory;
 pub mod metrics;
 pub mod range;
 pub mod store;
+pub mod stream;
 pub mod trust;
 pub mod ws;
 
