@@ -16,7 +16,7 @@ use ed25519_dalek::SigningKey;
 use futures_util::{SinkExt, StreamExt};
 use icn_core::block::{Block, BlockRef, Manifest, MAX_BLOCKS, MAX_BLOCK_SIZE};
 use icn_core::bootstrap::Frame;
-use icn_core::wire::{ItemBytes, Message, MAX_ITEMS};
+use icn_core::wire::{Body, Dest, ItemBytes, Message, Routed, MAX_ITEMS};
 use icn_core::{ContentObject, Hash, Name, Payload, PublisherId, RingId, SignedObject};
 use icn_gateway::peer::{handshake, PeerError, Ws};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
@@ -54,6 +54,21 @@ impl Attacker {
 
     async fn frame(&mut self, f: &Frame) -> bool {
         self.ws.send(WsMessage::binary(f.encode())).await.is_ok()
+    }
+
+    /// Reads what the gateway sends for `limit`; returns the bytes of the
+    /// binary frames that came, and whether the connection was still open.
+    pub async fn received_within(&mut self, limit: Duration) -> (u64, bool) {
+        let deadline = tokio::time::Instant::now() + limit;
+        let mut total = 0u64;
+        loop {
+            match tokio::time::timeout_at(deadline, self.ws.next()).await {
+                Err(_) => return (total, true),
+                Ok(Some(Ok(WsMessage::Binary(b)))) => total += b.len() as u64,
+                Ok(Some(Ok(WsMessage::Close(_)) | Err(_)) | None) => return (total, false),
+                Ok(Some(Ok(_))) => {}
+            }
+        }
     }
 
     /// Reads (and drops) what the gateway sends for up to `limit`; returns
@@ -176,4 +191,28 @@ pub fn rss(pid: u32) -> u64 {
             Some(kb * 1024)
         })
         .unwrap_or(0)
+}
+
+/// A reply to a request `origin` never made, for node `to`, under a
+/// guessed request id: what a peer that has not seen a request can try.
+pub fn forged_reply(to: RingId, from: RingId, id: u64, body: Body) -> Message {
+    Message::Routed(Routed {
+        dest: Dest::Node(to),
+        origin: from,
+        id,
+        hops: 1,
+        body,
+    })
+}
+
+/// The `n`-th guess of a request id: small counters (what a node numbering
+/// its requests from 0 or from its start time would use) mixed with
+/// values spread over the whole range.
+pub fn guessed_id(n: u64) -> u64 {
+    if n % 2 == 0 {
+        n / 2
+    } else {
+        let h = Hash::of(&n.to_be_bytes());
+        u64::from_be_bytes(h.as_bytes()[..8].try_into().expect("8 bytes"))
+    }
 }

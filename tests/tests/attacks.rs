@@ -17,6 +17,8 @@ use std::time::{Duration, Instant};
 
 use ed25519_dalek::SigningKey;
 use icn_core::node::Config;
+use icn_core::wire::{Body, Message};
+use icn_core::RingId;
 use icn_core::{Name, SignedObject};
 use icn_gateway::peer::Peer;
 use icn_tests::attack::{self, Attacker};
@@ -101,21 +103,26 @@ impl Gateway {
 
     /// Status and body of `GET /icn<name>`.
     fn get(&self, name: &Name) -> (u16, Vec<u8>) {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build()
-            .into();
-        let url = format!("{}/icn{}", self.http, name.to_uri());
-        let mut r = agent.get(&url).call().unwrap();
-        let status = r.status().as_u16();
-        let body = r
-            .body_mut()
-            .with_config()
-            .limit(64 * 1024 * 1024)
-            .read_to_vec()
-            .unwrap_or_default();
-        (status, body)
+        http_get(&self.http, name)
     }
+}
+
+/// Status and body of `GET /icn<name>` from the gateway at `http`.
+fn http_get(http: &str, name: &Name) -> (u16, Vec<u8>) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let url = format!("{http}/icn{}", name.to_uri());
+    let mut r = agent.get(&url).call().unwrap();
+    let status = r.status().as_u16();
+    let body = r
+        .body_mut()
+        .with_config()
+        .limit(64 * 1024 * 1024)
+        .read_to_vec()
+        .unwrap_or_default();
+    (status, body)
 }
 
 impl Drop for Gateway {
@@ -328,5 +335,118 @@ async fn a_disk_filling_publisher_meets_its_quota_and_the_store_its_bound() {
     let pinned = gw.metric("icn_pinned_bytes");
     println!("pinned store: {pinned} bytes (bound {MAX}, quota {QUOTA})");
     assert!(pinned <= MAX, "{pinned} bytes pinned");
+    honest_gets_succeed(&gw, &p, &o).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_replies_with_guessed_ids_are_not_taken() {
+    let gw = Gateway::start(&[]);
+    let (p, o) = honest(&gw, 3).await;
+    let mut a = Attacker::join(&gw.ws(), &key(72)).await.unwrap();
+    // The gateway has not pinned `o`: each HTTP get is a ring request of
+    // the gateway's node, and a forged "not found" taken for its answer
+    // would be a 404.
+    let (http, name) = (gw.http.clone(), o.name().clone());
+    let gets = tokio::task::spawn_blocking(move || {
+        (0..40)
+            .map(|_| {
+                std::thread::sleep(Duration::from_millis(150));
+                http_get(&http, &name)
+            })
+            .collect::<Vec<_>>()
+    });
+    let mut forged = 0u64;
+    while !gets.is_finished() {
+        // About 2,500 a second, within the client's ring budget, so that
+        // they reach the node. Half go to the gateway's node, half through
+        // it to the honest peer.
+        for _ in 0..100 {
+            let body = match forged % 3 {
+                0 => Body::GetReply {
+                    item: None,
+                    hops: 1,
+                },
+                1 => Body::PutReply {
+                    error: Some("full".into()),
+                    hops: 1,
+                },
+                _ => Body::Successor {
+                    node: a.id,
+                    successors: vec![a.id],
+                },
+            };
+            let to = if forged % 4 < 2 { a.gateway } else { p.id() };
+            let from = if to == a.gateway { p.id() } else { a.gateway };
+            let m = attack::forged_reply(to, from, attack::guessed_id(forged / 4), body);
+            assert!(a.ring(&m).await, "disconnected while forging");
+            forged += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(40)).await;
+    }
+    let answers = gets.await.unwrap();
+    let wrong = answers
+        .iter()
+        .filter(|(status, body)| *status != 200 || body != b"still here")
+        .count();
+    println!(
+        "{forged} forged replies; {} gateway gets, {wrong} wrong",
+        answers.len()
+    );
+    assert_eq!(wrong, 0, "a forged reply was taken: {answers:?}");
+    honest_gets_succeed(&gw, &p, &o).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn digests_and_wants_are_answered_within_the_answer_budget() {
+    let budget = icn_gateway::gateway::limits::Limits::default()
+        .node_limits()
+        .answer_bytes as u64;
+    let gw = Gateway::start(&[]);
+    let (p, o) = honest(&gw, 4).await;
+    let rss = gw.rss();
+    let mut a = Attacker::join(&gw.ws(), &key(73)).await.unwrap();
+    // 12 MiB of items the gateway's node keeps (alone with the honest
+    // peer, its arc is the whole ring), three periods' budget.
+    let items = attack::blocks(1_000, 384, 32 * 1024);
+    for m in attack::store_messages(&items) {
+        assert!(a.ring(&m).await, "disconnected while storing");
+        tokio::time::sleep(Duration::from_millis(70)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(
+        gw.metric("icn_node_store_bytes") > budget,
+        "the items were not kept"
+    );
+    // Twenty requests of everything: ten digests of almost the whole ring
+    // that list nothing, and ten wants of every key.
+    let keys: Vec<RingId> = items.iter().map(|b| RingId::from_hash(b.hash())).collect();
+    let mut asked = 0u64;
+    for _ in 0..10 {
+        let digest = Message::Digest {
+            start: RingId([0; 32]),
+            end: RingId([0xff; 32]),
+            entries: Vec::new(),
+        };
+        let want = Message::Want { keys: keys.clone() };
+        for m in [digest, want] {
+            asked += m.encode().len() as u64;
+            assert!(a.ring(&m).await);
+        }
+    }
+    let (received, open) = a.received_within(Duration::from_secs(6)).await;
+    println!(
+        "asked with {asked} bytes, received {received} bytes (budget {budget} per period), \
+         connection open: {open}; gateway RSS {rss} -> {}",
+        gw.rss()
+    );
+    // One period's budget, or two if a period ended meanwhile; without a
+    // budget it would be twenty times the 12 MiB kept.
+    assert!(
+        received <= 2 * budget + (1 << 20),
+        "{received} bytes answered"
+    );
+    assert!(received >= budget / 2, "only {received} bytes answered");
+    assert!(open, "a client reading its answers was disconnected");
+    assert!(gw.rss() < rss + RSS_SLACK, "{} -> {}", rss, gw.rss());
     honest_gets_succeed(&gw, &p, &o).await;
 }

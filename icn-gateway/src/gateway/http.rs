@@ -584,21 +584,6 @@ async fn put_name(tail: Tail, body: Bytes, s: Arc<State>) -> Resp {
             format!("the object is named {}, not {name}", obj.name()),
         );
     }
-    if let Payload::Manifest(m) = &obj.object().payload {
-        for r in m.blocks() {
-            match s.store.has_block(&r.hash) {
-                Ok(true) => {}
-                Ok(false) => {
-                    return error(
-                        StatusCode::UNPROCESSABLE_ENTITY,
-                        "missing-blocks",
-                        format!("upload block {} first (PUT /block/<hash>)", r.hash),
-                    )
-                }
-                Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, "store", e),
-            }
-        }
-    }
     let status = match s.store.put_object(&obj) {
         Ok(Stored::New) => StatusCode::CREATED,
         Ok(Stored::Unchanged) => StatusCode::OK,
@@ -628,6 +613,7 @@ fn store_error(e: StoreError) -> Resp {
     match e {
         StoreError::Full { .. } => error(StatusCode::INSUFFICIENT_STORAGE, "store-full", e),
         StoreError::Quota { .. } => error(StatusCode::TOO_MANY_REQUESTS, "quota", e),
+        StoreError::MissingBlock(_) => error(StatusCode::UNPROCESSABLE_ENTITY, "missing-blocks", e),
         e => error(StatusCode::INTERNAL_SERVER_ERROR, "store", e),
     }
 }

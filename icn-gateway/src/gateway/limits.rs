@@ -54,3 +54,16 @@ impl Default for Limits {
         }
     }
 }
+
+impl Limits {
+    /// The ring node's limits as the gateway runs them: what it answers one
+    /// peer per period is at most half a client's queue, since a client's
+    /// digest is answered in one burst, and a burst larger than the queue
+    /// would disconnect an honest client that reads as fast as it can.
+    pub fn node_limits(&self) -> icn_core::node::Limits {
+        icn_core::node::Limits {
+            answer_bytes: self.node.answer_bytes.min(self.client_queue_bytes / 2),
+            ..self.node.clone()
+        }
+    }
+}

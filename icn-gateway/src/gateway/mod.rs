@@ -123,6 +123,21 @@ fn load_or_create_key(cfg: &GatewayConfig) -> Result<SigningKey, KeyFileError> {
     Ok(key)
 }
 
+/// Collects the pinned blocks no object names, every
+/// [`store::COLLECT_EVERY`] (blocking work, off the runtime's threads).
+async fn collect_blocks(state: Arc<http::State>) {
+    loop {
+        tokio::time::sleep(store::COLLECT_EVERY).await;
+        let s = state.clone();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        if let Ok(Err(e)) = tokio::task::spawn_blocking(move || s.store.collect(now)).await {
+            tracing::warn!("collecting blocks: {e}");
+        }
+    }
+}
+
 /// Runs the gateway until Ctrl-C or SIGTERM.
 pub async fn run(cfg: GatewayConfig) -> Result<(), GatewayError> {
     let key = load_or_create_key(&cfg)?;
@@ -175,7 +190,7 @@ pub async fn run(cfg: GatewayConfig) -> Result<(), GatewayError> {
             // Not the id: `Node` mixes the id in, and the two would cancel.
             seed: getrandom::u64().map_err(|e| KeyFileError::Random(e.to_string()))?,
             secret: crate::peer::random_secret()?,
-            limits: cfg.limits.node.clone(),
+            limits: cfg.limits.node_limits(),
             ..Config::default()
         },
     );
@@ -212,6 +227,7 @@ pub async fn run(cfg: GatewayConfig) -> Result<(), GatewayError> {
         prepared: Default::default(),
         ice,
     });
+    tokio::spawn(collect_blocks(state.clone()));
     let scheme = match cfg.tls.is_some() {
         true => "https",
         false => "http",

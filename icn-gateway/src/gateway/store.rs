@@ -13,6 +13,14 @@
 //! more). The totals are counted as records are written and kept in the
 //! `meta` table in the same transactions, so that opening the store does not
 //! read every block to learn its size.
+//!
+//! Blocks are uploaded before the manifest that names them, so a block no
+//! object names may be about to be named: it is kept for
+//! [`Quota::unnamed_grace_ms`] after its upload, then collected
+//! ([`PinnedStore::collect`]) — at start-up, every [`COLLECT_EVERY`] and
+//! when a block does not fit. An object is stored only while every block
+//! its manifest names is there, checked under the same lock the collector
+//! holds, so that no object is left naming a collected block.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -25,6 +33,10 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 const OBJECTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("objects");
 const BLOCKS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("blocks");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+/// When each block was stored, ms since the UNIX epoch.
+const BLOCK_ADDED: TableDefinition<&[u8], u64> = TableDefinition::new("block_added");
+/// How often the gateway collects blocks no object names.
+pub const COLLECT_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
 /// Bytes of all blocks, in `META`.
 const BLOCK_BYTES: &str = "block_bytes";
 
@@ -40,6 +52,8 @@ pub struct Quota {
     pub overrides: HashMap<PublisherId, u64>,
     /// Memory the database caches pages in (redb's default is 1 GiB).
     pub cache_bytes: usize,
+    /// How long a block no object names is kept after its upload, ms.
+    pub unnamed_grace_ms: u64,
 }
 
 impl Default for Quota {
@@ -49,6 +63,7 @@ impl Default for Quota {
             per_publisher: 1 << 30,
             overrides: HashMap::new(),
             cache_bytes: 64 << 20,
+            unnamed_grace_ms: 3_600_000,
         }
     }
 }
@@ -87,6 +102,9 @@ pub enum StoreError {
         /// Bytes this write needs.
         need: u64,
     },
+    /// The object's manifest names a block the store does not hold.
+    #[error("block {0} is missing: upload it first (PUT /block/<hash>)")]
+    MissingBlock(Hash),
     /// The publisher's objects take as much as they may.
     #[error(
         "publisher {publisher} is over its quota: {used} of {quota} bytes used, {need} more needed"
@@ -103,6 +121,12 @@ pub enum StoreError {
     },
 }
 
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
 fn dberr<E: std::fmt::Display>(e: E) -> StoreError {
     StoreError::Db(e.to_string())
 }
@@ -114,6 +138,15 @@ pub enum Stored {
     New,
     /// The identical object was already there.
     Unchanged,
+}
+
+/// What [`PinnedStore::collect`] removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Collected {
+    /// Blocks removed.
+    pub blocks: u64,
+    /// Their bytes.
+    pub bytes: u64,
 }
 
 /// Pinned objects and blocks.
@@ -151,6 +184,7 @@ impl PinnedStore {
         {
             let tx = db.begin_write().map_err(dberr)?;
             tx.open_table(OBJECTS).map_err(dberr)?;
+            tx.open_table(BLOCK_ADDED).map_err(dberr)?;
             let blocks = tx.open_table(BLOCKS).map_err(dberr)?;
             let mut meta = tx.open_table(META).map_err(dberr)?;
             let counted = meta.get(BLOCK_BYTES).map_err(dberr)?.map(|v| v.value());
@@ -193,12 +227,14 @@ impl PinnedStore {
             bytes = usage.total(),
             "pinned store loaded"
         );
-        Ok(PinnedStore {
+        let store = PinnedStore {
             db,
             objects: RwLock::new(objects),
             quota,
             usage: std::sync::Mutex::new(usage),
-        })
+        };
+        store.collect(now_ms())?;
+        Ok(store)
     }
 
     /// Bytes stored (objects and blocks).
@@ -241,6 +277,16 @@ impl PinnedStore {
     pub fn put_object(&self, obj: &SignedObject) -> Result<Stored, StoreError> {
         let key = obj.name().ring_key();
         let mut map = self.objects.write().map_err(dberr)?;
+        // Under the lock the collector holds: a block checked here stays.
+        if let Payload::Manifest(m) = &obj.object().payload {
+            if let Some(r) = m
+                .blocks()
+                .iter()
+                .find(|r| !self.has_block(&r.hash).unwrap_or(false))
+            {
+                return Err(StoreError::MissingBlock(r.hash));
+            }
+        }
         if let Some(old) = map.get(&key) {
             if old.hash() == obj.hash() {
                 return Ok(Stored::Unchanged);
@@ -281,25 +327,103 @@ impl PinnedStore {
 
     /// Stores a block durably.
     pub fn put_block(&self, block: &Block) -> Result<Stored, StoreError> {
+        self.put_block_at(block, now_ms())
+    }
+
+    /// Stores a block durably, at `now` (ms since the UNIX epoch). When it
+    /// does not fit, blocks no object names are collected first.
+    pub fn put_block_at(&self, block: &Block, now: u64) -> Result<Stored, StoreError> {
+        let len = block.bytes().len() as u64;
+        {
+            let usage = self.usage.lock().map_err(dberr)?;
+            if self.room_for(&usage, len).is_err() && !self.has_block(&block.hash())? {
+                drop(usage);
+                self.collect(now)?;
+            }
+        }
         // Under the lock: two writers of one block count it once.
         let mut usage = self.usage.lock().map_err(dberr)?;
         if self.has_block(&block.hash())? {
             return Ok(Stored::Unchanged);
         }
-        let len = block.bytes().len() as u64;
         self.room_for(&usage, len)?;
         let total = usage.block_bytes + len;
         let tx = self.db.begin_write().map_err(dberr)?;
         {
+            let key = &block.hash().0[..];
             let mut t = tx.open_table(BLOCKS).map_err(dberr)?;
-            t.insert(&block.hash().0[..], block.bytes())
-                .map_err(dberr)?;
+            t.insert(key, block.bytes()).map_err(dberr)?;
+            let mut added = tx.open_table(BLOCK_ADDED).map_err(dberr)?;
+            added.insert(key, now).map_err(dberr)?;
             let mut meta = tx.open_table(META).map_err(dberr)?;
             meta.insert(BLOCK_BYTES, total).map_err(dberr)?;
         }
         tx.commit().map_err(dberr)?;
         usage.block_bytes = total;
         Ok(Stored::New)
+    }
+
+    /// Removes the blocks that no stored object names and that were stored
+    /// more than [`Quota::unnamed_grace_ms`] before `now` (a block stored
+    /// before upload times were kept counts as old).
+    pub fn collect(&self, now: u64) -> Result<Collected, StoreError> {
+        // Held throughout: no object is stored meanwhile (`put_object`
+        // checks its blocks under the write side of this lock).
+        let objects = self.objects.read().map_err(dberr)?;
+        let named: std::collections::HashSet<Hash> = objects
+            .values()
+            .filter_map(|o| match &o.object().payload {
+                Payload::Manifest(m) => Some(m.blocks().iter().map(|r| r.hash)),
+                Payload::Inline(_) => None,
+            })
+            .flatten()
+            .collect();
+        let mut usage = self.usage.lock().map_err(dberr)?;
+        let before = now.saturating_sub(self.quota.unnamed_grace_ms);
+        let mut done = Collected::default();
+        let tx = self.db.begin_write().map_err(dberr)?;
+        {
+            let mut blocks = tx.open_table(BLOCKS).map_err(dberr)?;
+            let mut added = tx.open_table(BLOCK_ADDED).map_err(dberr)?;
+            let mut doomed = Vec::new();
+            for row in blocks.iter().map_err(dberr)? {
+                let (k, v) = row.map_err(dberr)?;
+                let Ok(hash) = <[u8; 32]>::try_from(k.value()) else {
+                    continue;
+                };
+                if named.contains(&Hash(hash)) {
+                    continue;
+                }
+                let at = added
+                    .get(&hash[..])
+                    .map_err(dberr)?
+                    .map_or(0, |t| t.value());
+                if at <= before {
+                    doomed.push((hash, v.value().len() as u64));
+                }
+            }
+            for (hash, len) in doomed {
+                blocks.remove(&hash[..]).map_err(dberr)?;
+                added.remove(&hash[..]).map_err(dberr)?;
+                done.blocks += 1;
+                done.bytes += len;
+            }
+            let mut meta = tx.open_table(META).map_err(dberr)?;
+            let left = usage.block_bytes.saturating_sub(done.bytes);
+            meta.insert(BLOCK_BYTES, left).map_err(dberr)?;
+        }
+        if done.blocks == 0 {
+            tx.abort().map_err(dberr)?;
+            return Ok(done);
+        }
+        tx.commit().map_err(dberr)?;
+        usage.block_bytes = usage.block_bytes.saturating_sub(done.bytes);
+        tracing::info!(
+            blocks = done.blocks,
+            bytes = done.bytes,
+            "collected blocks no object names"
+        );
+        Ok(done)
     }
 
     /// Whether block `hash` is stored.
@@ -393,5 +517,104 @@ mod tests {
         assert_eq!(s.bytes(), 3000);
         assert!(matches!(s.put_block(&b3), Err(StoreError::Full { .. })));
         assert!(s.block(&b1.hash()).unwrap().is_some());
+    }
+
+    /// An object of `blocks`, under `path`.
+    fn manifest_object(key: &SigningKey, path: &str, blocks: &[&Block]) -> SignedObject {
+        let refs: Vec<icn_core::block::BlockRef> = blocks
+            .iter()
+            .map(|b| icn_core::block::BlockRef {
+                hash: b.hash(),
+                size: b.bytes().len() as u32,
+            })
+            .collect();
+        let size = refs.iter().map(|r| u64::from(r.size)).sum();
+        let publisher = PublisherId::from_key(key.verifying_key()).to_text();
+        SignedObject::sign(
+            ContentObject {
+                name: Name::parse(&format!("/{publisher}{path}")).unwrap(),
+                version: 1,
+                content_type: "application/octet-stream".into(),
+                created: 0,
+                freshness: None,
+                payload: Payload::Manifest(icn_core::block::Manifest::new(size, refs).unwrap()),
+            },
+            key,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn blocks_no_object_names_are_collected_once_their_grace_is_over() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let q = Quota {
+            unnamed_grace_ms: 1_000,
+            ..quota(1 << 20, 1 << 20)
+        };
+        let s = PinnedStore::open(dir.path(), q.clone()).unwrap();
+        let named = Block::new(vec![1; 100]).unwrap();
+        let loose = Block::new(vec![2; 100]).unwrap();
+        let fresh = Block::new(vec![3; 100]).unwrap();
+        s.put_block_at(&named, 0).unwrap();
+        s.put_block_at(&loose, 0).unwrap();
+        s.put_block_at(&fresh, 5_000).unwrap();
+        let k = SigningKey::from_bytes(&[4; 32]);
+        let o = manifest_object(&k, "/m", &[&named]);
+        s.put_object(&o).unwrap();
+        let done = s.collect(5_500).unwrap();
+        assert_eq!(
+            done,
+            Collected {
+                blocks: 1,
+                bytes: 100
+            }
+        );
+        assert!(s.block(&named.hash()).unwrap().is_some());
+        assert!(s.block(&loose.hash()).unwrap().is_none());
+        assert!(
+            s.block(&fresh.hash()).unwrap().is_some(),
+            "collected within its grace"
+        );
+        let total = 200 + o.encoded().len() as u64;
+        assert_eq!(s.bytes(), total);
+        drop(s);
+        // Start-up collects by the clock: `fresh` was stored in 1970.
+        let s = PinnedStore::open(dir.path(), q).unwrap();
+        assert_eq!(s.bytes(), total - 100);
+        assert!(s.block(&named.hash()).unwrap().is_some());
+    }
+
+    #[test]
+    fn an_object_naming_a_missing_block_is_refused() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let s = PinnedStore::open(dir.path(), Quota::default()).unwrap();
+        let b = Block::new(vec![5; 10]).unwrap();
+        let k = SigningKey::from_bytes(&[5; 32]);
+        let r = s.put_object(&manifest_object(&k, "/m", &[&b]));
+        assert!(
+            matches!(r, Err(StoreError::MissingBlock(h)) if h == b.hash()),
+            "{r:?}"
+        );
+        assert_eq!(s.object_count(), 0);
+    }
+
+    #[test]
+    fn a_block_that_does_not_fit_makes_room_by_collecting_loose_ones() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let q = Quota {
+            unnamed_grace_ms: 1_000,
+            ..quota(300, 1 << 20)
+        };
+        let s = PinnedStore::open(dir.path(), q).unwrap();
+        let loose = Block::new(vec![6; 200]).unwrap();
+        s.put_block_at(&loose, 10_000).unwrap();
+        let next = Block::new(vec![7; 200]).unwrap();
+        // Within the loose block's grace: full.
+        let r = s.put_block_at(&next, 10_500);
+        assert!(matches!(r, Err(StoreError::Full { .. })), "{r:?}");
+        // After it: the loose block goes, the new one fits.
+        s.put_block_at(&next, 12_000).unwrap();
+        assert!(s.block(&loose.hash()).unwrap().is_none());
+        assert_eq!(s.bytes(), 200);
     }
 }
