@@ -67,8 +67,9 @@ pub type ReqId = u64;
 const LINK_PROBE: u64 = 1 << 63;
 
 /// Tunables. Defaults suit browsers on the public internet; the simulator
-/// uses the same defaults.
-#[derive(Debug, Clone)]
+/// uses the same defaults. Its `Debug` leaves the secret out, so that a
+/// logged configuration does not give away the node's request ids.
+#[derive(Clone)]
 pub struct Config {
     /// Length of the successor list (r).
     pub successors: usize,
@@ -114,6 +115,27 @@ pub struct Config {
     pub secret: [u8; 32],
     /// Bounds on what the node keeps and answers for its peers.
     pub limits: Limits,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("successors", &self.successors)
+            .field("replication", &self.replication)
+            .field("stabilize_ms", &self.stabilize_ms)
+            .field("fix_fingers_ms", &self.fix_fingers_ms)
+            .field("check_predecessor_ms", &self.check_predecessor_ms)
+            .field("sync_ms", &self.sync_ms)
+            .field("ping_timeout_ms", &self.ping_timeout_ms)
+            .field("request_timeout_ms", &self.request_timeout_ms)
+            .field("request_attempts", &self.request_attempts)
+            .field("dial_timeout_ms", &self.dial_timeout_ms)
+            .field("max_links", &self.max_links)
+            .field("seed", &self.seed)
+            .field("secret", &"<secret>")
+            .field("limits", &self.limits)
+            .finish()
+    }
 }
 
 impl Default for Config {

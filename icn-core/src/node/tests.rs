@@ -686,3 +686,17 @@ fn a_lone_node_takes_no_mute_link_for_its_successor() {
     sent_until(&mut n, 5_002, 8_000);
     assert_eq!(n.successors(), [talker]);
 }
+
+#[test]
+fn a_logged_config_does_not_show_the_secret() {
+    let cfg = Config {
+        secret: [0xab; 32],
+        ..Config::default()
+    };
+    let shown = format!("{cfg:?}");
+    assert!(shown.contains("<secret>"), "{shown}");
+    assert!(
+        !shown.contains("171"),
+        "the secret's bytes are shown: {shown}"
+    );
+}
