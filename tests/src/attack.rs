@@ -47,6 +47,19 @@ impl Attacker {
         self.frame(&Frame::Ring(msg.encode())).await
     }
 
+    /// Pushes `blocks` to the gateway's node as `Store` messages, paced to
+    /// stay within the client's ring budget (8 MiB/s) so that all of them
+    /// reach the node; false once the connection is gone.
+    pub async fn store_paced(&mut self, blocks: &[Block]) -> bool {
+        for m in store_messages(blocks) {
+            if !self.ring(&m).await {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(70)).await;
+        }
+        true
+    }
+
     /// Asks the gateway to relay `bytes` to `peer`.
     pub async fn relay(&mut self, peer: RingId, bytes: Vec<u8>) -> bool {
         self.frame(&Frame::Relay { peer, bytes }).await

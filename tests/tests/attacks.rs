@@ -184,12 +184,7 @@ async fn store_flooding_is_held_to_the_ring_store_bound() {
     let mut a = Attacker::join(&gw.ws(), &key(66)).await.unwrap();
     // 20 MiB of valid blocks, five times the bound, pushed as replicas.
     let flood = attack::blocks(0, 640, 32 * 1024);
-    for m in attack::store_messages(&flood) {
-        assert!(a.ring(&m).await, "disconnected while flooding");
-        // Within the client's ring budget (8 MiB/s), so that all of it
-        // reaches the node.
-        tokio::time::sleep(Duration::from_millis(70)).await;
-    }
+    assert!(a.store_paced(&flood).await, "disconnected while flooding");
     tokio::time::sleep(Duration::from_secs(2)).await;
     let stored = gw.metric("icn_node_store_bytes");
     let refused = gw.metric("icn_node_refused_total");
@@ -408,10 +403,7 @@ async fn digests_and_wants_are_answered_within_the_answer_budget() {
     // 12 MiB of items the gateway's node keeps (alone with the honest
     // peer, its arc is the whole ring), three periods' budget.
     let items = attack::blocks(1_000, 384, 32 * 1024);
-    for m in attack::store_messages(&items) {
-        assert!(a.ring(&m).await, "disconnected while storing");
-        tokio::time::sleep(Duration::from_millis(70)).await;
-    }
+    assert!(a.store_paced(&items).await, "disconnected while storing");
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert!(
         gw.metric("icn_node_store_bytes") > budget,

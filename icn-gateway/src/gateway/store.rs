@@ -28,7 +28,7 @@ use std::sync::{Arc, RwLock};
 
 use icn_core::block::Block;
 use icn_core::{Hash, Payload, PublisherId, RingId, SignedObject};
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 
 const OBJECTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("objects");
 const BLOCKS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("blocks");
@@ -184,8 +184,19 @@ impl PinnedStore {
         {
             let tx = db.begin_write().map_err(dberr)?;
             tx.open_table(OBJECTS).map_err(dberr)?;
-            tx.open_table(BLOCK_ADDED).map_err(dberr)?;
+            let mut added = tx.open_table(BLOCK_ADDED).map_err(dberr)?;
             let blocks = tx.open_table(BLOCKS).map_err(dberr)?;
+            if added.len().map_err(dberr)? == 0 {
+                // A store written before upload times were kept: its blocks
+                // count as old, once, so that collecting reads only this
+                // small table.
+                for row in blocks.iter().map_err(dberr)? {
+                    added
+                        .insert(row.map_err(dberr)?.0.value(), 0)
+                        .map_err(dberr)?;
+                }
+            }
+            drop(added);
             let mut meta = tx.open_table(META).map_err(dberr)?;
             let counted = meta.get(BLOCK_BYTES).map_err(dberr)?.map(|v| v.value());
             usage.block_bytes = match counted {
@@ -279,12 +290,8 @@ impl PinnedStore {
         let mut map = self.objects.write().map_err(dberr)?;
         // Under the lock the collector holds: a block checked here stays.
         if let Payload::Manifest(m) = &obj.object().payload {
-            if let Some(r) = m
-                .blocks()
-                .iter()
-                .find(|r| !self.has_block(&r.hash).unwrap_or(false))
-            {
-                return Err(StoreError::MissingBlock(r.hash));
+            if let Some(h) = self.missing_block(m.blocks().iter().map(|r| r.hash))? {
+                return Err(StoreError::MissingBlock(h));
             }
         }
         if let Some(old) = map.get(&key) {
@@ -365,7 +372,8 @@ impl PinnedStore {
 
     /// Removes the blocks that no stored object names and that were stored
     /// more than [`Quota::unnamed_grace_ms`] before `now` (a block stored
-    /// before upload times were kept counts as old).
+    /// before upload times were kept counts as old). It reads the table of
+    /// upload times, not the blocks.
     pub fn collect(&self, now: u64) -> Result<Collected, StoreError> {
         // Held throughout: no object is stored meanwhile (`put_object`
         // checks its blocks under the write side of this lock).
@@ -386,27 +394,21 @@ impl PinnedStore {
             let mut blocks = tx.open_table(BLOCKS).map_err(dberr)?;
             let mut added = tx.open_table(BLOCK_ADDED).map_err(dberr)?;
             let mut doomed = Vec::new();
-            for row in blocks.iter().map_err(dberr)? {
-                let (k, v) = row.map_err(dberr)?;
+            for row in added.iter().map_err(dberr)? {
+                let (k, at) = row.map_err(dberr)?;
                 let Ok(hash) = <[u8; 32]>::try_from(k.value()) else {
                     continue;
                 };
-                if named.contains(&Hash(hash)) {
-                    continue;
-                }
-                let at = added
-                    .get(&hash[..])
-                    .map_err(dberr)?
-                    .map_or(0, |t| t.value());
-                if at <= before {
-                    doomed.push((hash, v.value().len() as u64));
+                if at.value() <= before && !named.contains(&Hash(hash)) {
+                    doomed.push(hash);
                 }
             }
-            for (hash, len) in doomed {
-                blocks.remove(&hash[..]).map_err(dberr)?;
+            for hash in doomed {
                 added.remove(&hash[..]).map_err(dberr)?;
-                done.blocks += 1;
-                done.bytes += len;
+                if let Some(v) = blocks.remove(&hash[..]).map_err(dberr)? {
+                    done.blocks += 1;
+                    done.bytes += v.value().len() as u64;
+                }
             }
             let mut meta = tx.open_table(META).map_err(dberr)?;
             let left = usage.block_bytes.saturating_sub(done.bytes);
@@ -428,9 +430,22 @@ impl PinnedStore {
 
     /// Whether block `hash` is stored.
     pub fn has_block(&self, hash: &Hash) -> Result<bool, StoreError> {
+        Ok(self.missing_block(std::iter::once(*hash))?.is_none())
+    }
+
+    /// The first of `hashes` whose block is not stored, in one read.
+    fn missing_block(
+        &self,
+        hashes: impl Iterator<Item = Hash>,
+    ) -> Result<Option<Hash>, StoreError> {
         let tx = self.db.begin_read().map_err(dberr)?;
         let t = tx.open_table(BLOCKS).map_err(dberr)?;
-        Ok(t.get(&hash.0[..]).map_err(dberr)?.is_some())
+        for h in hashes {
+            if t.get(&h.0[..]).map_err(dberr)?.is_none() {
+                return Ok(Some(h));
+            }
+        }
+        Ok(None)
     }
 
     /// Block `hash`, checked against its hash (a corrupt record reads as missing).
@@ -616,5 +631,24 @@ mod tests {
         s.put_block_at(&next, 12_000).unwrap();
         assert!(s.block(&loose.hash()).unwrap().is_none());
         assert_eq!(s.bytes(), 200);
+    }
+
+    #[test]
+    fn blocks_stored_before_upload_times_were_kept_count_as_old() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let s = PinnedStore::open(dir.path(), Quota::default()).unwrap();
+        let b = Block::new(vec![8; 50]).unwrap();
+        s.put_block(&b).unwrap();
+        // As a store of before: no upload times.
+        let tx = s.db.begin_write().unwrap();
+        tx.delete_table(BLOCK_ADDED).unwrap();
+        tx.commit().unwrap();
+        drop(s);
+        let s = PinnedStore::open(dir.path(), Quota::default()).unwrap();
+        assert!(
+            s.block(&b.hash()).unwrap().is_none(),
+            "an old unnamed block stayed"
+        );
+        assert_eq!(s.bytes(), 0);
     }
 }
